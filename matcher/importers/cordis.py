@@ -1,0 +1,445 @@
+"""CORDIS's official CSV schema: projects, participating organisations and topics.
+
+Reads ``project.csv``, ``organization.csv`` and optionally ``topics.csv`` (each plain or
+``.gz``, ``;``-separated, UTF-8, CRLF tolerated) and, when present, the SME-instrument
+descriptions of ``sme_water_projects.json``. Organisations (by PIC) become profiles:
+
+- kind from ``activityType``: HES → university, REC → research, PUB → public body,
+  OTH → other, PRC → SME unless an ``SME`` column says otherwise (then large company);
+- country from ``country`` (EL and UK become GR and GB; empty stays unknown);
+- description from the titles, topic titles and objectives of its projects up to the
+  cut-off date, most recent first; ecosystems from the projects' call topics.
+
+Each project's text stays its own record, tied to its participants, so embedding encodes
+each distinct text once. Two organisations in one project become a dated
+``joint_project`` collaboration, weighted 1 / (participants − 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from matcher.errors import ImportProblem
+from matcher.importers._files import CsvRows, find_file, open_text
+from matcher.importers.report import ImportReport, finish_validation
+from matcher.schema import Organisation, Participation, Project
+from matcher.store import CollaborationRow, Store
+from matcher.vocab import CollaborationKind, Ecosystem, OrganisationKind, normalise_country
+
+__all__ = ["CordisData", "import_cordis", "read_cordis"]
+
+logger = logging.getLogger(__name__)
+
+_KINDS = {
+    "HES": OrganisationKind.UNIVERSITY,
+    "REC": OrganisationKind.RESEARCH,
+    "PUB": OrganisationKind.PUBLIC_BODY,
+    "OTH": OrganisationKind.OTHER,
+    "PRC": OrganisationKind.SME,
+}
+
+# Call-topic prefixes (before the first '-' or '.') to ecosystems; editable.
+TOPIC_ECOSYSTEMS: dict[str, Ecosystem] = {
+    **dict.fromkeys(["ICT", "IT", "EINFRA", "FETHPC", "DS", "EUJ", "EUB"], Ecosystem.DIGITAL),
+    **dict.fromkeys(["ECSEL"], Ecosystem.ELECTRONICS),
+    **dict.fromkeys(["PHC", "SC1", "HCO", "BIOTEC", "HEALTH", "IMI2"], Ecosystem.HEALTH),
+    **dict.fromkeys(["NMP", "NMBP", "FOF", "SPIRE", "WASTE", "CIRC"], Ecosystem.ENERGY_INTENSIVE),
+    **dict.fromkeys(["SFS", "BG", "BBI", "RUR"], Ecosystem.AGRI_FOOD),
+    **dict.fromkeys(["LCE", "EE", "FCH", "ENERGY", "SCC", "NFRP"], Ecosystem.RENEWABLE_ENERGY),
+    **dict.fromkeys(["MG", "GV", "ART", "TRANSPORT", "S2R", "CS2"], Ecosystem.MOBILITY),
+    **dict.fromkeys(
+        ["SPACE", "COMPET", "GALILEO", "EO", "PROTEC"], Ecosystem.AEROSPACE_DEFENCE
+    ),
+    **dict.fromkeys(
+        ["DRS", "SEC", "FCT", "BES", "SECURITY", "INSO", "YOUNG", "SC6"],
+        Ecosystem.PROXIMITY_SOCIAL,
+    ),
+    **dict.fromkeys(["REFLECTIVE", "CULT-COOP"], Ecosystem.CULTURAL_CREATIVE),
+    **dict.fromkeys(["EEB"], Ecosystem.CONSTRUCTION),
+    **dict.fromkeys(["WATER"], Ecosystem.AGRI_FOOD),
+}
+
+# Programme parts (a fallback where the topic says nothing) to ecosystems.
+PROGRAMME_ECOSYSTEMS: dict[str, Ecosystem] = {
+    "SC1": Ecosystem.HEALTH,
+    "SC2": Ecosystem.AGRI_FOOD,
+    "SC3": Ecosystem.RENEWABLE_ENERGY,
+    "SC4": Ecosystem.MOBILITY,
+    "SC6": Ecosystem.PROXIMITY_SOCIAL,
+    "SC7": Ecosystem.PROXIMITY_SOCIAL,
+}
+
+_PROGRAMME_LABELS = {
+    "ERC": "frontier research (European Research Council)",
+    "MSCA": "researcher training and mobility (Marie Skłodowska-Curie Actions)",
+    "FET": "future and emerging technologies",
+    "RI": "research infrastructures",
+    "LEIT": "leadership in enabling and industrial technologies",
+    "Innovation in SMEs": "innovation in SMEs",
+    "SC1": "health, demographic change and wellbeing",
+    "SC2": "food security, sustainable agriculture, marine research and the bioeconomy",
+    "SC3": "secure, clean and efficient energy",
+    "SC4": "smart, green and integrated transport",
+    "SC5": "climate action, environment, resource efficiency and raw materials",
+    "SC6": "inclusive, innovative and reflective societies",
+    "SC7": "secure societies",
+    "SEWP": "spreading excellence and widening participation",
+    "SWAFS": "science with and for society",
+    "Euratom": "nuclear research and training (Euratom)",
+}
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y")
+
+
+def _parse_date(value: str) -> dt.date:
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)")
+
+
+def _topic_prefix(code: str) -> str:
+    return re.split(r"[-.]", code, maxsplit=1)[0].upper() if code else ""
+
+
+@dataclass
+class CordisData:
+    """Everything read from a CORDIS directory, validated."""
+
+    organisations: list[Organisation] = field(default_factory=list)
+    projects: list[Project] = field(default_factory=list)
+    participations: list[Participation] = field(default_factory=list)
+    collaborations: list[CollaborationRow] = field(default_factory=list)
+
+
+@dataclass
+class _OrgRows:
+    first_line: int
+    kind_code: str
+    country: str
+    sme_flag: str
+    names: list[tuple[dt.date, str]] = field(default_factory=list)
+
+
+def _read_topics(path: Path | None, problems: list[ImportProblem]) -> dict[str, str]:
+    if path is None:
+        return {}
+    rows = CsvRows(path, delimiter=";", required=("title",), problems=problems)
+    out: dict[str, str] = {}
+    for _, row in rows:
+        code = row.get("code") or row.get("topic") or ""
+        if code and row["title"]:
+            out.setdefault(code, row["title"])
+    return out
+
+
+def _read_sme_texts(directory: Path) -> dict[str, str]:
+    path = directory / "sme_water_projects.json"
+    if not path.is_file():
+        return {}
+    out: dict[str, str] = {}
+    with open_text(path) as f:
+        records = json.load(f)
+    for record in records:
+        grant = record.get("Project_ID")
+        grant = grant[0] if isinstance(grant, list) and grant else grant
+        text = record.get("Technology_Description") or ""
+        if grant and isinstance(text, str) and text.strip():
+            out[str(grant)] = text.strip()
+    return out
+
+
+def _project_text_fallback(acronym: str, programme: str) -> str:
+    parts = [_PROGRAMME_LABELS.get(p.strip(), "") for p in programme.split(";")]
+    labels = [p for p in parts if p]
+    if not labels:
+        return ""
+    return f"{acronym}: " + "; ".join(labels) if acronym else "; ".join(labels)
+
+
+def read_cordis(
+    directory: Path, *, until: dt.date | None = None, problems: list[ImportProblem]
+) -> CordisData:
+    """Read and validate a CORDIS directory; problems are appended, valid data returned.
+
+    Args:
+        directory: holds ``project.csv[.gz]`` and ``organization.csv[.gz]``.
+        until: keep only projects starting on or before this date.
+        problems: receives every problem found.
+    """
+    project_path = find_file(directory, "project")
+    org_path = find_file(directory, "organization")
+    for stem, path in (("project", project_path), ("organization", org_path)):
+        if path is None:
+            problems.append(
+                ImportProblem(
+                    f"{directory}/{stem}.csv", 0, "", "file not found (.csv or .csv.gz)",
+                    fatal=True,
+                )  # fmt: skip
+            )
+    if project_path is None or org_path is None:
+        return CordisData()
+    topics = _read_topics(find_file(directory, "topics"), problems)
+    sme_texts = _read_sme_texts(directory)
+
+    # Projects.
+    projects: dict[str, tuple[int, Project]] = {}
+    bad_projects: set[str] = set()
+    pname = project_path.name
+    for line, row in tqdm(
+        CsvRows(project_path, delimiter=";", required=("id", "startDate"), problems=problems),
+        desc=f"reading {pname}", unit=" rows",
+    ):  # fmt: skip
+        pid = row["id"]
+        if not pid:
+            problems.append(ImportProblem(pname, line, "id", "empty project id"))
+            continue
+        try:
+            start = _parse_date(row["startDate"]) if row["startDate"] else None
+        except ValueError as exc:
+            problems.append(ImportProblem(pname, line, "startDate", str(exc)))
+            bad_projects.add(pid)
+            continue
+        try:
+            end = _parse_date(row["endDate"]) if row.get("endDate") else None
+        except ValueError as exc:
+            problems.append(ImportProblem(pname, line, "endDate", str(exc)))
+            bad_projects.add(pid)
+            continue
+        topic = row.get("topics", "").split(";")[0].strip()
+        acronym = row.get("acronym", "")
+        objective = row.get("objective", "") or sme_texts.get(row.get("grantId", ""), "")
+        project = Project(
+            id=pid,
+            acronym=acronym,
+            title=row.get("title", ""),
+            topic=topic,
+            topic_title=topics.get(topic, ""),
+            objective=objective,
+            programme=row.get("programmePart", ""),
+            funding_scheme=row.get("fundingScheme", ""),
+            start_date=start,
+            end_date=end,
+        )
+        if not project.text():
+            fallback = _project_text_fallback(acronym, project.programme)
+            project = project.model_copy(update={"title": fallback})
+        if pid in projects:
+            first_line, first = projects[pid]
+            if first != project:
+                problems.append(
+                    ImportProblem(
+                        pname, line, "id",
+                        f"duplicate project id {pid!r} with data that differs from line "
+                        f"{first_line}",
+                    )  # fmt: skip
+                )
+                bad_projects.add(pid)
+            continue
+        projects[pid] = (line, project)
+    for pid in bad_projects:
+        projects.pop(pid, None)
+    listed = set(projects) | bad_projects
+    if until is not None:
+        projects = {
+            k: v for k, v in projects.items() if v[1].start_date and v[1].start_date <= until
+        }
+
+    # Participations and organisations.
+    oname = org_path.name
+    orgs: dict[str, _OrgRows] = {}
+    bad_orgs: set[str] = set()
+    members: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
+    for line, row in tqdm(
+        CsvRows(
+            org_path, delimiter=";", required=("projectID", "organisationID"), problems=problems
+        ),
+        desc=f"reading {oname}", unit=" rows",
+    ):  # fmt: skip
+        pid, pic = row["projectID"], row["organisationID"]
+        if not pic:
+            problems.append(ImportProblem(oname, line, "organisationID", "empty organisation id"))
+            continue
+        if not pid:
+            problems.append(ImportProblem(oname, line, "projectID", "empty project id"))
+            continue
+        if pid in bad_projects:
+            problems.append(
+                ImportProblem(oname, line, "projectID", f"project {pid!r} was rejected")
+            )
+            continue
+        raw_country = row.get("country", "")
+        try:
+            country = normalise_country(raw_country) if raw_country else ""
+        except ValueError as exc:
+            problems.append(ImportProblem(oname, line, "country", str(exc)))
+            bad_orgs.add(pic)
+            continue
+        kind_code = row.get("activityType", "").upper()
+        if kind_code and kind_code not in _KINDS:
+            problems.append(
+                ImportProblem(
+                    oname, line, "activityType",
+                    f"unknown activity type {kind_code!r} (expected {', '.join(_KINDS)})",
+                )  # fmt: skip
+            )
+            bad_orgs.add(pic)
+            continue
+        known = orgs.get(pic)
+        sme_flag = row.get("SME", "").strip().lower()
+        if known is None:
+            known = orgs[pic] = _OrgRows(line, kind_code, country, sme_flag)
+        else:
+            for name, value, first in (
+                ("activityType", kind_code, known.kind_code),
+                ("country", country, known.country),
+            ):
+                if value and first and value != first:
+                    problems.append(
+                        ImportProblem(
+                            oname, line, name,
+                            f"organisation {pic!r} has {name} {value!r} here but {first!r} "
+                            f"on line {known.first_line}",
+                        )  # fmt: skip
+                    )
+                    bad_orgs.add(pic)
+            known.kind_code = known.kind_code or kind_code
+            known.country = known.country or country
+            known.sme_flag = known.sme_flag or sme_flag
+        if pid not in projects:
+            if pid not in listed:
+                problems.append(
+                    ImportProblem(
+                        oname, line, "projectID",
+                        f"project {pid!r} is not in {pname}",
+                    )  # fmt: skip
+                )
+            continue
+        role = row.get("role", "")
+        previous = members[pid].get(pic)
+        if previous is not None and previous[1] != role:
+            problems.append(
+                ImportProblem(
+                    oname, line, "role",
+                    f"organisation {pic!r} is in project {pid!r} twice with different roles "
+                    f"(see line {previous[0]})",
+                )  # fmt: skip
+            )
+            bad_orgs.add(pic)
+        members[pid].setdefault(pic, (line, role))
+        start = projects[pid][1].start_date or dt.date.min
+        name = row.get("name") or row.get("shortName") or ""
+        if name:
+            known.names.append((start, name))
+
+    # Assemble.
+    data = CordisData()
+    by_org: dict[str, list[Project]] = defaultdict(list)
+    for pid, participants in members.items():
+        project = projects[pid][1]
+        for pic, (_, role) in participants.items():
+            if pic in bad_orgs:
+                continue
+            by_org[pic].append(project)
+            data.participations.append(
+                Participation(project_id=pid, organisation_id=pic, role=role)
+            )
+    used_projects = {p.project_id for p in data.participations}
+    data.projects = [p for pid, (_, p) in projects.items() if pid in used_projects]
+    for pic, own in tqdm(sorted(by_org.items()), desc="building profiles", unit=" orgs"):
+        data.organisations.append(_profile(pic, orgs[pic], own))
+    for pid, participants in tqdm(members.items(), desc="pairing partners", unit=" projects"):
+        project = projects[pid][1]
+        ids = sorted(p for p in participants if p not in bad_orgs)
+        if len(ids) < 2 or project.start_date is None:
+            continue
+        weight = min(1.0, 1.0 / (len(ids) - 1))
+        date = project.start_date.isoformat()
+        kind = CollaborationKind.JOINT_PROJECT.value
+        data.collaborations.extend(
+            (a, b, kind, date, weight, pid) for a, b in combinations(ids, 2)
+        )
+    return data
+
+
+def _profile(pic: str, rows: _OrgRows, projects: list[Project]) -> Organisation:
+    projects = sorted(projects, key=lambda p: (p.start_date or dt.date.min, p.id), reverse=True)
+    names = sorted(rows.names, key=lambda n: n[0])
+    name = names[-1][1] if names else f"Organisation {pic}"
+    kind = _KINDS.get(rows.kind_code, OrganisationKind.OTHER)
+    if kind is OrganisationKind.SME and rows.sme_flag in {"false", "0", "n", "no"}:
+        kind = OrganisationKind.LARGE_COMPANY
+    ecosystems: Counter[Ecosystem] = Counter()
+    for p in projects:
+        eco = TOPIC_ECOSYSTEMS.get(_topic_prefix(p.topic))
+        if eco is None:
+            for part in p.programme.split(";"):
+                eco = eco or PROGRAMME_ECOSYSTEMS.get(part.strip())
+        if eco is not None:
+            ecosystems[eco] += 1
+    texts: list[str] = []
+    for p in projects:
+        for text in (p.title, p.topic_title):
+            if text and text not in texts:
+                texts.append(text)
+    years = [p.start_date.year for p in projects if p.start_date]
+    span = ""
+    if years:
+        span = f", {min(years)}" if min(years) == max(years) else f", {min(years)}–{max(years)}"
+    description = f"Horizon 2020 participant in {len(projects)} project(s){span}. " + "; ".join(
+        texts
+    )
+    return Organisation(
+        id=pic,
+        name=name[:300],
+        kind=kind,
+        country=rows.country or None,
+        description=description[:2000],
+        ecosystems=[e for e, _ in sorted(ecosystems.items(), key=lambda x: (-x[1], x[0]))][:3],
+    )
+
+
+def import_cordis(
+    store: Store,
+    directory: Path,
+    *,
+    until: dt.date | None = None,
+    skip_invalid: bool = False,
+    report_path: Path | None = None,
+) -> ImportReport:
+    """Validate a CORDIS directory, then write it to the store in one transaction.
+
+    Raises:
+        InvalidImportError: any problem when not ``skip_invalid``, or a file-level problem;
+            nothing is written.
+    """
+    problems: list[ImportProblem] = []
+    data = read_cordis(Path(directory), until=until, problems=problems)
+    report = ImportReport(
+        organisations=len(data.organisations),
+        collaborations=len(data.collaborations),
+        projects=len(data.projects),
+        participations=len(data.participations),
+    )
+    report.report_path = finish_validation(
+        problems, skip_invalid=skip_invalid, report_path=report_path
+    )
+    report.rejected = problems
+    with store.transaction():
+        report.changed += store.upsert_organisations(data.organisations)
+        report.changed += store.upsert_projects(data.projects)
+        report.changed += store.upsert_participations(data.participations)
+        report.changed += store.upsert_collaboration_rows(data.collaborations)
+    logger.info("CORDIS import: %s", report.summary())
+    return report

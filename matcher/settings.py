@@ -1,0 +1,40 @@
+"""Settings from the environment (``MATCHER_*``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable, each field read from ``MATCHER_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHER_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.eccp-matcher"),
+        description="folder holding all state: the SQLite store, builds, reports",
+    )
+    model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="embedding model: a packaged model's name or a local folder",
+    )
+    batch_size: int = Field(default=32, ge=1, le=1024, description="texts per encoder batch")
+    threads: int = Field(default=0, ge=0, description="torch threads; 0 keeps torch's default")
+    log_level: str = Field(default="INFO", description="logging level of the CLI and service")
+    keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")
+    api_key: SecretStr | None = Field(default=None, description="key for write endpoints")
+
+    @property
+    def home_path(self) -> Path:
+        """``home`` with ``~`` expanded."""
+        return self.home.expanduser()
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file."""
+        return self.home_path / "matcher.sqlite"

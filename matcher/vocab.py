@@ -1,0 +1,179 @@
+"""Closed vocabularies: organisation kinds, EU industrial ecosystems, value-chain stages, countries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "COUNTRIES",
+    "CORDIS_COUNTRY_ALIASES",
+    "EU27",
+    "ASSOCIATED",
+    "CollaborationKind",
+    "Ecosystem",
+    "OrganisationKind",
+    "Stage",
+    "normalise_country",
+]
+
+
+class OrganisationKind(StrEnum):
+    """What an organisation is."""
+
+    CLUSTER = "cluster"
+    SME = "sme"
+    LARGE_COMPANY = "large_company"
+    RESEARCH = "research"
+    UNIVERSITY = "university"
+    PUBLIC_BODY = "public_body"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """Human-readable name."""
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    OrganisationKind.CLUSTER: "cluster organisation",
+    OrganisationKind.SME: "SME",
+    OrganisationKind.LARGE_COMPANY: "large company",
+    OrganisationKind.RESEARCH: "research organisation",
+    OrganisationKind.UNIVERSITY: "university",
+    OrganisationKind.PUBLIC_BODY: "public body",
+    OrganisationKind.OTHER: "other",
+}
+
+
+class CollaborationKind(StrEnum):
+    """How two organisations worked together."""
+
+    JOINT_PROJECT = "joint_project"
+    EVENT_MEETING = "event_meeting"
+    MEMBERSHIP = "membership"
+    AGREEMENT = "agreement"
+    OTHER = "other"
+
+
+class Ecosystem(StrEnum):
+    """The 14 industrial ecosystems of the EU industrial strategy (2021 update)."""
+
+    AEROSPACE_DEFENCE = "aerospace_defence"
+    AGRI_FOOD = "agri_food"
+    CONSTRUCTION = "construction"
+    CULTURAL_CREATIVE = "cultural_creative"
+    DIGITAL = "digital"
+    ELECTRONICS = "electronics"
+    ENERGY_INTENSIVE = "energy_intensive"
+    HEALTH = "health"
+    MOBILITY = "mobility"
+    PROXIMITY_SOCIAL = "proximity_social"
+    RENEWABLE_ENERGY = "renewable_energy"
+    RETAIL = "retail"
+    TEXTILE = "textile"
+    TOURISM = "tourism"
+
+    @property
+    def label(self) -> str:
+        """Human-readable name."""
+        return _ECOSYSTEM_LABELS[self]
+
+
+_ECOSYSTEM_LABELS = {
+    Ecosystem.AEROSPACE_DEFENCE: "Aerospace & Defence",
+    Ecosystem.AGRI_FOOD: "Agri-food",
+    Ecosystem.CONSTRUCTION: "Construction",
+    Ecosystem.CULTURAL_CREATIVE: "Cultural & Creative Industries",
+    Ecosystem.DIGITAL: "Digital",
+    Ecosystem.ELECTRONICS: "Electronics",
+    Ecosystem.ENERGY_INTENSIVE: "Energy-Intensive Industries",
+    Ecosystem.HEALTH: "Health",
+    Ecosystem.MOBILITY: "Mobility, Transport & Automotive",
+    Ecosystem.PROXIMITY_SOCIAL: "Proximity, Social Economy & Civil Security",
+    Ecosystem.RENEWABLE_ENERGY: "Renewable Energy",
+    Ecosystem.RETAIL: "Retail",
+    Ecosystem.TEXTILE: "Textile",
+    Ecosystem.TOURISM: "Tourism",
+}
+
+
+class Stage(StrEnum):
+    """Value-chain stages, upstream to downstream.
+
+    research: basic and applied research, testing; design: product and process design,
+    engineering; materials: supply of raw materials and components; production:
+    manufacturing and processing; integration: system integration and assembly;
+    distribution: logistics, wholesale and trade; services: services to businesses and
+    consumers (consulting, software, maintenance, training); end_use: operators and final
+    users; recycling: reuse, repair, recycling and waste treatment.
+    """
+
+    RESEARCH = "research"
+    DESIGN = "design"
+    MATERIALS = "materials"
+    PRODUCTION = "production"
+    INTEGRATION = "integration"
+    DISTRIBUTION = "distribution"
+    SERVICES = "services"
+    END_USE = "end_use"
+    RECYCLING = "recycling"
+
+    @property
+    def label(self) -> str:
+        """Human-readable name."""
+        return _STAGE_LABELS[self]
+
+
+_STAGE_LABELS = {
+    Stage.RESEARCH: "research",
+    Stage.DESIGN: "design",
+    Stage.MATERIALS: "supply of materials and components",
+    Stage.PRODUCTION: "production",
+    Stage.INTEGRATION: "integration",
+    Stage.DISTRIBUTION: "distribution",
+    Stage.SERVICES: "services",
+    Stage.END_USE: "end use",
+    Stage.RECYCLING: "recycling",
+}
+
+EU27: tuple[str, ...] = (
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
+    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+)  # fmt: skip
+"""EU member states, ISO 3166-1 alpha-2 (Greece as GR)."""
+
+ASSOCIATED: tuple[str, ...] = (
+    "AL", "AM", "BA", "FO", "GB", "GE", "IL", "IS", "MD", "ME", "MK", "NO", "RS", "TN",
+    "TR", "UA", "CH",
+)  # fmt: skip
+"""Countries associated with EU programmes (Horizon Europe / COSME / SMP), plus CH."""
+
+# ISO 3166-1 alpha-2, officially assigned codes.
+COUNTRIES: frozenset[str] = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN
+    BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE
+    DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN
+    GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE
+    KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK
+    ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA
+    PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK
+    SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG
+    UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW""".split()
+)
+"""Accepted country codes (ISO 3166-1 alpha-2, plus XK for Kosovo as the EU uses it)."""
+
+CORDIS_COUNTRY_ALIASES: dict[str, str] = {"EL": "GR", "UK": "GB"}
+"""EU-protocol codes that CORDIS uses in place of ISO ones."""
+
+
+def normalise_country(code: str) -> str:
+    """Return the ISO 3166-1 alpha-2 code for ``code`` (accepts EL and UK).
+
+    Raises:
+        ValueError: the code is not a known country.
+    """
+    value = code.strip().upper()
+    value = CORDIS_COUNTRY_ALIASES.get(value, value)
+    if value not in COUNTRIES:
+        raise ValueError(f"unknown country code {code!r} (expected ISO 3166-1 alpha-2)")
+    return value
