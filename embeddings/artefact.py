@@ -71,6 +71,7 @@ class Manifest:
 
         Raises:
             ManifestMismatchError: naming each field that differs.
+
         """
         wrong = [
             f"{name} is {getattr(self, name)!r}, expected {value!r}"
@@ -86,6 +87,7 @@ def read_manifest(folder: Path) -> Manifest:
 
     Raises:
         ManifestMismatchError: missing, unreadable, or of another schema version.
+
     """
     path = folder / "manifest.json"
     try:
@@ -136,6 +138,7 @@ def write_atomically(
 
     Returns:
         The new folder.
+
     """
     builds = root / "builds"
     builds.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ class EmbeddingCache:
 
     Args:
         dimension: length of the vectors.
+
     """
 
     def __init__(self, dimension: int) -> None:
@@ -43,7 +44,8 @@ class EmbeddingCache:
 
     def get(self, key: bytes) -> npt.NDArray[np.float32]:
         """The vector stored under ``key``."""
-        return self._vectors[self._rows[key]]
+        row: npt.NDArray[np.float32] = self._vectors[self._rows[key]]
+        return row
 
     def add(self, keys: Sequence[bytes], vectors: npt.NDArray[np.float32]) -> None:
         """Store vectors under their keys."""
@@ -99,11 +101,7 @@ class EmbeddingCache:
             return cache
         keys = np.load(keys_path, allow_pickle=False)
         vectors = np.load(folder / "cache_vectors.npy", allow_pickle=False)
-        if (
-            vectors.ndim != 2
-            or vectors.shape[1] != dimension
-            or keys.shape != (len(vectors), 16)
-        ):
+        if vectors.ndim != 2 or vectors.shape[1] != dimension or keys.shape != (len(vectors), 16):
             logger.warning("ignoring an embedding cache of another shape in %s", folder)
             return cache
         cache._vectors = vectors.astype(np.float32)

@@ -66,6 +66,7 @@ def resolve_model(name: str) -> Path:
 
     Raises:
         FileNotFoundError: neither a packaged model nor a folder with model files.
+
     """
     package = _PACKAGED_MODELS.get(name.lower())
     if package is not None:
@@ -111,6 +112,7 @@ class SentenceTransformerEncoder:
         batch_size: texts per forward pass.
         threads: torch intra-op threads (0 leaves torch's default).
         device: torch device.
+
     """
 
     def __init__(
@@ -171,7 +173,9 @@ class SentenceTransformerEncoder:
     @property
     def max_tokens(self) -> int:
         """Tokens per window, special tokens excluded."""
-        return int(self.model.max_seq_length) - 2
+        length = self.model.max_seq_length
+        assert length is not None
+        return int(length) - 2
 
     def _windows(self, texts: Sequence[str]) -> tuple[list[str], list[int], list[int]]:
         """Split texts into windows; return window texts, owner index and token counts."""

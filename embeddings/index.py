@@ -23,11 +23,12 @@ class VectorIndex:
 
     Args:
         dimension: length of the vectors.
+
     """
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
 
@@ -47,6 +48,7 @@ class VectorIndex:
 
         Raises:
             ValueError: an id already present, or vectors of the wrong shape.
+
         """
         if vectors.shape != (len(ids), self.dimension):
             raise ValueError(
@@ -67,6 +69,7 @@ class VectorIndex:
 
         Raises:
             KeyError: the id is not in the index.
+
         """
         row = self._rows[item_id]
         return np.asarray(self._index.reconstruct(row), dtype=np.float32)
@@ -108,6 +111,7 @@ class VectorIndex:
 
         Raises:
             ValueError: the files disagree with each other.
+
         """
         index = faiss.read_index(str(folder / "index.faiss"))
         ids = json.loads((folder / "ids.json").read_text())

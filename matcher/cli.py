@@ -29,8 +29,9 @@ def _print_json(data: Any) -> None:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]  # fmt: skip
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -43,10 +44,16 @@ def _clip(text: str, width: int) -> str:
 
 def _print_suggestions(suggestions: list[Suggestion]) -> None:
     rows = [
-        [str(s.rank), _clip(s.organisation.name, 48), s.organisation.country or "?",
-         s.organisation.kind.label, f"{s.score:.3f}", s.organisation.id]
+        [
+            str(s.rank),
+            _clip(s.organisation.name, 48),
+            s.organisation.country or "?",
+            s.organisation.kind.label,
+            f"{s.score:.3f}",
+            s.organisation.id,
+        ]
         for s in suggestions
-    ]  # fmt: skip
+    ]
     print(_table(rows, ["#", "name", "country", "kind", "score", "id"]))
 
 
@@ -121,8 +128,10 @@ def _cmd_stats(args: argparse.Namespace, matcher: Matcher) -> int:
         _print_json(stats)
         return 0
     orgs, collabs = stats["organisations"], stats["collaborations"]
-    print(f"organisations: {orgs['total']}   collaborations: {collabs['total']}   "
-          f"projects: {stats['projects']}")  # fmt: skip
+    print(
+        f"organisations: {orgs['total']}   collaborations: {collabs['total']}   "
+        f"projects: {stats['projects']}"
+    )
     for title, counts in (
         ("by kind", orgs["by_kind"]),
         ("by country (top 15)", dict(list(orgs["by_country"].items())[:15])),
@@ -137,12 +146,22 @@ def _cmd_stats(args: argparse.Namespace, matcher: Matcher) -> int:
 
 def _cmd_list(args: argparse.Namespace, matcher: Matcher) -> int:
     orgs = matcher.store.organisations(kind=args.kind, country=args.country)
-    chosen = [o for _, o in zip(range(args.limit), orgs, strict=False)] if args.limit else list(orgs)
+    chosen = (
+        [o for _, o in zip(range(args.limit), orgs, strict=False)] if args.limit else list(orgs)
+    )
     if args.json:
         _print_json(
-            [{"id": o.id, "name": o.name, "kind": o.kind.value, "country": o.country,
-              "ecosystems": [e.value for e in o.ecosystems]} for o in chosen]
-        )  # fmt: skip
+            [
+                {
+                    "id": o.id,
+                    "name": o.name,
+                    "kind": o.kind.value,
+                    "country": o.country,
+                    "ecosystems": [e.value for e in o.ecosystems],
+                }
+                for o in chosen
+            ]
+        )
         return 0
     rows = [[o.id, _clip(o.name, 50), o.kind.label, o.country or "?"] for o in chosen]
     print(_table(rows, ["id", "name", "kind", "country"]))
@@ -185,8 +204,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="DATE", help="CORDIS: only projects starting by DATE")
     p.add_argument("--organisations", type=Path, metavar="FILE", help="platform CSV or JSONL")
     p.add_argument("--collaborations", type=Path, metavar="FILE", help="platform CSV or JSONL")
-    p.add_argument("--skip-invalid", action="store_true",
-                   help="import the valid rows and write a report of the rejected ones")  # fmt: skip
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid rows and write a report of the rejected ones",
+    )
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     p.set_defaults(run=_cmd_import)
 

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from embeddings import (
     EmbeddingCache,
+    Encoder,
     Manifest,
     SentenceTransformerEncoder,
     VectorIndex,
@@ -60,13 +61,16 @@ class Matcher:
 
     Args:
         settings: configuration; read from the environment when omitted.
+        encoder: an encoder to use instead of the one the settings name (e.g. one already
+            loaded, shared between several matchers).
+
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, encoder: Encoder | None = None) -> None:
         self.settings = settings or Settings()
         self.home = self.settings.home_path
         self.store = Store(self.settings.store_path)
-        self._encoder: SentenceTransformerEncoder | None = None
+        self._encoder: Encoder | None = encoder
         self._index: VectorIndex | None = None
         self._manifest: Manifest | None = None
         self._loaded_from: Path | None = None
@@ -118,7 +122,7 @@ class Matcher:
     # -- building --------------------------------------------------------------------------
 
     @property
-    def encoder(self) -> SentenceTransformerEncoder:
+    def encoder(self) -> Encoder:
         """The text encoder named by the settings (the model loads on first use)."""
         if self._encoder is None:
             self._encoder = SentenceTransformerEncoder(
@@ -148,6 +152,7 @@ class Matcher:
         Args:
             full: ignore the embedding cache and the up-to-date check: re-encode everything.
             show_progress: show a progress bar while encoding.
+
         """
         started = dt.datetime.now(dt.UTC)
         encoder = self.encoder
@@ -211,6 +216,7 @@ class Matcher:
 
         Raises:
             StateError: there is no build, or it was made with another model.
+
         """
         folder = current_folder(self.home)
         if folder is None:
@@ -238,6 +244,7 @@ class Matcher:
         Raises:
             UnknownOrganisationError: not in the store.
             StateError: in the store but not in the index.
+
         """
         index = self.load()
         if organisation_id in index:
@@ -257,13 +264,14 @@ class Matcher:
         Raises:
             UnknownOrganisationError: the id is not in the store.
             StateError: no usable index.
+
         """
         if k < 1:
             raise ValueError("k must be at least 1")
         self.store.get_organisation(organisation_id)
         hits = self.load().search(self.vector(organisation_id), k, exclude=[organisation_id])
         found = self.store.get_organisations(h[0] for h in hits)
-        out = []
+        out: list[Suggestion] = []
         for item_id, score in hits:
             org = found.get(item_id)
             if org is None:  # deleted since the build
@@ -283,6 +291,7 @@ class Matcher:
 
         Raises:
             UnknownOrganisationError: the id is not in the store.
+
         """
         return self.store.get_organisation(organisation_id)
 
@@ -293,4 +302,3 @@ def _text_reason(score: float) -> Reason:
         contribution=round(score, 6),
         text=f"their profile describes similar work (text similarity {score:.2f})",
     )
-

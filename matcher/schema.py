@@ -6,7 +6,15 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from matcher.vocab import CollaborationKind, Ecosystem, OrganisationKind, Stage, normalise_country
 
@@ -141,10 +149,15 @@ class Collaboration(BaseModel):
     weight: float = Field(default=1.0, gt=0.0, le=1.0)
     source_ref: str = Field(default="", max_length=200, description="e.g. a project id")
 
+    @field_validator("organisation_b", mode="after")
+    @classmethod
+    def _two_ends(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("organisation_a"):
+            raise ValueError("a collaboration needs two different organisations")
+        return value
+
     @model_validator(mode="after")
     def _order(self) -> Collaboration:
-        if self.organisation_a == self.organisation_b:
-            raise ValueError("a collaboration needs two different organisations")
         if self.organisation_a > self.organisation_b:
             a, b = self.organisation_b, self.organisation_a
             object.__setattr__(self, "organisation_a", a)

@@ -81,10 +81,23 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 _LIST_FIELDS = ("ecosystems", "stages", "keywords", "target_countries", "languages")
 _ORG_COLUMNS = (
-    "id", "name", "kind", "country", "region", "description", "ecosystems", "stages",
-    "keywords", "offers", "seeks", "target_countries", "size", "languages", "website",
+    "id",
+    "name",
+    "kind",
+    "country",
+    "region",
+    "description",
+    "ecosystems",
+    "stages",
+    "keywords",
+    "offers",
+    "seeks",
+    "target_countries",
+    "size",
+    "languages",
+    "website",
     "updated_at",
-)  # fmt: skip
+)
 _PROJECT_COLUMNS = tuple(Project.model_fields)
 
 
@@ -107,6 +120,7 @@ class Store:
 
     Args:
         path: the database file; created with the current schema if missing.
+
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -203,6 +217,7 @@ class Store:
 
         Raises:
             UnknownOrganisationError: no organisation has this id.
+
         """
         row = self._db.execute(
             "SELECT * FROM organisations WHERE id=?", (organisation_id,)
@@ -271,12 +286,19 @@ class Store:
 
         Raises:
             ReferentialError: a collaboration names an unknown organisation (nothing written).
+
         """
         return self.upsert_collaboration_rows(
-            (c.organisation_a, c.organisation_b, c.kind.value, c.date.isoformat(), c.weight,
-             c.source_ref)
+            (
+                c.organisation_a,
+                c.organisation_b,
+                c.kind.value,
+                c.date.isoformat(),
+                c.weight,
+                c.source_ref,
+            )
             for c in collaborations
-        )  # fmt: skip
+        )
 
     def upsert_collaboration_rows(self, collaborations: Iterable[CollaborationRow]) -> int:
         """Like :meth:`upsert_collaborations` for rows already validated (bulk imports).
@@ -308,9 +330,14 @@ class Store:
             cur = self._db.execute(
                 "DELETE FROM collaborations WHERE organisation_a=? AND organisation_b=? "
                 "AND kind=? AND date=? AND source_ref=?",
-                (c.organisation_a, c.organisation_b, c.kind.value, c.date.isoformat(),
-                 c.source_ref),
-            )  # fmt: skip
+                (
+                    c.organisation_a,
+                    c.organisation_b,
+                    c.kind.value,
+                    c.date.isoformat(),
+                    c.source_ref,
+                ),
+            )
             return cur.rowcount > 0
 
     def collaborations(
@@ -446,17 +473,3 @@ class Store:
             },
             "projects": self.count_projects(),
         }
-
-    def data_hash(self) -> str:
-        """A digest of everything that feeds a build: profiles, projects and participations."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for sql in (
-            "SELECT * FROM organisations ORDER BY id",
-            "SELECT * FROM projects ORDER BY id",
-            "SELECT * FROM participations ORDER BY project_id, organisation_id",
-        ):
-            for row in self._db.execute(sql):
-                h.update(json.dumps(tuple(row), ensure_ascii=False).encode())
-        return h.hexdigest()

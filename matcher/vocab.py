@@ -1,14 +1,14 @@
-"""Closed vocabularies: organisation kinds, EU industrial ecosystems, value-chain stages, countries."""
+"""Closed vocabularies: organisation kinds, EU ecosystems, value-chain stages, countries."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 __all__ = [
-    "COUNTRIES",
-    "CORDIS_COUNTRY_ALIASES",
-    "EU27",
     "ASSOCIATED",
+    "CORDIS_COUNTRY_ALIASES",
+    "COUNTRIES",
+    "EU27",
     "CollaborationKind",
     "Ecosystem",
     "OrganisationKind",
@@ -137,15 +137,55 @@ _STAGE_LABELS = {
 }
 
 EU27: tuple[str, ...] = (
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
-    "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
-)  # fmt: skip
+    "AT",
+    "BE",
+    "BG",
+    "CY",
+    "CZ",
+    "DE",
+    "DK",
+    "EE",
+    "ES",
+    "FI",
+    "FR",
+    "GR",
+    "HR",
+    "HU",
+    "IE",
+    "IT",
+    "LT",
+    "LU",
+    "LV",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SE",
+    "SI",
+    "SK",
+)
 """EU member states, ISO 3166-1 alpha-2 (Greece as GR)."""
 
 ASSOCIATED: tuple[str, ...] = (
-    "AL", "AM", "BA", "FO", "GB", "GE", "IL", "IS", "MD", "ME", "MK", "NO", "RS", "TN",
-    "TR", "UA", "CH",
-)  # fmt: skip
+    "AL",
+    "AM",
+    "BA",
+    "FO",
+    "GB",
+    "GE",
+    "IL",
+    "IS",
+    "MD",
+    "ME",
+    "MK",
+    "NO",
+    "RS",
+    "TN",
+    "TR",
+    "UA",
+    "CH",
+)
 """Countries associated with EU programmes (Horizon Europe / COSME / SMP), plus CH."""
 
 # ISO 3166-1 alpha-2, officially assigned codes.
@@ -171,6 +211,7 @@ def normalise_country(code: str) -> str:
 
     Raises:
         ValueError: the code is not a known country.
+
     """
     value = code.strip().upper()
     value = CORDIS_COUNTRY_ALIASES.get(value, value)

@@ -7,8 +7,8 @@ problem); with ``skip_invalid`` the valid rows are written and the rejected ones
 
 from matcher.importers.cordis import import_cordis, read_cordis
 from matcher.importers.platform import (
-    ORGANISATION_COLUMNS,
     COLLABORATION_COLUMNS,
+    ORGANISATION_COLUMNS,
     import_platform,
     write_collaborations,
     write_organisations,
@@ -17,8 +17,8 @@ from matcher.importers.report import ImportReport
 
 __all__ = [
     "COLLABORATION_COLUMNS",
-    "ImportReport",
     "ORGANISATION_COLUMNS",
+    "ImportReport",
     "import_cordis",
     "import_platform",
     "read_cordis",

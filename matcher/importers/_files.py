@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from matcher.errors import ImportProblem
 
@@ -20,7 +20,8 @@ csv.field_size_limit(1 << 24)
 @contextmanager
 def open_text(path: Path) -> Iterator[IO[str]]:
     """Open a UTF-8 text file, gzip-compressed when its name ends in ``.gz``."""
-    raw: IO[bytes] = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    gz = path.suffix == ".gz"
+    raw = cast(IO[bytes], gzip.open(path, "rb")) if gz else path.open("rb")  # noqa: SIM115
     with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
         yield text
 
@@ -41,6 +42,7 @@ class CsvRows:
         delimiter: the expected delimiter.
         required: columns that must be present.
         problems: where header problems are appended.
+
     """
 
     def __init__(
@@ -65,14 +67,19 @@ class CsvRows:
                 try:
                     header = next(reader)
                 except StopIteration:
-                    self.problems.append(ImportProblem(name, 1, "", "the file is empty", fatal=True))
+                    self.problems.append(
+                        ImportProblem(name, 1, "", "the file is empty", fatal=True)
+                    )
                     return
                 self.columns = [h.strip() for h in header]
                 missing = [c for c in self.required if c not in self.columns]
                 if missing:
                     hint = ""
                     if len(self.columns) == 1 and any(d in header[0] for d in ",;\t|"):
-                        hint = f" (is the delimiter {self.delimiter!r}? the header reads as one column)"
+                        hint = (
+                            f" (is the delimiter {self.delimiter!r}? "
+                            "the header reads as one column)"
+                        )
                     for column in missing:
                         self.problems.append(
                             ImportProblem(
@@ -81,19 +88,24 @@ class CsvRows:
                         )
                     return
                 width = len(self.columns)
+                start = reader.line_num + 1  # the line where the next row starts
                 for row in reader:
-                    line = reader.line_num
+                    line, start = start, reader.line_num + 1
                     if not row or (len(row) == 1 and not row[0].strip()):
                         continue
                     if len(row) != width:
                         self.problems.append(
                             ImportProblem(
-                                name, line, "",
+                                name,
+                                line,
+                                "",
                                 f"{len(row)} fields where the header has {width} "
                                 f"(delimiter {self.delimiter!r} expected)",
-                            )  # fmt: skip
+                            )
                         )
                         continue
                     yield line, {k: v.strip() for k, v in zip(self.columns, row, strict=True)}
         except (OSError, UnicodeDecodeError, csv.Error, EOFError) as exc:
-            self.problems.append(ImportProblem(name, 0, "", f"cannot read the file: {exc}", fatal=True))
+            self.problems.append(
+                ImportProblem(name, 0, "", f"cannot read the file: {exc}", fatal=True)
+            )

@@ -56,9 +56,7 @@ TOPIC_ECOSYSTEMS: dict[str, Ecosystem] = {
     **dict.fromkeys(["SFS", "BG", "BBI", "RUR"], Ecosystem.AGRI_FOOD),
     **dict.fromkeys(["LCE", "EE", "FCH", "ENERGY", "SCC", "NFRP"], Ecosystem.RENEWABLE_ENERGY),
     **dict.fromkeys(["MG", "GV", "ART", "TRANSPORT", "S2R", "CS2"], Ecosystem.MOBILITY),
-    **dict.fromkeys(
-        ["SPACE", "COMPET", "GALILEO", "EO", "PROTEC"], Ecosystem.AEROSPACE_DEFENCE
-    ),
+    **dict.fromkeys(["SPACE", "COMPET", "GALILEO", "EO", "PROTEC"], Ecosystem.AEROSPACE_DEFENCE),
     **dict.fromkeys(
         ["DRS", "SEC", "FCT", "BES", "SECURITY", "INSO", "YOUNG", "SC6"],
         Ecosystem.PROXIMITY_SOCIAL,
@@ -177,6 +175,7 @@ def read_cordis(
         directory: holds ``project.csv[.gz]`` and ``organization.csv[.gz]``.
         until: keep only projects starting on or before this date.
         problems: receives every problem found.
+
     """
     project_path = find_file(directory, "project")
     org_path = find_file(directory, "organization")
@@ -184,9 +183,12 @@ def read_cordis(
         if path is None:
             problems.append(
                 ImportProblem(
-                    f"{directory}/{stem}.csv", 0, "", "file not found (.csv or .csv.gz)",
+                    f"{directory}/{stem}.csv",
+                    0,
+                    "",
+                    "file not found (.csv or .csv.gz)",
                     fatal=True,
-                )  # fmt: skip
+                )
             )
     if project_path is None or org_path is None:
         return CordisData()
@@ -199,8 +201,9 @@ def read_cordis(
     pname = project_path.name
     for line, row in tqdm(
         CsvRows(project_path, delimiter=";", required=("id", "startDate"), problems=problems),
-        desc=f"reading {pname}", unit=" rows",
-    ):  # fmt: skip
+        desc=f"reading {pname}",
+        unit=" rows",
+    ):
         pid = row["id"]
         if not pid:
             problems.append(ImportProblem(pname, line, "id", "empty project id"))
@@ -240,10 +243,12 @@ def read_cordis(
             if first != project:
                 problems.append(
                     ImportProblem(
-                        pname, line, "id",
+                        pname,
+                        line,
+                        "id",
                         f"duplicate project id {pid!r} with data that differs from line "
                         f"{first_line}",
-                    )  # fmt: skip
+                    )
                 )
                 bad_projects.add(pid)
             continue
@@ -265,8 +270,9 @@ def read_cordis(
         CsvRows(
             org_path, delimiter=";", required=("projectID", "organisationID"), problems=problems
         ),
-        desc=f"reading {oname}", unit=" rows",
-    ):  # fmt: skip
+        desc=f"reading {oname}",
+        unit=" rows",
+    ):
         pid, pic = row["projectID"], row["organisationID"]
         if not pic:
             problems.append(ImportProblem(oname, line, "organisationID", "empty organisation id"))
@@ -290,9 +296,11 @@ def read_cordis(
         if kind_code and kind_code not in _KINDS:
             problems.append(
                 ImportProblem(
-                    oname, line, "activityType",
+                    oname,
+                    line,
+                    "activityType",
                     f"unknown activity type {kind_code!r} (expected {', '.join(_KINDS)})",
-                )  # fmt: skip
+                )
             )
             bad_orgs.add(pic)
             continue
@@ -301,17 +309,19 @@ def read_cordis(
         if known is None:
             known = orgs[pic] = _OrgRows(line, kind_code, country, sme_flag)
         else:
-            for name, value, first in (
+            for column, value, seen in (
                 ("activityType", kind_code, known.kind_code),
                 ("country", country, known.country),
             ):
-                if value and first and value != first:
+                if value and seen and value != seen:
                     problems.append(
                         ImportProblem(
-                            oname, line, name,
-                            f"organisation {pic!r} has {name} {value!r} here but {first!r} "
+                            oname,
+                            line,
+                            column,
+                            f"organisation {pic!r} has {column} {value!r} here but {seen!r} "
                             f"on line {known.first_line}",
-                        )  # fmt: skip
+                        )
                     )
                     bad_orgs.add(pic)
             known.kind_code = known.kind_code or kind_code
@@ -321,9 +331,11 @@ def read_cordis(
             if pid not in listed:
                 problems.append(
                     ImportProblem(
-                        oname, line, "projectID",
+                        oname,
+                        line,
+                        "projectID",
                         f"project {pid!r} is not in {pname}",
-                    )  # fmt: skip
+                    )
                 )
             continue
         role = row.get("role", "")
@@ -331,10 +343,12 @@ def read_cordis(
         if previous is not None and previous[1] != role:
             problems.append(
                 ImportProblem(
-                    oname, line, "role",
+                    oname,
+                    line,
+                    "role",
                     f"organisation {pic!r} is in project {pid!r} twice with different roles "
                     f"(see line {previous[0]})",
-                )  # fmt: skip
+                )
             )
             bad_orgs.add(pic)
         members[pid].setdefault(pic, (line, role))
@@ -367,9 +381,7 @@ def read_cordis(
         weight = min(1.0, 1.0 / (len(ids) - 1))
         date = project.start_date.isoformat()
         kind = CollaborationKind.JOINT_PROJECT.value
-        data.collaborations.extend(
-            (a, b, kind, date, weight, pid) for a, b in combinations(ids, 2)
-        )
+        data.collaborations.extend((a, b, kind, date, weight, pid) for a, b in combinations(ids, 2))
     return data
 
 
@@ -423,6 +435,7 @@ def import_cordis(
     Raises:
         InvalidImportError: any problem when not ``skip_invalid``, or a file-level problem;
             nothing is written.
+
     """
     problems: list[ImportProblem] = []
     data = read_cordis(Path(directory), until=until, problems=problems)

@@ -45,36 +45,41 @@ _ORG_REQUIRED = ("id", "name", "kind")
 _COLLAB_REQUIRED = ("organisation_a", "organisation_b", "date")
 
 
-def _records(path: Path, required: tuple[str, ...], problems: list[ImportProblem]) -> Iterator[
-    tuple[int, dict[str, Any]]
-]:
+def _records(
+    path: Path, required: tuple[str, ...], problems: list[ImportProblem]
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a CSV or JSON Lines file as dicts with their line numbers."""
     name = path.name
     if ".jsonl" in path.suffixes or ".ndjson" in path.suffixes:
-        with open_text(path) as f:
-            for line, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    record = json.loads(text)
-                except ValueError as exc:
-                    problems.append(ImportProblem(name, line, "", f"not valid JSON: {exc}"))
-                    continue
-                if not isinstance(record, dict):
-                    problems.append(ImportProblem(name, line, "", "expected a JSON object"))
-                    continue
-                absent = [c for c in required if c not in record]
-                for column in absent:
-                    problems.append(ImportProblem(name, line, column, "field required"))
-                if not absent:
-                    yield line, record
+        try:
+            with open_text(path) as f:
+                lines = list(enumerate(f, start=1))
+        except (OSError, UnicodeDecodeError, EOFError) as exc:
+            problems.append(ImportProblem(name, 0, "", f"cannot read the file: {exc}", fatal=True))
+            return
+        for line, text in lines:
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except ValueError as exc:
+                problems.append(ImportProblem(name, line, "", f"not valid JSON: {exc}"))
+                continue
+            if not isinstance(record, dict):
+                problems.append(ImportProblem(name, line, "", "expected a JSON object"))
+                continue
+            absent = [c for c in required if c not in record]
+            for column in absent:
+                problems.append(ImportProblem(name, line, column, "field required"))
+            if not absent:
+                yield line, record
         return
     for line, row in CsvRows(path, delimiter=",", required=required, problems=problems):
-        record: dict[str, Any] = {k: v for k, v in row.items() if v != ""}
+        values: dict[str, Any] = {k: v for k, v in row.items() if v != ""}
         for key in _LISTS:
-            if key in record and isinstance(record[key], str):
-                record[key] = [v.strip() for v in record[key].split(";") if v.strip()]
-        yield line, record
+            if key in values and isinstance(values[key], str):
+                values[key] = [v.strip() for v in values[key].split(";") if v.strip()]
+        yield line, values
 
 
 def _read_organisations(
@@ -97,28 +102,45 @@ def _read_organisations(
             conflicted.add(org.id)
             problems.append(
                 ImportProblem(
-                    path.name, line, "id",
-                    f"duplicate id {org.id!r} with data that differs from line "
-                    f"{found[org.id][0]}",
-                )  # fmt: skip
+                    path.name,
+                    line,
+                    "id",
+                    f"duplicate id {org.id!r} with data that differs from line {found[org.id][0]}",
+                )
             )
     for org_id in conflicted:
         del found[org_id]
     return found
 
 
-def _read_collaborations(path: Path, problems: list[ImportProblem]) -> list[
-    tuple[int, Collaboration]
-]:
-    out = []
+def _read_collaborations(
+    path: Path, problems: list[ImportProblem]
+) -> list[tuple[int, Collaboration]]:
+    """Valid collaborations; a key given twice with a different weight is rejected."""
+    found: dict[tuple[str, str, str, str, str], tuple[int, Collaboration]] = {}
+    conflicted: set[tuple[str, str, str, str, str]] = set()
     for line, record in tqdm(
         _records(path, _COLLAB_REQUIRED, problems), desc=f"reading {path.name}", unit=" rows"
     ):
         try:
-            out.append((line, Collaboration.model_validate(record)))
+            c = Collaboration.model_validate(record)
         except ValidationError as exc:
             problems.extend(problems_from(exc, path.name, line))
-    return out
+            continue
+        key = (c.organisation_a, c.organisation_b, c.kind.value, c.date.isoformat(), c.source_ref)
+        if key not in found:
+            found[key] = (line, c)
+        elif found[key][1] != c:
+            conflicted.add(key)
+            problems.append(
+                ImportProblem(
+                    path.name,
+                    line,
+                    "weight",
+                    f"the same collaboration as on line {found[key][0]} with another weight",
+                )
+            )
+    return [v for k, v in found.items() if k not in conflicted]
 
 
 def import_platform(
@@ -142,6 +164,7 @@ def import_platform(
     Raises:
         InvalidImportError: any problem when not ``skip_invalid``, or a file-level problem
             (unreadable file, missing column); nothing is written.
+
     """
     problems: list[ImportProblem] = []
     orgs = _read_organisations(organisations, problems) if organisations else {}
@@ -156,10 +179,12 @@ def import_platform(
                 if value not in known:
                     problems.append(
                         ImportProblem(
-                            collaborations.name if collaborations else "", line, field,
+                            collaborations.name if collaborations else "",
+                            line,
+                            field,
                             f"names organisation {value!r}, which is neither in the store "
                             "nor in this import",
-                        )  # fmt: skip
+                        )
                     )
             if c.organisation_a in known and c.organisation_b in known:
                 kept.append((line, c))
@@ -191,9 +216,7 @@ def write_organisations(organisations: Iterable[Organisation], path: Path) -> in
 
 def write_collaborations(collaborations: Iterable[Collaboration], path: Path) -> int:
     """Write collaborations in the platform format (CSV, or JSON Lines by suffix)."""
-    return _write(
-        path, COLLABORATION_COLUMNS, (c.model_dump(mode="json") for c in collaborations)
-    )
+    return _write(path, COLLABORATION_COLUMNS, (c.model_dump(mode="json") for c in collaborations))
 
 
 def _write(path: Path, columns: tuple[str, ...], records: Iterable[dict[str, Any]]) -> int:

@@ -53,6 +53,7 @@ def finish_validation(
 
     Raises:
         InvalidImportError: there are problems and ``skip_invalid`` is false.
+
     """
     if not problems:
         return None

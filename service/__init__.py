@@ -1,0 +1,1 @@
+"""The FastAPI service: thin over the matcher facade (see service.app)."""

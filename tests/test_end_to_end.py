@@ -1,0 +1,159 @@
+"""From files to suggestions through the real model, a real FAISS index and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from embeddings import SentenceTransformerEncoder
+from embeddings.artefact import current_folder, read_manifest
+from matcher.errors import StateError, UnknownOrganisationError
+from matcher.facade import Matcher
+from matcher.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# The example profiles are written in pairs that need each other; each pair must be the
+# other's best text match among the ten.
+PAIRS = [
+    ("CL-AERO-FR", "SME-CFRP-DE"),
+    ("CL-AGRI-ES", "SME-COLD-IT"),
+    ("CL-HEALTH-NL", "SME-EHEALTH-EE"),
+    ("CL-TEXT-PT", "SME-SORT-FI"),
+]
+
+
+def open_examples(home: Path, encoder: SentenceTransformerEncoder) -> Matcher:
+    return Matcher(Settings(home=home), encoder=encoder)
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS)
+def test_known_pairs_are_each_others_best_match(
+    examples_home: Path, encoder: SentenceTransformerEncoder, a: str, b: str
+) -> None:
+    with open_examples(examples_home, encoder) as m:
+        assert m.recommend(a, k=1)[0].organisation.id == b
+        assert m.recommend(b, k=1)[0].organisation.id == a
+
+
+def test_suggestions_are_ranked_and_never_the_query(
+    examples_home: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    with open_examples(examples_home, encoder) as m:
+        suggestions = m.recommend("CL-AGRI-DK", k=20)
+    assert len(suggestions) == 9  # everyone else
+    assert [s.rank for s in suggestions] == list(range(1, 10))
+    assert "CL-AGRI-DK" not in {s.organisation.id for s in suggestions}
+    scores = [s.score for s in suggestions]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0 for s in scores)
+    assert all(s.reasons and s.reasons[0].signal == "text" for s in suggestions)
+
+
+def test_unknown_and_unindexed_organisations(
+    matcher: Matcher,
+) -> None:
+    with pytest.raises(StateError, match="matcher build"):
+        matcher.load()
+    matcher.import_platform(organisations=EXAMPLES / "organisations.csv")
+    matcher.build(show_progress=False)
+    with pytest.raises(UnknownOrganisationError, match="NOPE"):
+        matcher.recommend("NOPE")
+    late = matcher.organisation("CL-AGRI-DK").model_copy(update={"id": "LATE-1"})
+    matcher.store.upsert_organisations([late])
+    with pytest.raises(StateError, match="not in the index"):
+        matcher.recommend("LATE-1")
+
+
+def test_rebuilds_encode_only_what_changed(matcher: Matcher) -> None:
+    matcher.import_platform(organisations=EXAMPLES / "organisations.csv")
+    first = matcher.build(show_progress=False)
+    assert first.encoded == 10 and first.organisations == 10
+    again = matcher.build(show_progress=False)
+    assert again.up_to_date and again.encoded == 0
+    assert current_folder(matcher.home) == first.folder
+    org = matcher.organisation("SME-COLD-IT")
+    changed = org.model_copy(update={"description": org.description + " We also do drones."})
+    matcher.store.upsert_organisations([changed])
+    third = matcher.build(show_progress=False)
+    assert third.encoded == 1
+    assert third.folder != first.folder
+    assert read_manifest(third.folder).count == 10
+    assert matcher.recommend("SME-COLD-IT", k=1)[0].organisation.id == "CL-AGRI-ES"
+
+
+def test_an_index_of_another_model_is_refused(
+    examples_home: Path, encoder: SentenceTransformerEncoder, tmp_path: Path
+) -> None:
+    model_dir = tmp_path / "another-model"
+    (model_dir).mkdir()
+    (model_dir / "config.json").write_text("{}")
+    with (
+        Matcher(Settings(home=examples_home, model=str(model_dir)), encoder=encoder) as m,
+        pytest.raises(StateError, match="model_id"),
+    ):
+        m.recommend("CL-AGRI-DK")
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MATCHER_HOME": str(home), "TQDM_DISABLE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "matcher", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_cli_recommend_stats_and_list(examples_home: Path) -> None:
+    out = run_cli(examples_home, "recommend", "SME-SORT-FI", "-k", "3", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["query"]["id"] == "SME-SORT-FI"
+    assert [s["rank"] for s in data["suggestions"]] == [1, 2, 3]
+    assert data["suggestions"][0]["organisation"]["id"] == "CL-TEXT-PT"
+
+    table = run_cli(examples_home, "recommend", "SME-SORT-FI", "-k", "3")
+    assert table.returncode == 0
+    assert "Portuguese Textile Cluster" in table.stdout.splitlines()[3]
+    assert "INFO" not in table.stdout  # logs go to stderr
+
+    missing = run_cli(examples_home, "recommend", "NO-SUCH-ORG")
+    assert missing.returncode == 1
+    assert "unknown organisation id 'NO-SUCH-ORG'" in missing.stderr
+    assert missing.stdout == ""
+
+    stats = json.loads(run_cli(examples_home, "stats", "--json").stdout)
+    assert stats["organisations"]["total"] == 10
+    assert stats["collaborations"]["total"] == 6
+    assert stats["organisations"]["by_kind"] == {"cluster": 6, "sme": 4}
+
+    listed = json.loads(run_cli(examples_home, "list", "--kind", "sme", "--json").stdout)
+    assert {o["id"] for o in listed} == {
+        "SME-COLD-IT",
+        "SME-CFRP-DE",
+        "SME-EHEALTH-EE",
+        "SME-SORT-FI",
+    }
+    assert {"id", "name", "kind", "country"} <= set(listed[0])
+    by_country = json.loads(run_cli(examples_home, "list", "--country", "pt", "--json").stdout)
+    assert [o["id"] for o in by_country] == ["CL-TEXT-PT"]
+
+
+def test_cli_import_refuses_bad_files_with_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "orgs.csv"
+    lines = (EXAMPLES / "organisations.csv").read_text().splitlines()
+    lines[3] = lines[3].replace(",IT,", ",ZZ,")
+    bad.write_text("\n".join(lines) + "\n")
+    out = run_cli(tmp_path / "home", "import", "--organisations", str(bad))
+    assert out.returncode == 1
+    assert "orgs.csv, line 4, field 'country'" in out.stderr
+    stats = json.loads(run_cli(tmp_path / "home", "stats", "--json").stdout)
+    assert stats["organisations"]["total"] == 0
