@@ -13,6 +13,7 @@ from typing import Any
 
 from matcher.errors import ReferentialError, UnknownOrganisationError
 from matcher.schema import Collaboration, Organisation, Participation, Project
+from matcher.vocab import FeedbackKind
 
 __all__ = ["SCHEMA_VERSION", "CollaborationRow", "Store"]
 
@@ -73,6 +74,17 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, organisation_id)
     ) WITHOUT ROWID;
     CREATE INDEX participations_organisation ON participations(organisation_id);
+    """,
+    # 2: feedback on suggestions, and blocked pairs.
+    """
+    CREATE TABLE feedback (
+        organisation_id TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
+        other_id TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (organisation_id, other_id, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX feedback_other ON feedback(other_id);
     """,
 ]
 
@@ -376,6 +388,42 @@ class Store:
     def count_collaborations(self) -> int:
         """How many collaborations the store holds."""
         return int(self._db.execute("SELECT COUNT(*) FROM collaborations").fetchone()[0])
+
+    # -- feedback --------------------------------------------------------------------------
+
+    def add_feedback(
+        self, organisation_id: str, other_id: str, kind: FeedbackKind, at: dt.datetime
+    ) -> None:
+        """Record what an organisation said about a suggested partner (latest time kept).
+
+        Raises:
+            UnknownOrganisationError: either id is not in the store.
+        """
+        for org_id in (organisation_id, other_id):
+            if not self.has_organisations([org_id]):
+                raise UnknownOrganisationError(org_id)
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO feedback VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE "
+                "SET created_at=excluded.created_at",
+                (organisation_id, other_id, kind.value, at.isoformat()),
+            )
+
+    def feedback_about(self, organisation_id: str) -> dict[str, set[FeedbackKind]]:
+        """Feedback involving an organisation, by the other organisation's id.
+
+        Both directions count: if either side said 'not interested' or blocked the other,
+        the pair carries that kind.
+        """
+        out: dict[str, set[FeedbackKind]] = {}
+        rows = self._db.execute(
+            "SELECT other_id, kind FROM feedback WHERE organisation_id=? "
+            "UNION SELECT organisation_id, kind FROM feedback WHERE other_id=?",
+            (organisation_id, organisation_id),
+        )
+        for other, kind in rows:
+            out.setdefault(other, set()).add(FeedbackKind(kind))
+        return out
 
     # -- projects --------------------------------------------------------------------------
 

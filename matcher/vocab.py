@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 from enum import StrEnum
+from pathlib import Path
 
 __all__ = [
     "ASSOCIATED",
     "CORDIS_COUNTRY_ALIASES",
     "COUNTRIES",
     "EU27",
+    "STAGE_ORDER",
     "CollaborationKind",
     "Ecosystem",
+    "FeedbackKind",
     "OrganisationKind",
     "Stage",
+    "load_complementarity",
+    "load_neighbours",
     "normalise_country",
 ]
 
@@ -53,6 +59,16 @@ class CollaborationKind(StrEnum):
     MEMBERSHIP = "membership"
     AGREEMENT = "agreement"
     OTHER = "other"
+
+
+class FeedbackKind(StrEnum):
+    """What an organisation said about a suggested partner."""
+
+    INTERESTED = "interested"
+    NOT_INTERESTED = "not_interested"
+    MET = "met"
+    AGREEMENT_SIGNED = "agreement_signed"
+    BLOCKED = "blocked"
 
 
 class Ecosystem(StrEnum):
@@ -218,3 +234,62 @@ def normalise_country(code: str) -> str:
     if value not in COUNTRIES:
         raise ValueError(f"unknown country code {code!r} (expected ISO 3166-1 alpha-2)")
     return value
+
+
+# -- relations between vocabulary items -------------------------------------------------
+
+_DATA = Path(__file__).resolve().parent / "data"
+
+STAGE_ORDER: tuple[Stage, ...] = (
+    Stage.RESEARCH,
+    Stage.DESIGN,
+    Stage.MATERIALS,
+    Stage.PRODUCTION,
+    Stage.INTEGRATION,
+    Stage.DISTRIBUTION,
+    Stage.SERVICES,
+    Stage.END_USE,
+    Stage.RECYCLING,
+)
+"""Stages upstream to downstream; recycling closes the loop back to materials."""
+
+
+def load_complementarity(path: Path | None = None) -> dict[frozenset[Ecosystem], str]:
+    """The editable table of ecosystems that supply or buy from each other.
+
+    Args:
+        path: a CSV with columns ``ecosystem_a``, ``ecosystem_b``, ``relation``; the
+            bundled ``matcher/data/complementarity.csv`` when omitted.
+
+    Raises:
+        ValueError: a row names an unknown ecosystem (with its line).
+    """
+    path = path or _DATA / "complementarity.csv"
+    out: dict[frozenset[Ecosystem], str] = {}
+    with path.open(newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                pair = frozenset((Ecosystem(row["ecosystem_a"]), Ecosystem(row["ecosystem_b"])))
+            except ValueError as exc:
+                raise ValueError(f"{path.name}, line {line}: {exc}") from exc
+            out[pair] = row["relation"]
+    return out
+
+
+def load_neighbours(path: Path | None = None) -> dict[str, frozenset[str]]:
+    """Countries sharing a border (or a short sea link), symmetric.
+
+    Args:
+        path: a CSV with columns ``country`` and ``neighbours`` (``;``-separated ISO
+            codes); the bundled ``matcher/data/neighbours.csv`` when omitted.
+    """
+    path = path or _DATA / "neighbours.csv"
+    pairs: dict[str, set[str]] = {}
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            country = normalise_country(row["country"])
+            for other in filter(None, (row["neighbours"] or "").split(";")):
+                other = normalise_country(other)
+                pairs.setdefault(country, set()).add(other)
+                pairs.setdefault(other, set()).add(country)
+    return {k: frozenset(v) for k, v in pairs.items()}

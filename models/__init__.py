@@ -1,6 +1,8 @@
 """Learned ranking models (scikit-learn): fit, predict, calibrate, save and load.
 
-Knows nothing of the store or of HTTP. Empty until the ranking issue lands.
+Knows nothing of the store or of HTTP.
 """
 
-__all__: list[str] = []
+from models.ranker import RANKER_SCHEMA_VERSION, LinearRanker, fit_ranker
+
+__all__ = ["RANKER_SCHEMA_VERSION", "LinearRanker", "fit_ranker"]

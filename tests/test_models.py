@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from matcher.schema import Organisation
+from matcher.store import Store
+from matcher.vocab import (
+    Ecosystem,
+    FeedbackKind,
+    load_complementarity,
+    load_neighbours,
+)
+from models import LinearRanker, fit_ranker
+
+FEATURES = ("a", "b", "count")
+
+
+def test_contributions_add_up_to_the_logit() -> None:
+    r = LinearRanker.from_weights(
+        FEATURES, {"a": 2.0, "count": 0.5}, bias=-1.0, log_features=frozenset({"count"})
+    )
+    x = np.array([[1.0, 5.0, np.e - 1], [0.0, 0.0, 0.0]])
+    assert np.allclose(r.contributions(x).sum(axis=1) + r.bias, r.logits(x))
+    assert np.allclose(r.logits(x), [2.0 + 0.5 - 1.0, -1.0])
+    with pytest.raises(ValueError, match="unknown features"):
+        LinearRanker.from_weights(FEATURES, {"z": 1.0})
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.float64, (5, 3), elements=st.floats(0, 1e6)))
+def test_scores_are_finite_probabilities(x: np.ndarray) -> None:
+    r = LinearRanker.from_weights(
+        FEATURES, {"a": 3.0, "b": -2.0, "count": 1.0}, log_features=frozenset({"count"})
+    )
+    p = r.score(x)
+    assert np.all(np.isfinite(p)) and np.all((p >= 0) & (p <= 1))
+
+
+def test_save_load_round_trip_and_feature_check(tmp_path: Path) -> None:
+    r = LinearRanker.from_weights(FEATURES, {"a": 1.5}, bias=0.2)
+    r.save(tmp_path / "r.json")
+    back = LinearRanker.load(tmp_path / "r.json", features=FEATURES)
+    assert back.features == r.features and np.allclose(back.weights, r.weights)
+    assert back.bias == r.bias
+    with pytest.raises(ValueError, match="retrain"):
+        LinearRanker.load(tmp_path / "r.json", features=("a", "b"))
+    assert b"pickle" not in (tmp_path / "r.json").read_bytes()
+
+
+def test_fit_recovers_the_signal_and_writes_a_card() -> None:
+    rng = np.random.default_rng(0)
+    n = 4000
+    x = rng.normal(size=(n, 3))
+    x[:, 2] = np.abs(x[:, 2]) * 10
+    logit = 2.0 * x[:, 0] - 1.0 * x[:, 1] - 2.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    groups = np.arange(n) // 20
+    r = fit_ranker(
+        x, y, FEATURES, log_features=frozenset({"count"}), groups=groups, card={"data": "synthetic"}
+    )
+    assert r.weights[0] > 1.0 and r.weights[1] < -0.5 and abs(r.weights[2]) < 0.3
+    assert r.card["data"] == "synthetic"
+    assert r.card["metrics"]["held_out_auc"] > 0.75
+    assert r.card["metrics"]["held_out_ece"] < 0.05
+    assert next(iter(r.card["feature_importance"])) == "a"
+
+
+def test_relation_tables_load_and_are_symmetric() -> None:
+    links = load_complementarity()
+    assert frozenset((Ecosystem.AGRI_FOOD, Ecosystem.MOBILITY)) in links
+    near = load_neighbours()
+    assert "AT" in near["DE"] and "DE" in near["AT"]
+    assert all(a in near[b] for a, others in near.items() for b in others)
+
+
+def test_feedback_is_stored_both_ways(tmp_path: Path) -> None:
+    s = Store(tmp_path / "s.sqlite")
+    s.upsert_organisations(
+        [Organisation(id=i, name=i, kind="sme", country="DE") for i in ("A", "B", "C")]
+    )
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    s.add_feedback("A", "B", FeedbackKind.NOT_INTERESTED, at)
+    s.add_feedback("C", "A", FeedbackKind.BLOCKED, at)
+    assert s.feedback_about("A") == {
+        "B": {FeedbackKind.NOT_INTERESTED},
+        "C": {FeedbackKind.BLOCKED},
+    }
+    assert s.feedback_about("B") == {"A": {FeedbackKind.NOT_INTERESTED}}
+    s.add_feedback("A", "B", FeedbackKind.NOT_INTERESTED, at)  # idempotent
+    assert s.feedback_about("B") == {"A": {FeedbackKind.NOT_INTERESTED}}
