@@ -23,12 +23,21 @@ from embeddings import (
 )
 from embeddings.artefact import ManifestMismatchError, current_folder
 from matcher.errors import StateError
+from matcher.graph import CollaborationGraph
 from matcher.importers import ImportReport, import_cordis, import_platform
-from matcher.schema import Organisation, Reason, Suggestion
+from matcher.ranking import Filters, Ranked, RankingOptions, hand_ranker, rank
+from matcher.reasons import explain
+from matcher.schema import Organisation, Suggestion
 from matcher.settings import Settings
+from matcher.signals import SIGNALS, ProfileTable
 from matcher.store import Store
+from matcher.vocab import FeedbackKind
+from models import LinearRanker
 
-__all__ = ["BuildReport", "Matcher"]
+__all__ = ["MAX_CONSORTIUM", "BuildReport", "Matcher"]
+
+MAX_CONSORTIUM = 50
+"""Projects with more participants make no graph edges (weak links; the CORDIS protocol)."""
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +80,8 @@ class Matcher:
         self.home = self.settings.home_path
         self.store = Store(self.settings.store_path)
         self._encoder: Encoder | None = encoder
-        self._index: VectorIndex | None = None
-        self._manifest: Manifest | None = None
-        self._loaded_from: Path | None = None
+        self._state: _State | None = None
+        self._ranker: LinearRanker | None = None
 
     def close(self) -> None:
         """Close the store."""
@@ -163,6 +171,8 @@ class Matcher:
         digest = hashlib.sha256()
         for i in ids:
             digest.update(i.encode() + b"\x00" + b"".join(keys[i]))
+        for name, side_texts in self._side_texts(ids).items():
+            digest.update(name.encode() + "\x00".join(side_texts).encode())
         data_hash = digest.hexdigest()
         previous = current_folder(self.home)
         cache: EmbeddingCache | None = None
@@ -186,7 +196,13 @@ class Matcher:
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         index = VectorIndex(encoder.dimension)
         index.add(ids, pooled)
-        cache.retain({k for i in ids for k in keys[i]})
+        side = self._side_texts(ids)
+        side_vectors = {
+            name: self._encode_optional(cache, texts, encoder) for name, texts in side.items()
+        }
+        kept = {k for i in ids for k in keys[i]}
+        kept |= {text_key(encoder.model_id, encoder.backend, t) for v in side.values() for t in v}
+        cache.retain(kept)
         manifest = Manifest(
             model_id=encoder.model_id,
             model_revision=encoder.revision,
@@ -201,28 +217,48 @@ class Matcher:
         def write(folder: Path) -> None:
             index.save(folder)
             cache.save(folder)
+            for name, vectors in side_vectors.items():
+                np.save(folder / f"{name}.npy", vectors, allow_pickle=False)
 
         folder = write_atomically(self.home, manifest, write, keep=self.settings.keep_builds)
-        self._index, self._manifest, self._loaded_from = index, manifest, folder
+        self._state = None
         seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
         report = BuildReport(folder, len(ids), len(distinct), cache.misses, skipped, seconds)
         logger.info("build: %s", report.summary())
         return report
 
+    def _side_texts(self, ids: list[str]) -> dict[str, list[str]]:
+        """Offers and seeks texts aligned with ``ids`` ('' where none)."""
+        found = self.store.get_organisations(ids)
+        return {
+            "offers": [found[i].offers for i in ids],
+            "seeks": [found[i].seeks for i in ids],
+        }
+
+    @staticmethod
+    def _encode_optional(
+        cache: EmbeddingCache, texts: list[str], encoder: Encoder
+    ) -> npt.NDArray[np.float32]:
+        """Vectors for texts, zero rows where a text is empty."""
+        out = np.zeros((len(texts), encoder.dimension), np.float32)
+        present = [n for n, t in enumerate(texts) if t]
+        if present:
+            out[present] = cache.encode(encoder, [texts[n] for n in present], show_progress=False)
+        return out
+
     # -- querying --------------------------------------------------------------------------
 
-    def load(self) -> VectorIndex:
-        """The current index (re-read when a newer build became current).
+    def state(self) -> _State:
+        """The loaded state: index, profile table and graph (re-read after a new build).
 
         Raises:
             StateError: there is no build, or it was made with another model.
-
         """
         folder = current_folder(self.home)
         if folder is None:
             raise StateError(f"no index under {self.home}: run `matcher build` first")
-        if self._index is not None and folder == self._loaded_from:
-            return self._index
+        if self._state is not None and folder == self._state.folder:
+            return self._state
         try:
             manifest = read_manifest(folder)
             manifest.check(model_id=self.settings.model)
@@ -235,8 +271,68 @@ class Matcher:
                 f"{index.dimension}, the manifest says {manifest.count} of "
                 f"{manifest.dimension}; run `matcher build`"
             )
-        self._index, self._manifest, self._loaded_from = index, manifest, folder
-        return index
+        table = self._load_table(folder, index)
+        self._state = _State(folder, manifest, index, table)
+        logger.info("loaded %s: %d organisations", folder, len(table))
+        return self._state
+
+    def load(self) -> VectorIndex:
+        """The current vector index (see :meth:`state`)."""
+        return self.state().index
+
+    def _load_table(self, folder: Path, index: VectorIndex) -> ProfileTable:
+        orgs = list(self.store.organisations())
+        ids = [o.id for o in orgs]
+        dim = index.dimension
+        text = np.zeros((len(orgs), dim), np.float32)
+        offers = np.zeros_like(text)
+        seeks = np.zeros_like(text)
+        side = {
+            name: np.load(folder / f"{name}.npy", allow_pickle=False)
+            if (folder / f"{name}.npy").exists()
+            else None
+            for name in ("offers", "seeks")
+        }
+        index_row = {item_id: n for n, item_id in enumerate(index.ids)}
+        for r, org_id in enumerate(ids):
+            n = index_row.get(org_id)
+            if n is None:
+                continue
+            text[r] = index.vector(org_id)
+            if side["offers"] is not None:
+                offers[r] = side["offers"][n]
+            if side["seeks"] is not None:
+                seeks[r] = side["seeks"][n]
+        as_of = self.store.latest_collaboration() or dt.date.today()
+        graph = CollaborationGraph.from_store(
+            self.store, max_consortium=MAX_CONSORTIUM, include_isolated=True, as_of=as_of
+        )
+        recent = self.store.activity(since=as_of - dt.timedelta(days=730), until=as_of)
+        activity = np.array([recent.get(i, 0) for i in ids], np.float64)
+        return ProfileTable(orgs, text, offers, seeks, graph, as_of, activity)
+
+    @property
+    def ranker(self) -> LinearRanker:
+        """The learned ranker in ``MATCHER_HOME/ranker.json``, else the hand weights."""
+        if self._ranker is None:
+            path = self.home / "ranker.json"
+            if path.exists():
+                self._ranker = LinearRanker.load(path, features=SIGNALS)
+                logger.info("using the learned ranker %s", path)
+            else:
+                self._ranker = hand_ranker()
+        return self._ranker
+
+    def options(self) -> RankingOptions:
+        """Ranking options from the settings."""
+        s = self.settings
+        return RankingOptions(
+            reciprocity=s.reciprocity,
+            partnered=s.partnered,
+            not_interested=s.not_interested,
+            diversity=s.diversity,
+            max_hubs=s.max_hubs,
+        )
 
     def vector(self, organisation_id: str) -> npt.NDArray[np.float32]:
         """The indexed vector of an organisation.
@@ -244,7 +340,6 @@ class Matcher:
         Raises:
             UnknownOrganisationError: not in the store.
             StateError: in the store but not in the index.
-
         """
         index = self.load()
         if organisation_id in index:
@@ -255,50 +350,129 @@ class Matcher:
             "on, or it changed since the last build (run `matcher build`)"
         )
 
-    def recommend(self, organisation_id: str, k: int = 10) -> list[Suggestion]:
+    def _row(self, state: _State, organisation_id: str) -> int:
+        row = state.table.rows.get(organisation_id)
+        if row is None:
+            self.store.get_organisation(organisation_id)  # raises when unknown
+            raise StateError(
+                f"organisation {organisation_id!r} is not in the index: it was added after "
+                "the last build (run `matcher build`)"
+            )
+        return row
+
+    def recommend(
+        self,
+        organisation_id: str,
+        k: int = 10,
+        *,
+        filters: Filters | None = None,
+        options: RankingOptions | None = None,
+    ) -> list[Suggestion]:
         """The ``k`` best partners for an organisation in the store, best first.
 
-        Ranking (this version): cosine similarity of the organisations' vectors; the
-        organisation itself is never suggested; ties are broken by id.
+        Hard rules first (filters; never the organisation itself; blocked pairs never;
+        existing partners and 'not interested' pairs excluded or flagged by the settings),
+        then the pair signals scored from both sides, combined (harmonic mean by default),
+        re-ranked for variety, each with the reasons behind its largest contributions.
 
         Raises:
             UnknownOrganisationError: the id is not in the store.
-            StateError: no usable index.
-
+            StateError: no usable index, or the organisation came after the last build.
+            ValueError: ``k`` below 1.
         """
         if k < 1:
             raise ValueError("k must be at least 1")
-        self.store.get_organisation(organisation_id)
-        hits = self.load().search(self.vector(organisation_id), k, exclude=[organisation_id])
-        found = self.store.get_organisations(h[0] for h in hits)
-        out: list[Suggestion] = []
-        for item_id, score in hits:
-            org = found.get(item_id)
-            if org is None:  # deleted since the build
-                continue
-            out.append(
-                Suggestion(
-                    rank=len(out) + 1,
-                    organisation=org,
-                    score=round(score, 6),
-                    reasons=[_text_reason(score)],
-                )
+        state = self.state()
+        row = self._row(state, organisation_id)
+        table = state.table
+        query = table.query(row)
+        feedback = self.store.feedback_about(organisation_id)
+        rows = table.rows
+        not_interested = [
+            rows[o] for o, kinds in feedback.items()
+            if FeedbackKind.NOT_INTERESTED in kinds and o in rows
+        ]  # fmt: skip
+        blocked = [rows[o] for o, kinds in feedback.items() if FeedbackKind.BLOCKED in kinds]
+        neighbours = None
+        opts = options or self.options()
+        if len(table) > opts.full_scan_limit and organisation_id in state.index:
+            hits = state.index.search(query.text, opts.candidates, exclude=[organisation_id])
+            neighbours = np.array([rows[h[0]] for h in hits if h[0] in rows], np.int64)
+        ranked = rank(
+            table,
+            self.ranker,
+            query,
+            k=k,
+            filters=filters or Filters(),
+            options=opts,
+            not_interested=not_interested,
+            blocked=blocked,
+            text_neighbours=neighbours,
+        )
+        return self._suggestions(table, table.organisations[row], row, ranked)
+
+    def recommend_profile(
+        self, profile: Organisation, k: int = 10, *, filters: Filters | None = None
+    ) -> list[Suggestion]:
+        """Suggestions for a profile that is not in the store (cold start).
+
+        Its texts are encoded on the fly; graph signals are absent.
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        state = self.state()
+        table = state.table
+        texts = [profile.profile_text() or profile.name, profile.offers, profile.seeks]
+        present = [t for t in texts if t]
+        vectors = self.encoder.encode(present)
+        found = dict(zip(present, vectors, strict=True))
+        zero = np.zeros(state.index.dimension, np.float32)
+        query = table.profile_query(
+            profile,
+            found.get(texts[0], zero),
+            found.get(texts[1], zero) if texts[1] else zero,
+            found.get(texts[2], zero) if texts[2] else zero,
+        )
+        same = [table.rows[profile.id]] if profile.id in table.rows else []
+        ranked = rank(
+            table,
+            self.ranker,
+            query,
+            k=k,
+            filters=filters or Filters(),
+            options=self.options(),
+            blocked=same,
+        )
+        return self._suggestions(table, profile, None, ranked)
+
+    def _suggestions(
+        self, table: ProfileTable, query: Organisation, row: int | None, ranked: list[Ranked]
+    ) -> list[Suggestion]:
+        return [
+            Suggestion(
+                rank=n,
+                organisation=table.organisations[r.row],
+                score=round(r.score, 6),
+                reasons=explain(table, query, row, r),
+                flags=r.flags,
             )
-        return out
+            for n, r in enumerate(ranked, start=1)
+        ]
 
     def organisation(self, organisation_id: str) -> Organisation:
         """One organisation from the store.
 
         Raises:
             UnknownOrganisationError: the id is not in the store.
-
         """
         return self.store.get_organisation(organisation_id)
 
 
-def _text_reason(score: float) -> Reason:
-    return Reason(
-        signal="text",
-        contribution=round(score, 6),
-        text=f"their profile describes similar work (text similarity {score:.2f})",
-    )
+@dataclass
+class _State:
+    """What a query needs, loaded once per build."""
+
+    folder: Path
+    manifest: Manifest
+    index: VectorIndex
+    table: ProfileTable

@@ -216,3 +216,6 @@ class Suggestion(BaseModel):
     organisation: Organisation
     score: float
     reasons: list[Reason] = Field(default_factory=list)
+    flags: list[str] = Field(
+        default_factory=list, description="e.g. 'already partners' when such pairs are kept"
+    )

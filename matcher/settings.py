@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,21 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="logging level of the CLI and service")
     keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")
     api_key: SecretStr | None = Field(default=None, description="key for write endpoints")
+    reciprocity: Literal["harmonic", "geometric", "min", "forward"] = Field(
+        default="harmonic", description="how both sides' scores combine"
+    )
+    partnered: Literal["exclude", "flag"] = Field(
+        default="exclude", description="existing partners: left out, or kept and flagged"
+    )
+    not_interested: Literal["exclude", "flag"] = Field(
+        default="exclude", description="pairs marked 'not interested': left out or flagged"
+    )
+    diversity: float = Field(
+        default=0.15, ge=0.0, le=1.0, description="weight of variety against score (MMR)"
+    )
+    max_hubs: int = Field(
+        default=3, ge=0, description="at most this many of the best-connected 1 % per list"
+    )
 
     @property
     def home_path(self) -> Path:

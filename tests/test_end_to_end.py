@@ -14,12 +14,16 @@ from embeddings import SentenceTransformerEncoder
 from embeddings.artefact import current_folder, read_manifest
 from matcher.errors import StateError, UnknownOrganisationError
 from matcher.facade import Matcher
+from matcher.ranking import RankingOptions
 from matcher.settings import Settings
+from matcher.signals import SIGNALS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-# The example profiles are written in pairs that need each other; each pair must be the
-# other's best text match among the ten.
+# The example profiles are written in pairs that need each other (and are partners in
+# examples/collaborations.csv); each pair must be the other's best match once existing
+# partners are kept and flagged instead of left out: among the best two (a cluster's
+# other partner can be as good).
 PAIRS = [
     ("CL-AERO-FR", "SME-CFRP-DE"),
     ("CL-AGRI-ES", "SME-COLD-IT"),
@@ -36,9 +40,13 @@ def open_examples(home: Path, encoder: SentenceTransformerEncoder) -> Matcher:
 def test_known_pairs_are_each_others_best_match(
     examples_home: Path, encoder: SentenceTransformerEncoder, a: str, b: str
 ) -> None:
+    flagged = RankingOptions(partnered="flag")
     with open_examples(examples_home, encoder) as m:
-        assert m.recommend(a, k=1)[0].organisation.id == b
-        assert m.recommend(b, k=1)[0].organisation.id == a
+        for x, y in ((a, b), (b, a)):
+            top = m.recommend(x, k=2, options=flagged)
+            assert y in {s.organisation.id for s in top}
+            assert next(s for s in top if s.organisation.id == y).flags == ["already partners"]
+            assert y not in {s.organisation.id for s in m.recommend(x, k=9)}
 
 
 def test_suggestions_are_ranked_and_never_the_query(
@@ -46,13 +54,15 @@ def test_suggestions_are_ranked_and_never_the_query(
 ) -> None:
     with open_examples(examples_home, encoder) as m:
         suggestions = m.recommend("CL-AGRI-DK", k=20)
-    assert len(suggestions) == 9  # everyone else
-    assert [s.rank for s in suggestions] == list(range(1, 10))
-    assert "CL-AGRI-DK" not in {s.organisation.id for s in suggestions}
-    scores = [s.score for s in suggestions]
-    assert scores == sorted(scores, reverse=True)
-    assert all(-1.0 <= s <= 1.0 for s in scores)
-    assert all(s.reasons and s.reasons[0].signal == "text" for s in suggestions)
+    # Everyone else but its two partners (CL-AGRI-ES, SME-COLD-IT).
+    assert len(suggestions) == 7
+    assert [s.rank for s in suggestions] == list(range(1, 8))
+    found = {s.organisation.id for s in suggestions}
+    assert not found & {"CL-AGRI-DK", "CL-AGRI-ES", "SME-COLD-IT"}
+    assert all(0.0 <= s.score <= 1.0 for s in suggestions)
+    for s in suggestions:
+        assert s.reasons
+        assert all(r.signal in SIGNALS and r.contribution > 0 for r in s.reasons)
 
 
 def test_unknown_and_unindexed_organisations(
@@ -73,10 +83,12 @@ def test_unknown_and_unindexed_organisations(
 def test_rebuilds_encode_only_what_changed(matcher: Matcher) -> None:
     matcher.import_platform(organisations=EXAMPLES / "organisations.csv")
     first = matcher.build(show_progress=False)
-    assert first.encoded == 10 and first.organisations == 10
+    # Ten profile texts, ten offers, ten seeks.
+    assert first.encoded == 30 and first.organisations == 10
     again = matcher.build(show_progress=False)
     assert again.up_to_date and again.encoded == 0
     assert current_folder(matcher.home) == first.folder
+    before = matcher.vector("SME-COLD-IT")
     org = matcher.organisation("SME-COLD-IT")
     changed = org.model_copy(update={"description": org.description + " We also do drones."})
     matcher.store.upsert_organisations([changed])
@@ -84,7 +96,9 @@ def test_rebuilds_encode_only_what_changed(matcher: Matcher) -> None:
     assert third.encoded == 1
     assert third.folder != first.folder
     assert read_manifest(third.folder).count == 10
-    assert matcher.recommend("SME-COLD-IT", k=1)[0].organisation.id == "CL-AGRI-ES"
+    after = matcher.vector("SME-COLD-IT")  # the new build is the one read
+    assert 0.8 < float(before @ after) < 0.9999
+    assert matcher.recommend("SME-COLD-IT", k=1)[0].organisation.id.startswith("CL-AGRI")
 
 
 def test_an_index_of_another_model_is_refused(
@@ -118,11 +132,13 @@ def test_cli_recommend_stats_and_list(examples_home: Path) -> None:
     data = json.loads(out.stdout)
     assert data["query"]["id"] == "SME-SORT-FI"
     assert [s["rank"] for s in data["suggestions"]] == [1, 2, 3]
-    assert data["suggestions"][0]["organisation"]["id"] == "CL-TEXT-PT"
+    assert "CL-TEXT-PT" not in {s["organisation"]["id"] for s in data["suggestions"]}
+    assert all(s["reasons"] for s in data["suggestions"])
 
     table = run_cli(examples_home, "recommend", "SME-SORT-FI", "-k", "3")
     assert table.returncode == 0
-    assert "Portuguese Textile Cluster" in table.stdout.splitlines()[3]
+    first = data["suggestions"][0]["organisation"]["name"]
+    assert first in table.stdout.splitlines()[3]
     assert "INFO" not in table.stdout  # logs go to stderr
 
     missing = run_cli(examples_home, "recommend", "NO-SUCH-ORG")

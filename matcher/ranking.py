@@ -1,0 +1,316 @@
+"""Ranking: hard rules, candidates, reciprocal scores, diversity and exposure.
+
+The steps, in order: rules (filters, the query itself, blocked pairs; existing partners
+and 'not interested' pairs excluded or flagged) → candidates (everyone in a small table;
+text neighbours ∪ graph neighbours of neighbours in a large one) → signals seen from both
+sides → a ranker scores each side → the two sides combine (harmonic mean by default, so a
+one-sided fit is punished) → a greedy re-rank trades score for variety (maximal marginal
+relevance on text similarity, at most ``max_per_country`` per country, at most
+``max_hubs`` of the best-connected 1 %) → ties broken by id.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.signals import COUNT_SIGNALS, SIGNALS, ProfileTable, Query, compute_signals
+from matcher.vocab import Ecosystem, OrganisationKind, Stage
+from models import LinearRanker
+
+__all__ = [
+    "HAND_WEIGHTS",
+    "Filters",
+    "Ranked",
+    "RankingOptions",
+    "combine",
+    "eligible",
+    "hand_ranker",
+    "rank",
+]
+
+logger = logging.getLogger(__name__)
+
+HAND_WEIGHTS: dict[str, float] = {
+    "text": 2.0,
+    "ecosystems": 1.0,
+    "keywords": 1.0,
+    "complementarity": 1.0,
+    "they_offer": 2.0,
+    "you_offer": 1.0,
+    "common_partners": 0.5,
+    "adamic_adar": 1.0,
+    "resource_allocation": 1.0,
+    "graph_distance": 0.5,
+    "pagerank": 0.5,
+    "recent_ties": 0.5,
+    "same_country": 0.2,
+    "neighbour_country": 0.2,
+    "target_market": 1.0,
+    "international": 0.3,
+    "activity": 0.3,
+    "degree": 0.2,
+}
+"""Weights for a platform without history to learn from (see the README for how chosen)."""
+
+HAND_BIAS = -4.0
+
+
+def hand_ranker() -> LinearRanker:
+    """The hand-weighted ranker."""
+    return LinearRanker.from_weights(
+        SIGNALS,
+        HAND_WEIGHTS,
+        bias=HAND_BIAS,
+        log_features=COUNT_SIGNALS,
+        card={"kind": "hand weights", "weights": HAND_WEIGHTS, "bias": HAND_BIAS},
+    )
+
+
+Reciprocity = Literal["harmonic", "geometric", "min", "forward"]
+Handling = Literal["exclude", "flag"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Hard filters on candidates; an empty set means no filter on that field."""
+
+    countries: frozenset[str] = frozenset()
+    exclude_countries: frozenset[str] = frozenset()
+    kinds: frozenset[OrganisationKind] = frozenset()
+    ecosystems: frozenset[Ecosystem] = frozenset()
+    stages: frozenset[Stage] = frozenset()
+    languages: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RankingOptions:
+    """How ranking treats reciprocity, existing ties, variety and exposure."""
+
+    reciprocity: Reciprocity = "harmonic"
+    partnered: Handling = "exclude"
+    not_interested: Handling = "exclude"
+    diversity: float = 0.15
+    max_per_country: int | None = None
+    max_hubs: int | None = 3
+    hub_share: float = 0.01
+    candidates: int = 300
+    full_scan_limit: int = 20_000
+
+
+@dataclass
+class Ranked:
+    """One ranked candidate with the numbers behind it."""
+
+    row: int
+    score: float
+    forward: float
+    reverse: float
+    signals: npt.NDArray[np.float64]
+    contributions: npt.NDArray[np.float64]
+    flags: list[str] = field(default_factory=list)
+
+
+def combine(
+    forward: npt.NDArray[np.float64], reverse: npt.NDArray[np.float64], how: Reciprocity
+) -> npt.NDArray[np.float64]:
+    """Combine both sides' scores in (0, 1) into one.
+
+    Raises:
+        ValueError: an unknown method.
+    """
+    if how == "harmonic":
+        total = forward + reverse
+        return np.divide(2 * forward * reverse, total, out=np.zeros_like(forward), where=total > 0)
+    if how == "geometric":
+        result: npt.NDArray[np.float64] = np.sqrt(forward * reverse)
+        return result
+    if how == "min":
+        return np.minimum(forward, reverse)
+    if how == "forward":
+        return forward
+    raise ValueError(f"unknown reciprocity {how!r}: harmonic, geometric, min or forward")
+
+
+def eligible(table: ProfileTable, filters: Filters) -> npt.NDArray[np.bool_]:
+    """Rows that pass the filters."""
+    n = len(table)
+    ok = np.ones(n, np.bool_)
+    code = {c: i for i, c in enumerate(table.countries)}
+    if filters.countries:
+        wanted = [code[c] for c in filters.countries if c in code]
+        ok &= np.isin(table.country, wanted)
+    if filters.exclude_countries:
+        ok &= ~np.isin(table.country, [code[c] for c in filters.exclude_countries if c in code])
+    if filters.kinds:
+        kinds = list(OrganisationKind)
+        ok &= np.isin(table.kind, [kinds.index(k) for k in filters.kinds])
+    if filters.ecosystems:
+        eco = list(Ecosystem)
+        mask = sum(1 << eco.index(e) for e in filters.ecosystems)
+        ok &= (table.ecosystems & mask) != 0
+    if filters.stages:
+        from matcher.vocab import STAGE_ORDER
+
+        mask = sum(1 << STAGE_ORDER.index(s) for s in filters.stages)
+        ok &= (table.stages & mask) != 0
+    if filters.languages:
+        langs = set(filters.languages)
+        ok &= np.array([bool(langs & set(o.languages)) for o in table.organisations], np.bool_)
+    return ok
+
+
+def _candidates(
+    table: ProfileTable,
+    query: Query,
+    allowed: npt.NDArray[np.bool_],
+    options: RankingOptions,
+    text_neighbours: npt.NDArray[np.int64] | None,
+) -> npt.NDArray[np.int64]:
+    if len(table) <= options.full_scan_limit:
+        return np.flatnonzero(allowed).astype(np.int64)
+    pool: set[int] = set()
+    if text_neighbours is not None:
+        pool.update(int(r) for r in text_neighbours)
+    else:
+        sims = table.text @ query.text
+        sims[~allowed] = -np.inf
+        top = np.argpartition(-sims, min(options.candidates, len(sims) - 1))
+        pool.update(int(r) for r in top[: options.candidates])
+    if query.row is not None:
+        two_hop = table.graph.common_neighbours(query.row) > 0
+        pool.update(int(r) for r in np.flatnonzero(two_hop))
+        pool.update(int(r) for r in np.flatnonzero(table.graph.adjacency[query.row]))
+    rows = np.array(sorted(pool), np.int64)
+    return rows[allowed[rows]] if len(rows) else rows
+
+
+def rank(
+    table: ProfileTable,
+    ranker: LinearRanker,
+    query: Query,
+    *,
+    k: int,
+    filters: Filters = Filters(),
+    options: RankingOptions = RankingOptions(),
+    partners: Collection[int] | None = None,
+    not_interested: Collection[int] = (),
+    blocked: Collection[int] = (),
+    text_neighbours: npt.NDArray[np.int64] | None = None,
+) -> list[Ranked]:
+    """The ``k`` best candidates for a query, best first.
+
+    Args:
+        table: the organisations.
+        ranker: scores one side of a pair from its signals.
+        query: who asks.
+        k: how many.
+        filters: hard filters.
+        options: reciprocity, exclusions, diversity and exposure.
+        partners: rows already partnered with the query (default: its graph neighbours).
+        not_interested: rows the query (or who said so of the query) is not interested in.
+        blocked: rows never to return.
+        text_neighbours: candidate rows from the vector index (large tables).
+    """
+    allowed = eligible(table, filters)
+    if partners is None:
+        partners = table.graph.binary[query.row].indices.tolist() if query.row is not None else []
+    if query.row is not None:
+        allowed[query.row] = False
+    for rows in (blocked,):
+        allowed[list(rows)] = False
+    flags: dict[int, list[str]] = {}
+    for rows, handling, label in (
+        (partners, options.partnered, "already partners"),
+        (not_interested, options.not_interested, "marked not interested"),
+    ):
+        for r in rows:
+            if handling == "exclude":
+                allowed[r] = False
+            else:
+                flags.setdefault(r, []).append(label)
+    candidates = _candidates(table, query, allowed, options, text_neighbours)
+    if len(candidates) == 0:
+        return []
+    fwd_x, rev_x = compute_signals(table, query, candidates)
+    fwd = ranker.score(fwd_x)
+    rev = ranker.score(rev_x)
+    score = combine(fwd, rev, options.reciprocity)
+    order = np.lexsort((np.array([table.ids[r] for r in candidates]), -score))
+    pool = order[: max(k * 5, 50)]
+    chosen = _diversify(table, candidates, score, pool, k, options)
+    contributions = ranker.contributions(fwd_x[chosen])
+    return [
+        Ranked(
+            row=int(candidates[i]),
+            score=float(score[i]),
+            forward=float(fwd[i]),
+            reverse=float(rev[i]),
+            signals=fwd_x[i],
+            contributions=contributions[n],
+            flags=flags.get(int(candidates[i]), []),
+        )
+        for n, i in enumerate(chosen)
+    ]
+
+
+def _diversify(
+    table: ProfileTable,
+    candidates: npt.NDArray[np.int64],
+    score: npt.NDArray[np.float64],
+    pool: npt.NDArray[np.intp],
+    k: int,
+    options: RankingOptions,
+) -> list[int]:
+    """Greedy maximal marginal relevance with per-country and hub caps."""
+    per_country = options.max_per_country or max(2, math.ceil(k / 2))
+    hub_cut = math.inf
+    if options.max_hubs is not None and len(table) > 0:
+        hub_cut = float(np.quantile(table.degree, 1 - options.hub_share))
+        hub_cut = max(hub_cut, 1.0)
+    rows = candidates[pool]
+    vectors = table.text[rows]
+    chosen: list[int] = []
+    chosen_vectors: list[int] = []
+    countries: dict[int, int] = {}
+    hubs = 0
+    remaining = list(range(len(pool)))
+    lam = options.diversity
+    while remaining and len(chosen) < k:
+        best, best_value = -1, -math.inf
+        for j in remaining:
+            row = int(rows[j])
+            country = int(table.country[row])
+            if country >= 0 and countries.get(country, 0) >= per_country:
+                continue
+            is_hub = table.degree[row] > hub_cut
+            if options.max_hubs is not None and is_hub and hubs >= options.max_hubs:
+                continue
+            redundancy = (
+                float(np.max(vectors[chosen_vectors] @ vectors[j])) if chosen_vectors else 0.0
+            )
+            value = (1 - lam) * float(score[pool[j]]) - lam * max(redundancy, 0.0)
+            if value > best_value:
+                best, best_value = j, value
+        if best < 0:  # caps exhausted: fill by score alone
+            best = remaining[0]
+        remaining.remove(best)
+        row = int(rows[best])
+        chosen.append(int(pool[best]))
+        chosen_vectors.append(best)
+        country = int(table.country[row])
+        countries[country] = countries.get(country, 0) + 1
+        if table.degree[row] > hub_cut:
+            hubs += 1
+    return chosen
+
+
+def signal_index() -> Mapping[str, int]:
+    """Column of each signal."""
+    return {name: i for i, name in enumerate(SIGNALS)}
