@@ -190,6 +190,66 @@ def _cmd_demo(args: argparse.Namespace, matcher: Matcher) -> int:
     return _cmd_recommend(args, matcher)
 
 
+def _cmd_evaluate(args: argparse.Namespace, matcher: Matcher) -> int:
+    from matcher.evaluation import (
+        Split,
+        UnknownMethodError,
+        evaluate,
+        method_names,
+        parse_years,
+        read_collaborations_file,
+        read_organisations_file,
+        scorers_for,
+    )
+
+    if bool(args.cordis) == bool(args.collaborations):
+        raise SystemExit("give either --cordis DIR or --collaborations FILE")
+    try:
+        test_years = parse_years(args.test_years)
+    except ValueError as exc:
+        raise SystemExit(f"--test-years: {exc}") from None
+    if test_years[0] <= args.train_until:
+        raise SystemExit("--test-years must come after --train-until")
+    from matcher.offline import (
+        DEFAULT_METHODS,
+        PROFILE_METHODS,
+        CordisStates,
+        register_profile_methods,
+    )
+
+    names = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else []
+    names = names or [*DEFAULT_METHODS] if args.cordis else method_names()
+    if args.ablations:
+        names += [m for m in PROFILE_METHODS if m.startswith("hybrid-minus-")]
+    known = method_names() + ([*PROFILE_METHODS] if args.cordis else [])
+    unknown = [m for m in names if m not in known]
+    if unknown:
+        raise SystemExit(f"error: {UnknownMethodError(unknown, known)}")
+    options = {"queries": args.queries, "seed": args.seed, "max_consortium": args.max_consortium}
+    if args.cordis:
+        split = Split.from_cordis(args.cordis, args.train_until, test_years, **options)
+        states = CordisStates(args.cordis, matcher.home / "evaluation")
+        register_profile_methods(states, split)
+    else:
+        organisations = read_organisations_file(args.organisations) if args.organisations else None
+        split = Split.from_collaborations(
+            read_collaborations_file(args.collaborations),
+            args.train_until,
+            test_years,
+            organisations=organisations,
+            source=str(args.collaborations),
+            **options,
+        )
+    report = evaluate(
+        split, scorers_for(split, names), k=args.k, bootstrap=args.bootstrap, seed=args.seed
+    )
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.to_text())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matcher",
@@ -241,6 +301,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(run=_cmd_list)
+    p = sub.add_parser(
+        "evaluate", help="offline evaluation: predict the next years' new partners from the past"
+    )
+    p.add_argument("--cordis", type=Path, metavar="DIR", help="a directory in CORDIS's schema")
+    p.add_argument(
+        "--collaborations", type=Path, metavar="FILE", help="platform CSV or JSONL, dated"
+    )
+    p.add_argument(
+        "--organisations", type=Path, metavar="FILE", help="with --collaborations: profiles"
+    )
+    p.add_argument("--train-until", type=int, required=True, metavar="YEAR", help="last train year")
+    p.add_argument("--test-years", required=True, metavar="Y1-Y2", help="e.g. 2017-2018")
+    p.add_argument("--queries", type=int, default=2000, help="queries drawn (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of query draw and ties (default 0)")
+    p.add_argument(
+        "--methods",
+        metavar="A,B,…",
+        help="comma-separated methods (default with --cordis: random, popularity, adamic_adar, "
+        "text, graph, hybrid, learned; otherwise the graph baselines)",
+    )
+    p.add_argument(
+        "--ablations", action="store_true", help="add hybrid-minus-<signal> for every signal"
+    )
+    p.add_argument("--k", type=int, default=10, help="list length (default 10)")
+    p.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95%% CIs (0: none)")
+    p.add_argument(
+        "--max-consortium", type=int, default=50, help="leave out larger projects (default 50)"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=_cmd_evaluate)
     return parser
 
 
