@@ -218,7 +218,8 @@ def _cmd_evaluate(args: argparse.Namespace, matcher: Matcher) -> int:
     )
 
     names = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else []
-    names = names or [*DEFAULT_METHODS] if args.cordis else method_names()
+    if not names:
+        names = [*DEFAULT_METHODS] if args.cordis else method_names()
     if args.ablations:
         names += [m for m in PROFILE_METHODS if m.startswith("hybrid-minus-")]
     known = method_names() + ([*PROFILE_METHODS] if args.cordis else [])
