@@ -20,7 +20,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from matcher.signals import COUNT_SIGNALS, SIGNALS, ProfileTable, Query, compute_signals
+from matcher.signals import (
+    COUNT_SIGNALS,
+    SIGNALS,
+    ProfileTable,
+    Query,
+    compute_signals,
+    signal_columns,
+)
 from matcher.vocab import Ecosystem, OrganisationKind, Stage
 from models import LinearRanker
 
@@ -322,6 +329,7 @@ def score_all(
     rows: npt.NDArray[np.int64],
     *,
     reciprocity: Reciprocity = "harmonic",
+    batch: int = 32,
 ) -> npt.NDArray[np.float64]:
     """Reciprocal scores of each query row against every row of the table.
 
@@ -330,10 +338,14 @@ def score_all(
     Returns:
         A (len(rows), len(table)) array; a query's own entry is -inf.
     """
-    everyone = np.arange(len(table), dtype=np.int64)
     out = np.empty((len(rows), len(table)), np.float64)
-    for n, q in enumerate(rows):
-        fwd, rev = compute_signals(table, table.query(int(q)), everyone)
-        out[n] = combine(ranker.score(fwd), ranker.score(rev), reciprocity)
-        out[n, q] = -np.inf
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        fwd, rev = signal_columns(table, [table.query(int(q)) for q in chunk])
+        out[start : start + len(chunk)] = combine(
+            ranker.probability(ranker.logits_of_columns(fwd)),
+            ranker.probability(ranker.logits_of_columns(rev)),
+            reciprocity,
+        )
+        out[np.arange(start, start + len(chunk)), chunk] = -np.inf
     return out

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,10 +33,13 @@ from matcher.vocab import (
 __all__ = [
     "COUNT_SIGNALS",
     "DIRECTIONAL",
+    "GRAPH_SIGNAL_NAMES",
     "SIGNALS",
+    "Columns",
     "ProfileTable",
     "Query",
     "compute_signals",
+    "signal_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,6 +86,16 @@ COUNT_SIGNALS: frozenset[str] = frozenset(
      "activity", "degree"}
 )  # fmt: skip
 """Signals that are counts or unbounded: rankers see them through log1p."""
+
+GRAPH_SIGNAL_NAMES: tuple[str, ...] = (
+    "common_partners",
+    "adamic_adar",
+    "resource_allocation",
+    "graph_distance",
+    "pagerank",
+    "recent_ties",
+)
+"""Signals read off the collaboration graph (zero for a profile not in it)."""
 
 DIRECTIONAL: dict[str, str] = {"they_offer": "you_offer", "you_offer": "they_offer"}
 """Signals that swap when the pair is seen from the candidate's side."""
@@ -245,19 +259,136 @@ class ProfileTable:
         )
 
 
+_POPCOUNT = np.array([bin(i).count("1") for i in range(1 << 14)], np.float64)
+
+
 def _popcount(x: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    out = np.zeros(x.shape, np.float64)
-    y = x.copy()
-    while np.any(y):
-        out += (y & 1).astype(np.float64)
-        y >>= 1
-    return out
+    result: npt.NDArray[np.float64] = _POPCOUNT[x]
+    return result
+
+
+Columns = dict[str, npt.NDArray[np.float64]]
+"""Signals by name, each a (queries, candidates) array."""
+
+
+def signal_columns(
+    table: ProfileTable,
+    queries: Sequence[Query],
+    candidates: npt.NDArray[np.int64] | None = None,
+) -> tuple[Columns, Columns]:
+    """The signals of every (query, candidate) pair, seen from each side, in bulk.
+
+    Args:
+        table: the organisations.
+        queries: the sides asking (graph signals are zero for queries not in the table).
+        candidates: rows of the table; every row when None.
+
+    Returns:
+        Forward (as each query sees the pair) and reverse (as each candidate sees it)
+        columns, each signal a (len(queries), len(candidates)) array; symmetric signals
+        are the same array in both.
+    """
+    everyone = candidates is None
+    cand = np.arange(len(table), dtype=np.int64) if candidates is None else candidates
+
+    def pick(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return a if everyone else a[cand]
+
+    b, m = len(queries), len(cand)
+    fwd: Columns = {}
+    zeros = np.zeros((b, m))
+    if m == 0 or b == 0:
+        return {s: zeros for s in SIGNALS}, {s: zeros for s in SIGNALS}
+    q_text = np.stack([q.text for q in queries])
+    fwd["text"] = (q_text @ pick(table.text).T).astype(np.float64)
+    eco = pick(table.ecosystems)[None, :]
+    q_eco = np.array([q.ecosystems for q in queries], np.int64)[:, None]
+    inter = _popcount(eco & q_eco)
+    union = _popcount(eco | q_eco)
+    fwd["ecosystems"] = np.divide(inter, union, out=np.zeros((b, m)), where=union > 0)
+    q_kw = np.stack([q.keywords for q in queries]).astype(np.float32)
+    kw_matrix = table.keywords if everyone else table.keywords[cand]
+    shared = np.asarray((kw_matrix @ q_kw.T).T, np.float64)
+    kw_union = pick(table.keyword_counts)[None, :] + q_kw.sum(axis=1)[:, None] - shared
+    fwd["keywords"] = np.divide(shared, kw_union, out=np.zeros((b, m)), where=kw_union > 0)
+    q_stages = np.array([q.stages for q in queries], np.int64)[:, None]
+    other_stage = (pick(table.stages)[None, :] & ~q_stages) != 0
+    same_eco_other_stage = (inter > 0) & other_stage & (q_stages != 0)
+    linked_mask = np.zeros((b, 1), np.int64)
+    for i in range(len(_ECOSYSTEMS)):
+        has = ((q_eco >> i) & 1).astype(bool)
+        linked_mask |= np.where(has, table.eco_links[i], 0)
+    linked = (eco & linked_mask) != 0
+    fwd["complementarity"] = np.where(
+        same_eco_other_stage, 1.0, np.where(linked, _LINKED_WEIGHT, 0.0)
+    )
+    q_offers = np.stack([q.offers for q in queries])
+    q_seeks = np.stack([q.seeks for q in queries])
+    fwd["they_offer"] = np.clip(q_seeks @ pick(table.offers).T, 0.0, None).astype(np.float64)
+    fwd["you_offer"] = np.clip(q_offers @ pick(table.seeks).T, 0.0, None).astype(np.float64)
+    rows = np.array([q.row if q.row is not None else -1 for q in queries], np.int64)
+    in_table = rows >= 0
+    for name in GRAPH_SIGNAL_NAMES:
+        fwd[name] = np.zeros((b, m))
+    if in_table.any():
+        g = table.graph
+        r = rows[in_table]
+
+        def graph_part(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            values = values.reshape(len(r), -1)
+            return values if everyone else values[:, cand]
+
+        fwd["common_partners"][in_table] = graph_part(g.common_neighbours(r))
+        fwd["adamic_adar"][in_table] = graph_part(g.adamic_adar(r))
+        fwd["resource_allocation"][in_table] = graph_part(g.resource_allocation(r))
+        dist = graph_part(g.shortest_path_lengths(r, cutoff=3))
+        reached = np.isfinite(dist) & (dist > 0)
+        fwd["graph_distance"][in_table] = np.divide(
+            1.0, dist, out=np.zeros(dist.shape), where=reached
+        )
+        fwd["pagerank"][in_table] = graph_part(g.personalised_pagerank(r)) * len(table)
+        fwd["recent_ties"][in_table] = graph_part(
+            g.recency_weighted_adamic_adar(
+                r, as_of=table.as_of, half_life_years=RECENCY_HALF_LIFE_YEARS
+            )
+        )
+    country = pick(table.country)[None, :]
+    q_country = np.array([q.country for q in queries], np.int32)[:, None]
+    known = (country >= 0) & (q_country >= 0)
+    fwd["same_country"] = (known & (country == q_country)).astype(np.float64)
+    near = table.neighbours[np.maximum(q_country[:, 0], 0)][:, np.maximum(country[0], 0)]
+    fwd["neighbour_country"] = (known & near & (country != q_country)).astype(np.float64)
+    q_targets = np.stack([q.targets for q in queries])
+    fwd["target_market"] = np.where(
+        country >= 0, q_targets[:, np.maximum(country[0], 0)], False
+    ).astype(np.float64)
+    abroad = known & (country != q_country)
+    wants_out = np.asarray(q_targets.any(axis=1), np.bool_).reshape(b, 1)
+    fwd["international"] = (abroad & wants_out).astype(np.float64)
+    fwd["activity"] = np.broadcast_to(pick(table.activity)[None, :], (b, m))
+    fwd["degree"] = np.broadcast_to(pick(table.degree)[None, :], (b, m))
+
+    rev = dict(fwd)
+    rev["they_offer"], rev["you_offer"] = fwd["you_offer"], fwd["they_offer"]
+    cand_targets = table.targets if everyone else table.targets[cand]
+    rev["target_market"] = np.where(
+        q_country >= 0,
+        np.asarray(cand_targets[:, np.maximum(q_country[:, 0], 0)].toarray(), np.float64).T,
+        0.0,
+    )
+    wants_abroad = np.asarray(cand_targets.sum(axis=1), np.float64).ravel() > 0
+    rev["international"] = (abroad & wants_abroad[None, :]).astype(np.float64)
+    own_activity = np.where(in_table, table.activity[np.maximum(rows, 0)], 0.0)
+    own_degree = np.where(in_table, table.degree[np.maximum(rows, 0)], 0.0)
+    rev["activity"] = np.broadcast_to(own_activity[:, None], (b, m))
+    rev["degree"] = np.broadcast_to(own_degree[:, None], (b, m))
+    return fwd, rev
 
 
 def compute_signals(
     table: ProfileTable, query: Query, candidates: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The signals of (query, candidate) pairs, seen from each side.
+    """The signals of one query's pairs, seen from each side.
 
     Args:
         table: the organisations.
@@ -268,76 +399,8 @@ def compute_signals(
         Two (len(candidates), len(SIGNALS)) arrays: the pair as the query sees it
         (forward) and as each candidate sees it (reverse); symmetric signals agree.
     """
-    m = len(candidates)
-    col = {name: i for i, name in enumerate(SIGNALS)}
-    fwd = np.zeros((m, len(SIGNALS)), np.float64)
-    if m == 0:
-        return fwd, fwd.copy()
-    text = table.text[candidates]
-    fwd[:, col["text"]] = text @ query.text
-    eco = table.ecosystems[candidates]
-    inter = _popcount(eco & query.ecosystems)
-    union = _popcount(eco | query.ecosystems)
-    fwd[:, col["ecosystems"]] = np.divide(inter, union, out=np.zeros(m), where=union > 0)
-    shared_kw = np.asarray(table.keywords[candidates] @ query.keywords, np.float64).ravel()
-    kw_union = table.keyword_counts[candidates] + query.keywords.sum() - shared_kw
-    fwd[:, col["keywords"]] = np.divide(shared_kw, kw_union, out=np.zeros(m), where=kw_union > 0)
-    stages = table.stages[candidates]
-    other_stage = (stages & ~np.int64(query.stages)) != 0
-    same_eco_other_stage = (inter > 0) & other_stage & (query.stages != 0)
-    linked_mask = 0
-    for i in range(len(_ECOSYSTEMS)):
-        if query.ecosystems >> i & 1:
-            linked_mask |= int(table.eco_links[i])
-    linked = (eco & linked_mask) != 0
-    fwd[:, col["complementarity"]] = np.where(
-        same_eco_other_stage, 1.0, np.where(linked, _LINKED_WEIGHT, 0.0)
+    fwd, rev = signal_columns(table, [query], candidates)
+    return (
+        np.stack([fwd[s][0] for s in SIGNALS], axis=1),
+        np.stack([rev[s][0] for s in SIGNALS], axis=1),
     )
-    fwd[:, col["they_offer"]] = np.clip(table.offers[candidates] @ query.seeks, 0.0, None)
-    fwd[:, col["you_offer"]] = np.clip(table.seeks[candidates] @ query.offers, 0.0, None)
-    if query.row is not None:
-        g = table.graph
-        q = query.row
-        fwd[:, col["common_partners"]] = g.common_neighbours(q)[candidates]
-        fwd[:, col["adamic_adar"]] = g.adamic_adar(q)[candidates]
-        fwd[:, col["resource_allocation"]] = g.resource_allocation(q)[candidates]
-        dist = g.shortest_path_lengths(q, cutoff=3)[candidates]
-        fwd[:, col["graph_distance"]] = np.where(np.isfinite(dist) & (dist > 0), 1.0 / dist, 0.0)
-        fwd[:, col["pagerank"]] = g.personalised_pagerank(q)[candidates] * len(table)
-        fwd[:, col["recent_ties"]] = g.recency_weighted_adamic_adar(
-            q, as_of=table.as_of, half_life_years=RECENCY_HALF_LIFE_YEARS
-        )[candidates]
-    country = table.country[candidates]
-    known = (country >= 0) & (query.country >= 0)
-    fwd[:, col["same_country"]] = (known & (country == query.country)).astype(np.float64)
-    if query.country >= 0:
-        near = table.neighbours[query.country][np.maximum(country, 0)]
-        fwd[:, col["neighbour_country"]] = (known & near & (country != query.country)).astype(
-            np.float64
-        )
-    targets_q = query.targets
-    fwd[:, col["target_market"]] = np.where(country >= 0, targets_q[np.maximum(country, 0)], False)
-    abroad = known & (country != query.country)
-    fwd[:, col["international"]] = (abroad & bool(targets_q.any())).astype(np.float64)
-    fwd[:, col["activity"]] = table.activity[candidates]
-    fwd[:, col["degree"]] = table.degree[candidates]
-
-    rev = fwd.copy()
-    rev[:, col["they_offer"]] = fwd[:, col["you_offer"]]
-    rev[:, col["you_offer"]] = fwd[:, col["they_offer"]]
-    cand_targets = table.targets[candidates]
-    if query.country >= 0:
-        rev[:, col["target_market"]] = np.asarray(
-            cand_targets[:, query.country].toarray(), np.float64
-        ).ravel()
-    else:
-        rev[:, col["target_market"]] = 0.0
-    wants_abroad = np.asarray(cand_targets.sum(axis=1), np.float64).ravel() > 0
-    rev[:, col["international"]] = (abroad & wants_abroad).astype(np.float64)
-    if query.row is not None:
-        rev[:, col["activity"]] = table.activity[query.row]
-        rev[:, col["degree"]] = table.degree[query.row]
-    else:
-        rev[:, col["activity"]] = 0.0
-        rev[:, col["degree"]] = 0.0
-    return fwd, rev

@@ -88,7 +88,29 @@ class LinearRanker:
 
     def score(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Probability-like scores in (0, 1) per row."""
-        result: npt.NDArray[np.float64] = 0.5 * (1.0 + np.tanh(0.5 * self.logits(x)))
+        return self.probability(self.logits(x))
+
+    @staticmethod
+    def probability(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The logistic function."""
+        result: npt.NDArray[np.float64] = 0.5 * (1.0 + np.tanh(0.5 * logits))
+        return result
+
+    def logits_of_columns(
+        self, columns: Mapping[str, npt.NDArray[np.float64]]
+    ) -> npt.NDArray[np.float64]:
+        """Logits from features given as named arrays of any one shape (bulk scoring)."""
+        total: npt.NDArray[np.float64] | None = None
+        for name, weight, log in zip(self.features, self.weights, self._log, strict=True):
+            if weight == 0.0:
+                continue
+            values = columns[name]
+            term = weight * (np.log1p(np.maximum(values, 0.0)) if log else values)
+            total = term if total is None else total + term
+        if total is None:
+            shape = next(iter(columns.values())).shape
+            return np.full(shape, self.bias)
+        result: npt.NDArray[np.float64] = total + self.bias
         return result
 
     def contributions(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.graph import CollaborationGraph
-from matcher.ranking import Filters, RankingOptions, combine, hand_ranker, rank
+from matcher.ranking import Filters, RankingOptions, combine, hand_ranker, rank, score_all
 from matcher.reasons import explain
 from matcher.schema import Organisation
 from matcher.signals import SIGNALS, ProfileTable, compute_signals
@@ -214,3 +214,15 @@ def test_ranking_invariants(
         and (handling == "flag" or i not in partners)
     ]  # fmt: skip
     assert len(ranked) == min(k, len(eligible))  # caps never starve the list
+
+
+@settings(max_examples=25, deadline=None)
+@given(table=tables(), q=st.integers(0, 24))
+def test_bulk_scores_equal_one_query_at_a_time(table: ProfileTable, q: int) -> None:
+    q %= len(table)
+    ranker = hand_ranker()
+    bulk = score_all(table, ranker, np.array([q, (q + 1) % len(table)]))
+    fwd, rev = compute_signals(table, table.query(q), np.arange(len(table)))
+    single = combine(ranker.score(fwd), ranker.score(rev), "harmonic")
+    single[q] = -np.inf
+    assert np.allclose(bulk[0], single, atol=1e-9)
