@@ -14,9 +14,10 @@ from typing import Any
 
 from matcher.errors import MatcherError
 from matcher.facade import Matcher
+from matcher.ranking import Filters
 from matcher.schema import Suggestion
 from matcher.settings import Settings
-from matcher.vocab import OrganisationKind
+from matcher.vocab import Ecosystem, OrganisationKind, Stage
 
 __all__ = ["main"]
 
@@ -106,9 +107,45 @@ def _cmd_build(args: argparse.Namespace, matcher: Matcher) -> int:
     return 0
 
 
+def _filters(args: argparse.Namespace) -> Filters:
+    def split(value: str | None) -> frozenset[str]:
+        return frozenset(v.strip() for v in (value or "").split(",") if v.strip())
+
+    try:
+        return Filters(
+            countries=frozenset(c.upper() for c in split(getattr(args, "countries", None))),
+            exclude_countries=frozenset(
+                c.upper() for c in split(getattr(args, "exclude_countries", None))
+            ),
+            kinds=frozenset(OrganisationKind(v) for v in split(getattr(args, "kinds", None))),
+            ecosystems=frozenset(Ecosystem(v) for v in split(getattr(args, "ecosystems", None))),
+            stages=frozenset(Stage(v) for v in split(getattr(args, "stages", None))),
+            languages=frozenset(v.lower() for v in split(getattr(args, "languages", None))),
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: bad filter: {exc}") from None
+
+
+def _add_filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--countries", metavar="CC,…", help="only these countries (ISO codes)")
+    p.add_argument("--exclude-countries", metavar="CC,…", help="never these countries")
+    p.add_argument("--kinds", metavar="K,…", help="only these kinds (e.g. sme,university)")
+    p.add_argument("--ecosystems", metavar="E,…", help="only these ecosystems (e.g. agri_food)")
+    p.add_argument("--stages", metavar="S,…", help="only these value-chain stages")
+    p.add_argument("--languages", metavar="L,…", help="only organisations speaking one of these")
+
+
+def _print_reasons(suggestions: list[Suggestion]) -> None:
+    for s in suggestions:
+        flags = f" [{', '.join(s.flags)}]" if s.flags else ""
+        print(f"\n{s.rank}. {s.organisation.name}{flags}")
+        for r in s.reasons:
+            print(f"   - {r.text}")
+
+
 def _cmd_recommend(args: argparse.Namespace, matcher: Matcher) -> int:
     query = matcher.organisation(args.organisation_id)
-    suggestions = matcher.recommend(args.organisation_id, k=args.k)
+    suggestions = matcher.recommend(args.organisation_id, k=args.k, filters=_filters(args))
     if args.json:
         _print_json(
             {
@@ -119,6 +156,22 @@ def _cmd_recommend(args: argparse.Namespace, matcher: Matcher) -> int:
         return 0
     print(f"Partners for {query.name} ({query.kind.label}, {query.country or '?'}, {query.id}):")
     _print_suggestions(suggestions)
+    if args.explain:
+        _print_reasons(suggestions)
+    return 0
+
+
+def _cmd_complete(args: argparse.Namespace, matcher: Matcher) -> int:
+    suggestions = matcher.complete(
+        args.organisation_ids, k=args.k, topic=args.topic, filters=_filters(args)
+    )
+    if args.json:
+        _print_json({"suggestions": [s.model_dump(mode="json") for s in suggestions]})
+        return 0
+    names = ", ".join(matcher.organisation(i).name for i in args.organisation_ids)
+    print(f"Partners to complete the consortium of {names}:")
+    _print_suggestions(suggestions)
+    _print_reasons(suggestions)
     return 0
 
 
@@ -187,6 +240,7 @@ def _cmd_demo(args: argparse.Namespace, matcher: Matcher) -> int:
     query = next(o for o in data.organisations if o.kind is OrganisationKind.CLUSTER)
     print(f"demo ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     args.organisation_id = query.id
+    args.explain = True
     return _cmd_recommend(args, matcher)
 
 
@@ -282,7 +336,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("organisation_id", help="the organisation's id")
     p.add_argument("-k", type=int, default=10, help="how many suggestions (default 10)")
     p.add_argument("--json", action="store_true", help="print suggestions as JSON")
+    p.add_argument("--explain", action="store_true", help="print the reasons under the table")
+    _add_filter_options(p)
     p.set_defaults(run=_cmd_recommend)
+
+    p = sub.add_parser("complete", help="partners that complete a consortium")
+    p.add_argument("organisation_ids", nargs="+", metavar="ORG_ID", help="the members so far")
+    p.add_argument("-k", type=int, default=10, help="how many suggestions (default 10)")
+    p.add_argument("--topic", help="the call topic, in words")
+    p.add_argument("--json", action="store_true", help="print suggestions as JSON")
+    _add_filter_options(p)
+    p.set_defaults(run=_cmd_complete)
 
     p = sub.add_parser("demo", help="generate the demo data set, import it, build, recommend")
     p.add_argument("--seed", type=int, default=2026, help="generator seed (default 2026)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,16 +26,30 @@ from embeddings.artefact import ManifestMismatchError, current_folder
 from matcher.errors import StateError
 from matcher.graph import CollaborationGraph
 from matcher.importers import ImportReport, import_cordis, import_platform
-from matcher.ranking import Filters, Ranked, RankingOptions, hand_ranker, rank
+from matcher.ranking import (
+    Filters,
+    Ranked,
+    RankingOptions,
+    combine,
+    eligible,
+    hand_ranker,
+    rank,
+)
 from matcher.reasons import explain
-from matcher.schema import Organisation, Suggestion
+from matcher.schema import Organisation, Reason, Suggestion
 from matcher.settings import Settings
-from matcher.signals import SIGNALS, ProfileTable
+from matcher.signals import SIGNALS, ProfileTable, signal_columns
 from matcher.store import Store
 from matcher.vocab import FeedbackKind
 from models import LinearRanker
 
-__all__ = ["MAX_CONSORTIUM", "BuildReport", "Matcher"]
+__all__ = ["COVERAGE_BONUS", "MAX_CONSORTIUM", "TOPIC_WEIGHT", "BuildReport", "Matcher"]
+
+COVERAGE_BONUS = 0.05
+"""Score added for each gap a candidate fills in a consortium (country, kind, stage)."""
+
+TOPIC_WEIGHT = 0.3
+"""Weight of a candidate's text similarity to the call topic in consortium completion."""
 
 MAX_CONSORTIUM = 50
 """Projects with more participants make no graph edges (weak links; the CORDIS protocol)."""
@@ -444,6 +459,124 @@ class Matcher:
             blocked=same,
         )
         return self._suggestions(table, profile, None, ranked)
+
+    def complete(
+        self,
+        seed_ids: Sequence[str],
+        k: int = 10,
+        *,
+        topic: str | None = None,
+        filters: Filters | None = None,
+    ) -> list[Suggestion]:
+        """Partners that complete a consortium: fit with every member, and fill gaps.
+
+        A candidate's score is its mean reciprocal score with the seed members, plus a
+        bonus for each gap it fills (a country, a kind, a value-chain stage the group
+        lacks: :data:`COVERAGE_BONUS`) and, with a call topic, for its text similarity to
+        the topic (:data:`TOPIC_WEIGHT`). Reasons: the gaps filled, the topic fit, and
+        the pair reasons with the member it fits best.
+
+        Raises:
+            UnknownOrganisationError: a seed id is not in the store.
+            StateError: no usable index, or a seed came after the last build.
+            ValueError: no seed, or ``k`` below 1.
+        """
+        if not seed_ids:
+            raise ValueError("a consortium needs at least one member")
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        state = self.state()
+        table = state.table
+        seeds = [self._row(state, i) for i in dict.fromkeys(seed_ids)]
+        allowed = eligible(table, filters or Filters())
+        allowed[seeds] = False
+        for seed in seeds:
+            for other, kinds in self.store.feedback_about(table.ids[seed]).items():
+                if FeedbackKind.BLOCKED in kinds and other in table.rows:
+                    allowed[table.rows[other]] = False
+        candidates = np.flatnonzero(allowed).astype(np.int64)
+        if len(candidates) == 0:
+            return []
+        ranker = self.ranker
+        fwd, rev = signal_columns(table, [table.query(r) for r in seeds], candidates)
+        pair = combine(
+            ranker.probability(ranker.logits_of_columns(fwd)),
+            ranker.probability(ranker.logits_of_columns(rev)),
+            self.settings.reciprocity,
+        )
+        members = [table.organisations[r] for r in seeds]
+        have_countries = {o.country for o in members}
+        have_kinds = {o.kind for o in members}
+        have_stages = {s for o in members for s in o.stages}
+        topic_vector = self.encoder.encode([topic])[0] if topic else None
+        extra: list[list[Reason]] = []
+        score = pair.mean(axis=0)
+        for j, row in enumerate(candidates):
+            org = table.organisations[row]
+            reasons: list[Reason] = []
+            if org.country and org.country not in have_countries:
+                reasons.append(
+                    Reason(
+                        signal="new_country",
+                        contribution=COVERAGE_BONUS,
+                        text=f"adds a country to the consortium: {org.country}",
+                    )
+                )
+            if org.kind not in have_kinds:
+                reasons.append(
+                    Reason(
+                        signal="new_kind",
+                        contribution=COVERAGE_BONUS,
+                        text=f"adds a kind of partner: {org.kind.label}",
+                    )
+                )
+            new_stages = [s for s in org.stages if s not in have_stages]
+            if new_stages:
+                reasons.append(
+                    Reason(
+                        signal="new_stage",
+                        contribution=COVERAGE_BONUS,
+                        text="adds value-chain stages: " + ", ".join(s.label for s in new_stages),
+                    )
+                )
+            if topic_vector is not None:
+                fit = max(float(table.text[row] @ topic_vector), 0.0)
+                reasons.append(
+                    Reason(
+                        signal="topic",
+                        contribution=round(TOPIC_WEIGHT * fit, 6),
+                        text=f"fits the call topic (text similarity {fit:.2f})",
+                    )
+                )
+            score[j] += sum(r.contribution for r in reasons)
+            extra.append(reasons)  # fmt: skip
+        order = np.lexsort((np.array([table.ids[r] for r in candidates]), -score))[:k]
+        out = []
+        for n, j in enumerate(order, start=1):
+            best = int(np.argmax(pair[:, j]))
+            x_fwd = np.stack([fwd[s][best, j] for s in SIGNALS])[None, :]
+            ranked = Ranked(
+                row=int(candidates[j]),
+                score=float(pair[best, j]),
+                forward=0.0,
+                reverse=0.0,
+                signals=x_fwd[0],
+                contributions=ranker.contributions(x_fwd)[0],
+            )
+            member = members[best]
+            pair_reasons = [
+                r.model_copy(update={"text": f"with {member.name}: {r.text}"})
+                for r in explain(table, member, seeds[best], ranked)[:2]
+            ]
+            out.append(
+                Suggestion(
+                    rank=n,
+                    organisation=table.organisations[int(candidates[j])],
+                    score=round(float(score[j]), 6),
+                    reasons=[*extra[j], *pair_reasons],
+                )
+            )
+        return out
 
     def _suggestions(
         self, table: ProfileTable, query: Organisation, row: int | None, ranked: list[Ranked]

@@ -25,7 +25,6 @@ from matcher.signals import (
     SIGNALS,
     ProfileTable,
     Query,
-    compute_signals,
     signal_columns,
 )
 from matcher.vocab import Ecosystem, OrganisationKind, Stage
@@ -245,21 +244,28 @@ def rank(
     candidates = _candidates(table, query, allowed, options, text_neighbours)
     if len(candidates) == 0:
         return []
-    fwd_x, rev_x = compute_signals(table, query, candidates)
-    fwd = ranker.score(fwd_x)
-    rev = ranker.score(rev_x)
+    # Most of a small table is a candidate: scoring every row avoids copying the arrays.
+    everyone = len(candidates) * 2 > len(table)
+    fwd_cols, rev_cols = signal_columns(table, [query], None if everyone else candidates)
+    fwd_all = ranker.probability(ranker.logits_of_columns(fwd_cols))[0]
+    rev_all = ranker.probability(ranker.logits_of_columns(rev_cols))[0]
+    fwd = fwd_all[candidates] if everyone else fwd_all
+    rev = rev_all[candidates] if everyone else rev_all
     score = combine(fwd, rev, options.reciprocity)
-    order = np.lexsort((np.array([table.ids[r] for r in candidates]), -score))
+    # Rows are in id order, so ordering by row breaks ties by id.
+    order = np.lexsort((candidates, -score))
     pool = order[: max(k * 5, 50)]
     chosen = _diversify(table, candidates, score, pool, k, options)
-    contributions = ranker.contributions(fwd_x[chosen])
+    at = candidates[chosen] if everyone else np.asarray(chosen, np.int64)
+    signals = np.stack([fwd_cols[s][0][at] for s in SIGNALS], axis=1)
+    contributions = ranker.contributions(signals)
     return [
         Ranked(
             row=int(candidates[i]),
             score=float(score[i]),
             forward=float(fwd[i]),
             reverse=float(rev[i]),
-            signals=fwd_x[i],
+            signals=signals[n],
             contributions=contributions[n],
             flags=flags.get(int(candidates[i]), []),
         )
@@ -275,46 +281,43 @@ def _diversify(
     k: int,
     options: RankingOptions,
 ) -> list[int]:
-    """Greedy maximal marginal relevance with per-country and hub caps."""
+    """Greedy maximal marginal relevance with per-country and hub caps.
+
+    Returns positions into ``candidates``; when the caps leave nobody, the list is filled
+    by score alone so it is never shorter than it could be.
+    """
     per_country = options.max_per_country or max(2, math.ceil(k / 2))
     hub_cut = math.inf
     if options.max_hubs is not None and len(table) > 0:
-        hub_cut = float(np.quantile(table.degree, 1 - options.hub_share))
-        hub_cut = max(hub_cut, 1.0)
+        hub_cut = max(float(np.quantile(table.degree, 1 - options.hub_share)), 1.0)
     rows = candidates[pool]
     vectors = table.text[rows]
-    chosen: list[int] = []
-    chosen_vectors: list[int] = []
-    countries: dict[int, int] = {}
+    similarity = vectors @ vectors.T
+    relevance = (1 - options.diversity) * score[pool]
+    redundancy = np.zeros(len(pool))
+    country = table.country[rows]
+    hub = table.degree[rows] > hub_cut
+    free = np.ones(len(pool), np.bool_)
+    per: dict[int, int] = {}
     hubs = 0
-    remaining = list(range(len(pool)))
-    lam = options.diversity
-    while remaining and len(chosen) < k:
-        best, best_value = -1, -math.inf
-        for j in remaining:
-            row = int(rows[j])
-            country = int(table.country[row])
-            if country >= 0 and countries.get(country, 0) >= per_country:
-                continue
-            is_hub = table.degree[row] > hub_cut
-            if options.max_hubs is not None and is_hub and hubs >= options.max_hubs:
-                continue
-            redundancy = (
-                float(np.max(vectors[chosen_vectors] @ vectors[j])) if chosen_vectors else 0.0
-            )
-            value = (1 - lam) * float(score[pool[j]]) - lam * max(redundancy, 0.0)
-            if value > best_value:
-                best, best_value = j, value
-        if best < 0:  # caps exhausted: fill by score alone
-            best = remaining[0]
-        remaining.remove(best)
-        row = int(rows[best])
+    chosen: list[int] = []
+    while free.any() and len(chosen) < k:
+        ok = free.copy()
+        for c, count in per.items():
+            if count >= per_country and c >= 0:
+                ok &= country != c
+        if options.max_hubs is not None and hubs >= options.max_hubs:
+            ok &= ~hub
+        if ok.any():
+            value = relevance - options.diversity * np.maximum(redundancy, 0.0)
+            best = int(np.flatnonzero(ok)[np.argmax(value[ok])])
+        else:  # caps exhausted: fill by score alone
+            best = int(np.flatnonzero(free)[0])
+        free[best] = False
         chosen.append(int(pool[best]))
-        chosen_vectors.append(best)
-        country = int(table.country[row])
-        countries[country] = countries.get(country, 0) + 1
-        if table.degree[row] > hub_cut:
-            hubs += 1
+        redundancy = np.maximum(redundancy, similarity[best])
+        per[int(country[best])] = per.get(int(country[best]), 0) + 1
+        hubs += int(hub[best])
     return chosen
 
 
