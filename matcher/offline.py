@@ -160,6 +160,10 @@ def training_pairs(
         xs.append(fwd)
         ys.append(np.array([1] * len(positives) + [0] * len(negs)))
         gs.append(np.full(len(cands), g))
+    if not xs:
+        raise ValueError(
+            f"no new pairs in {labels.test_years[0]}: nothing to learn from before the cut-off"
+        )
     return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
 
 
