@@ -129,12 +129,15 @@ def training_pairs(
     table: ProfileTable,
     labels: Split,
     *,
-    negatives: int = 20,
+    negatives: int = 300,
+    hard_negatives: int = 50,
     seed: int = 0,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int_], npt.NDArray[np.int_]]:
     """Labelled pairs: each query's new partners, random and hard negatives.
 
-    Hard negatives are organisations two hops away or in the same country, not partners.
+    Most negatives are drawn uniformly from every organisation, as the ranking meets
+    them (with mostly hard negatives, a first fit scored nDCG@10 0.100 against 0.159 on
+    the dev split); a few are hard: two hops away, or in the same country.
 
     Returns:
         Features (forward signals), labels and query groups.
@@ -149,11 +152,11 @@ def training_pairs(
         linked = set(table.graph.binary[qt].indices.tolist()) | {qt}
         two_hop = np.flatnonzero(table.graph.common_neighbours(qt) > 0)
         same = np.flatnonzero(table.country == table.country[qt])
-        pools = [rng.integers(0, n, negatives), two_hop, same]
-        negs: set[int] = set()
-        for pool in pools:
+        negs: set[int] = set(rng.integers(0, n, negatives).tolist())
+        for pool in (two_hop, same):
             if len(pool):
-                negs.update(rng.choice(pool, min(negatives // 2 + 1, len(pool)), replace=False))
+                picked = rng.choice(pool, min(hard_negatives // 2, len(pool)), replace=False)
+                negs.update(picked.tolist())
         negs -= positives | linked
         cands = np.array(sorted(positives) + sorted(negs), np.int64)
         fwd, _ = compute_signals(table, table.query(qt), cands)
