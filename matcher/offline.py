@@ -35,7 +35,13 @@ from matcher.facade import Matcher
 from matcher.graph import FloatArray, IntArray
 from matcher.ranking import hand_ranker, score_all
 from matcher.settings import Settings
-from matcher.signals import COUNT_SIGNALS, SIGNALS, ProfileTable, compute_signals
+from matcher.signals import (
+    COUNT_SIGNALS,
+    GRAPH_SIGNAL_NAMES,
+    SIGNALS,
+    ProfileTable,
+    compute_signals,
+)
 from models import LinearRanker, fit_ranker
 
 __all__ = [
@@ -69,16 +75,7 @@ DEFAULT_METHODS: tuple[str, ...] = (
 )
 """What ``matcher evaluate --cordis`` compares when no methods are named."""
 
-GRAPH_SIGNALS: tuple[str, ...] = (
-    "common_partners",
-    "adamic_adar",
-    "resource_allocation",
-    "graph_distance",
-    "pagerank",
-    "recent_ties",
-    "activity",
-    "degree",
-)
+GRAPH_SIGNALS: tuple[str, ...] = (*GRAPH_SIGNAL_NAMES, "activity", "degree")
 """The signals of the 'graph' method."""
 
 
