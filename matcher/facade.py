@@ -183,10 +183,11 @@ class Matcher:
         ids = sorted(i for i, t in texts.items() if t)
         skipped = len(texts) - len(ids)
         keys = {i: [text_key(encoder.model_id, encoder.backend, t) for t in texts[i]] for i in ids}
+        side = self._side_texts(ids)
         digest = hashlib.sha256()
         for i in ids:
             digest.update(i.encode() + b"\x00" + b"".join(keys[i]))
-        for name, side_texts in self._side_texts(ids).items():
+        for name, side_texts in side.items():
             digest.update(name.encode() + "\x00".join(side_texts).encode())
         data_hash = digest.hexdigest()
         previous = current_folder(self.home)
@@ -211,7 +212,6 @@ class Matcher:
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         index = VectorIndex(encoder.dimension)
         index.add(ids, pooled)
-        side = self._side_texts(ids)
         side_vectors = {
             name: self._encode_optional(cache, texts, encoder) for name, texts in side.items()
         }
