@@ -75,6 +75,18 @@ class EmbeddingCache:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._vectors[[self._rows[k] for k in keys]]
 
+    def merge(self, other: EmbeddingCache) -> None:
+        """Add the entries of another cache of the same dimension.
+
+        Raises:
+            ValueError: another dimension.
+        """
+        if other.dimension != self.dimension:
+            raise ValueError(f"dimension {other.dimension}, expected {self.dimension}")
+        keys = list(other._rows)
+        if keys:
+            self.add(keys, other._vectors[[other._rows[k] for k in keys]])
+
     def retain(self, keys: set[bytes]) -> None:
         """Drop every entry whose key is not in ``keys``."""
         kept = [k for k in self._rows if k in keys]

@@ -169,12 +169,16 @@ class Matcher:
                 texts[org.id] = [profile] if profile else []
         return texts
 
-    def build(self, *, full: bool = False, show_progress: bool = True) -> BuildReport:
+    def build(
+        self, *, full: bool = False, show_progress: bool = True, cache_from: Path | None = None
+    ) -> BuildReport:
         """Embed every organisation and write a new index, atomically made current.
 
         Args:
             full: ignore the embedding cache and the up-to-date check: re-encode everything.
             show_progress: show a progress bar while encoding.
+            cache_from: another home whose current build's embedding cache seeds this one
+                (same model and backend only), e.g. the same data at another cut-off.
 
         """
         started = dt.datetime.now(dt.UTC)
@@ -203,6 +207,14 @@ class Matcher:
                 logger.info("not reusing the previous build: %s", exc)
         if cache is None:
             cache = EmbeddingCache(encoder.dimension)
+        other = current_folder(cache_from) if cache_from is not None and not full else None
+        if other is not None:
+            try:
+                seed = read_manifest(other)
+                seed.check(model_id=encoder.model_id, backend=encoder.backend)
+                cache.merge(EmbeddingCache.load(other, seed.dimension))
+            except ManifestMismatchError as exc:
+                logger.info("not seeding the cache from %s: %s", other, exc)
         distinct = list(dict.fromkeys(t for i in ids for t in texts[i]))
         vectors = cache.encode(encoder, distinct, show_progress=show_progress)
         row = {t: n for n, t in enumerate(distinct)}

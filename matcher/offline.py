@@ -39,8 +39,9 @@ from matcher.signals import (
     COUNT_SIGNALS,
     GRAPH_SIGNAL_NAMES,
     SIGNALS,
+    Columns,
     ProfileTable,
-    compute_signals,
+    signal_columns,
 )
 from models import LinearRanker, fit_ranker
 
@@ -99,15 +100,21 @@ class CordisStates:
         return self.root / f"cordis-{key}-{until.isoformat()}"
 
     def table(self, until: dt.date) -> ProfileTable:
-        """The profile table as of ``until`` (imported and built on first use)."""
+        """The profile table as of ``until`` (imported and built on first use).
+
+        A new home's embedding cache is seeded from another cut-off's home of the same
+        directory, whose project texts mostly repeat.
+        """
         home = self.home(until)
+        prefix = home.name.rsplit("-", 3)[0]
+        siblings = sorted(p for p in self.root.glob(f"{prefix}-*") if p != home)
         with Matcher(Settings(home=home), encoder=self.encoder) as matcher:
             marker = home / "imported"
             if not marker.exists():
                 logger.info("importing %s up to %s into %s", self.directory, until, home)
                 matcher.import_cordis(self.directory, until=until)
                 marker.write_text(until.isoformat())
-            matcher.build()
+            matcher.build(cache_from=siblings[-1] if siblings else None)
             if self.encoder is None:
                 self.encoder = matcher.encoder
             return matcher.state().table
@@ -143,8 +150,13 @@ def training_pairs(
     to_table = _aligned(labels, table)
     xs, ys, gs = [], [], []
     n = len(table)
+    batch = 32
+    columns: Columns = {}
     for g, q in enumerate(labels.queries):
         qt = int(to_table[q])
+        if g % batch == 0:  # every row's signals for the next batch of queries at once
+            chunk = to_table[labels.queries[g : g + batch]]
+            columns, _ = signal_columns(table, [table.query(int(r)) for r in chunk])
         positives = set(to_table[labels.new_partners(int(q))].tolist())
         linked = set(table.graph.binary[qt].indices.tolist()) | {qt}
         two_hop = np.flatnonzero(table.graph.common_neighbours(qt) > 0)
@@ -156,8 +168,7 @@ def training_pairs(
                 negs.update(picked.tolist())
         negs -= positives | linked
         cands = np.array(sorted(positives) + sorted(negs), np.int64)
-        fwd, _ = compute_signals(table, table.query(qt), cands)
-        xs.append(fwd)
+        xs.append(np.stack([columns[s][g % batch, cands] for s in SIGNALS], axis=1))
         ys.append(np.array([1] * len(positives) + [0] * len(negs)))
         gs.append(np.full(len(cands), g))
     if not xs:
