@@ -6,11 +6,13 @@ Knows nothing of organisations beyond ids and texts.
 from embeddings.artefact import Manifest, read_manifest, write_atomically
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder, resolve_model
-from embeddings.index import VectorIndex
+from embeddings.index import IdSubset, IndexParams, VectorIndex
 
 __all__ = [
     "DEFAULT_MODEL",
     "EmbeddingCache",
+    "IdSubset",
+    "IndexParams",
     "Encoder",
     "Manifest",
     "SentenceTransformerEncoder",

@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -23,6 +23,7 @@ import numpy.typing as npt
 __all__ = [
     "DEFAULT_PARAMS",
     "BuiltKind",
+    "IdSubset",
     "IndexKind",
     "IndexParams",
     "VectorIndex",
@@ -43,42 +44,63 @@ _FAISS = "index.faiss"
 _ESCALATE = 4
 # Extra neighbours asked of an exact search so that ties at the k-th score are seen whole.
 _TIE_SLACK = 8
+# Exact search over a subset copies its vectors out up to this size, and above it scans
+# the whole index with a selector (measured: copying 1,000 IVF vectors 0.3 ms, the scan 1.5+).
+_GATHER_MAX = 4096
 
 
 @dataclass(frozen=True)
 class IndexParams:
-    """Tuning of a :class:`VectorIndex`; defaults from ``benchmarks/results/index-*.txt``.
+    """Tuning of a :class:`VectorIndex`.
+
+    Defaults chosen from ``benchmarks/results/index-2026-11-25.txt`` (``benchmarks/index.py``,
+    clustered 384-d unit vectors, 2 shared cores); see :class:`VectorIndex` for the figures.
 
     Attributes:
         threshold: ``kind="auto"`` builds an exact (flat) index below this many items and
-            ``approximate`` from it on; a filter whose eligible items number at most this
-            is answered by exact search over them, whatever the kind.
-        approximate: the approximate kind ``"auto"`` picks above the threshold.
+            ``approximate`` from it on.
+        approximate: the approximate kind ``"auto"`` picks at and above the threshold.
+        exact_subset: an approximate index answers a search whose ``allowed`` filter leaves
+            at most this many items exactly over them (recall 1); larger filters go through
+            the approximate index with the selector, effort scaled by the filter's
+            selectivity.
         hnsw_m: HNSW graph degree (``M``).
         ef_construction: HNSW build beam width.
         ef_search: HNSW search beam width.
         nlist: IVF lists; ``None``: ``4·sqrt(n)`` at build time, at most ``n // 39``.
         nprobe: IVF lists visited per query.
+        train_per_list: IVF k-means trains on at most this many vectors per list.
+        train_iterations: IVF k-means iterations.
         max_dead_fraction: rebuild automatically once this fraction of the stored rows are
             tombstones of removed or updated items; ``None``: never automatically.
 
     """
 
-    threshold: int = 50_000
+    threshold: int = 30_000
     approximate: Literal["hnsw", "ivf"] = "ivf"
+    exact_subset: int = 30_000
     hnsw_m: int = 32
     ef_construction: int = 40
     ef_search: int = 64
     nlist: int | None = None
-    nprobe: int = 16
+    nprobe: int = 32
+    train_per_list: int = 64
+    train_iterations: int = 10
     max_dead_fraction: float | None = 0.25
 
     def __post_init__(self) -> None:
-        if self.threshold < 0:
-            raise ValueError("threshold must be at least 0")
+        if self.threshold < 0 or self.exact_subset < 0:
+            raise ValueError("threshold and exact_subset must be at least 0")
         if self.approximate not in ("hnsw", "ivf"):
             raise ValueError(f"approximate must be 'hnsw' or 'ivf', not {self.approximate!r}")
-        for name in ("hnsw_m", "ef_construction", "ef_search", "nprobe"):
+        for name in (
+            "hnsw_m",
+            "ef_construction",
+            "ef_search",
+            "nprobe",
+            "train_per_list",
+            "train_iterations",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.nlist is not None and self.nlist < 1:
@@ -90,6 +112,46 @@ class IndexParams:
 DEFAULT_PARAMS = IndexParams()
 
 Hit = tuple[str, float]
+
+
+class IdSubset:
+    """Allowed ids resolved to one index's labels, reusable across searches.
+
+    Made by :meth:`VectorIndex.subset`; resolving a large filter (say 100,000 ids) costs
+    tens of ms, so a caller that repeats a filter (a country, a kind) keeps one. A search
+    refuses it once the index has changed since.
+    """
+
+    __slots__ = ("_bits", "_nbits", "_owner", "_version", "labels")
+
+    def __init__(
+        self, labels: npt.NDArray[np.int64], owner: VectorIndex, version: int, nbits: int
+    ) -> None:
+        self.labels = labels  # sorted, unique, live
+        self._owner, self._version, self._nbits = owner, version, nbits
+        self._bits: npt.NDArray[np.uint8] | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def bits(self) -> npt.NDArray[np.uint8]:
+        """The labels as a little-endian bitmap, as ``IDSelectorBitmap`` reads it."""
+        if self._bits is None:
+            mask = np.zeros(self._nbits, dtype=bool)
+            mask[self.labels] = True
+            self._bits = np.packbits(mask, bitorder="little")
+        return self._bits
+
+    def without(self, excluded: set[int]) -> IdSubset:
+        """The subset less some labels."""
+        gone = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
+        gone = gone[np.isin(gone, self.labels)]
+        if len(gone) == 0:
+            return self
+        out = IdSubset(np.setdiff1d(self.labels, gone), self._owner, self._version, self._nbits)
+        if self._bits is not None:
+            out._bits = _clear_bits(self._bits.copy(), gone)
+        return out
 
 
 @contextmanager
@@ -110,14 +172,20 @@ def _single_thread() -> Iterator[None]:
 class VectorIndex:
     """Inner-product search (cosine on unit vectors) over items named by string ids.
 
-    Kinds: ``"flat"`` is exact (``IndexFlatIP``); ``"ivf"`` (``IndexIVFFlat``, trained
-    k-means lists) and ``"hnsw"`` (``IndexHNSWFlat``) are approximate; ``"auto"`` builds
-    flat below ``threshold`` items and ``approximate`` from it on, re-deciding when an
-    ``add`` crosses the threshold (a one-off rebuild) and at every :meth:`rebuild`. The
-    defaults (IVF, ``nprobe=16``, threshold 50,000) come from the benchmark written by
-    ``benchmarks/index.py`` to ``benchmarks/results/index-<date>.txt``: on clustered
-    384-d vectors IVF reaches recall@10 ≥ 0.99 at 100k and 1M, builds far faster than
-    HNSW and can really delete; exact search is a few ms per query below 50k.
+    Kinds: ``"flat"`` is exact (``IndexFlatIP``); ``"ivf"`` (``IndexIVFFlat``, k-means
+    lists) and ``"hnsw"`` (``IndexHNSWFlat``) are approximate; ``"auto"`` (the default)
+    builds flat below ``threshold`` items and ``approximate`` from it on, re-deciding when
+    an ``add`` crosses the threshold (a one-off rebuild) and at every :meth:`rebuild`.
+
+    Defaults, from ``benchmarks/results/index-2026-11-25.txt`` (clustered 384-d vectors,
+    2 busy cores; single queries on one thread): exact search costs 1.9 ms per query at
+    10k, 5.4 ms at 30k, 21 ms at 100k and 262 ms at 1M, hence ``threshold=30_000``. IVF
+    with ``nprobe=32`` reaches recall@10 0.988 at 30k, 0.994 at 100k and 0.998 at 1M in
+    0.3–2.6 ms (nprobe 16: 0.980 at 30k, too close to the 0.98 bar). HNSW (M=32,
+    efSearch 64) reaches 0.997–0.999 in 0.4–0.5 ms up to 100k but builds twice as slowly
+    (59 s against 27 s at 100k; over ten minutes at 1M), cannot delete and filters worse,
+    so IVF is the default ``approximate``; HNSW stays selectable. Filters keeping 1 % or
+    10 % returned 10 results every time, recall 1.0 up to 100k and 0.998 for 10 % of 1M.
 
     Ids: each item gets an int64 *label* that FAISS stores; ``ids[label]`` names it.
     Labels only grow between rebuilds; :meth:`rebuild` renumbers them densely.
@@ -129,23 +197,29 @@ class VectorIndex:
     and every search filters it out through the id selector. When tombstones exceed
     ``max_dead_fraction`` of the rows the index rebuilds itself (cheap for flat; for a
     large HNSW graph this is the full build cost: set ``max_dead_fraction=None`` and call
-    :meth:`rebuild` off-line, guided by :attr:`needs_rebuild`). An automatic IVF index
-    also retrains when it has grown fourfold since training.
+    :meth:`rebuild` off-line, guided by :attr:`needs_rebuild`). An IVF index with an
+    automatic ``nlist`` retrains when it has grown fourfold since training.
 
-    Search: single queries run FAISS on one thread (lower latency on a shared machine),
-    batches on all. Filters (``exclude``, ``allowed``, tombstones) go to FAISS as an
-    ``IDSelectorBitmap`` over labels. A filtered search never returns fewer than
-    ``min(k, eligible)`` results: an allowed set of at most ``threshold`` items is searched
-    exactly; an approximate search that comes back short is retried with efSearch/nprobe
-    ×4, then answered exactly over the eligible items. Exact results equal brute force,
-    ties broken by id; approximate results are sorted by score, then id.
+    Search: single queries run FAISS on one thread (side by side at 10k: 1.6 ms, against
+    16 ms on two threads and 8 ms for numpy's matmul on a busy machine), batches on all.
+    Filters (``exclude``, ``allowed``, tombstones) go to FAISS as an ``IDSelectorBitmap``
+    over labels. A filtered search never returns fewer than ``min(k, eligible)`` results:
+    a flat index is exact anyway; an approximate one answers an ``allowed`` filter of at
+    most ``exact_subset`` items exactly over them, and a larger one through the index with
+    efSearch/nprobe multiplied by ``items / eligible``, retried ×4 when it comes back
+    short, then answered exactly. Exact results equal brute force with ties broken by id;
+    approximate results are sorted by score, then id. A filter used for many searches can
+    be resolved once with :meth:`subset`.
 
     Not safe for concurrent writes; concurrent searches are fine.
 
     Args:
         dimension: length of the vectors.
         kind: ``"auto"``, ``"flat"``, ``"hnsw"`` or ``"ivf"``.
-        params: tuning (see :class:`IndexParams`); keyword arguments override its fields.
+        threshold, approximate, exact_subset, hnsw_m, ef_construction, ef_search, nlist, nprobe,
+        train_per_list, train_iterations, max_dead_fraction: see :class:`IndexParams`
+            (kept in :attr:`params`; a search reads them there, so a changed
+            ``params`` applies to the next search).
 
     """
 
@@ -154,20 +228,37 @@ class VectorIndex:
         dimension: int,
         *,
         kind: IndexKind = "auto",
-        params: IndexParams = DEFAULT_PARAMS,
-        **overrides: Any,
+        threshold: int = DEFAULT_PARAMS.threshold,
+        approximate: Literal["hnsw", "ivf"] = DEFAULT_PARAMS.approximate,
+        exact_subset: int = DEFAULT_PARAMS.exact_subset,
+        hnsw_m: int = DEFAULT_PARAMS.hnsw_m,
+        ef_construction: int = DEFAULT_PARAMS.ef_construction,
+        ef_search: int = DEFAULT_PARAMS.ef_search,
+        nlist: int | None = DEFAULT_PARAMS.nlist,
+        nprobe: int = DEFAULT_PARAMS.nprobe,
+        train_per_list: int = DEFAULT_PARAMS.train_per_list,
+        train_iterations: int = DEFAULT_PARAMS.train_iterations,
+        max_dead_fraction: float | None = DEFAULT_PARAMS.max_dead_fraction,
     ) -> None:
         if dimension < 1:
             raise ValueError("dimension must be at least 1")
         if kind not in get_args(IndexKind):
             raise ValueError(f"kind must be one of {get_args(IndexKind)}, not {kind!r}")
-        known = {f.name for f in fields(IndexParams)}
-        unknown = set(overrides) - known
-        if unknown:
-            raise TypeError(f"unknown index parameters: {sorted(unknown)}")
         self.dimension = dimension
         self.requested_kind: IndexKind = kind
-        self.params = replace(params, **overrides)
+        self.params = IndexParams(
+            threshold=threshold,
+            approximate=approximate,
+            exact_subset=exact_subset,
+            hnsw_m=hnsw_m,
+            ef_construction=ef_construction,
+            ef_search=ef_search,
+            nlist=nlist,
+            nprobe=nprobe,
+            train_per_list=train_per_list,
+            train_iterations=train_iterations,
+            max_dead_fraction=max_dead_fraction,
+        )
         self._index: Any = None  # faiss.Index once the first vectors arrive
         self._built: BuiltKind | None = None
         self._names: list[str | None] = []  # by label; None: removed
@@ -176,6 +267,7 @@ class VectorIndex:
         self._dead = 0  # tombstoned rows still stored (flat, hnsw)
         self._trained_on = 0  # items when the index was last built
         self._bits: npt.NDArray[np.uint8] | None = None  # packed _alive, cached
+        self._version = 0  # bumped by every change: IdSubset objects check it
 
     # -- introspection -------------------------------------------------------------------
 
@@ -222,6 +314,13 @@ class VectorIndex:
             and self.params.nlist is None
             and len(self) >= 4 * max(1, self._trained_on)
         )
+
+    def subset(self, ids: Iterable[str]) -> IdSubset:
+        """Resolve allowed ids once for many searches (``allowed=``); unknown ids are ignored.
+
+        Valid until the index next changes.
+        """
+        return self._resolve(list(ids), set()) or self._subset(np.zeros(0, dtype=np.int64))
 
     def vector(self, item_id: str) -> npt.NDArray[np.float32]:
         """The stored vector of an item.
@@ -338,6 +437,7 @@ class VectorIndex:
         self._bits = None
         if not names:
             self._index, self._built, self._trained_on = None, None, 0
+            self._version += 1
             return
         self._install(self._choose(len(names)), x)
 
@@ -349,7 +449,7 @@ class VectorIndex:
         k: int,
         *,
         exclude: Iterable[str] = (),
-        allowed: Collection[str] | None = None,
+        allowed: Collection[str] | IdSubset | None = None,
     ) -> list[Hit]:
         """The ``k`` items most similar to ``query``, best first.
 
@@ -357,7 +457,8 @@ class VectorIndex:
             query: a vector of length ``dimension`` (or shape ``(1, dimension)``).
             k: how many results at most.
             exclude: ids never to return.
-            allowed: if given, only these ids may be returned (unknown ids are ignored).
+            allowed: if given, only these ids may be returned (unknown ids are ignored):
+                a collection of ids or an :class:`IdSubset` made by :meth:`subset`.
 
         Returns:
             ``(id, score)`` pairs, ``min(k, eligible items)`` of them, by descending score
@@ -369,13 +470,11 @@ class VectorIndex:
             raise ValueError("search takes one query: use search_batch for several")
         if k <= 0 or not self._labels:
             return []
+        if isinstance(exclude, str):
+            raise TypeError("exclude must be a collection of ids, not one string")
         excluded = {self._labels[e] for e in exclude if e in self._labels}
-        subset: npt.NDArray[np.int64] | None = None
-        if allowed is not None:
-            subset = self._allowed_labels(allowed, excluded)
-            eligible = len(subset)
-        else:
-            eligible = len(self._labels) - len(excluded)
+        subset = self._resolve(allowed, excluded)
+        eligible = len(subset) if subset is not None else len(self._labels) - len(excluded)
         if eligible <= 0:
             return []
         want = min(k, eligible)
@@ -383,16 +482,17 @@ class VectorIndex:
             if self._built == "flat":
                 sel = self._selector(subset, excluded)
                 return self._exact(lambda kk: self._index_search(q, kk, sel, None), want, eligible)
-            if subset is not None and eligible <= self.params.threshold:
+            if subset is not None and eligible <= self.params.exact_subset:
                 return self._exact_subset(q, subset, want)
             sel = self._selector(subset, excluded)
-            for boost in (1, _ESCALATE):
+            scale = self._index.ntotal / eligible  # a filter keeping 10 %: 10× the effort
+            for boost in (scale, scale * _ESCALATE):
                 hits = self._finish(*self._index_search(q, want, sel, boost))
                 if len(hits) >= want:
                     return hits[:want]
             logger.debug("approximate search came back short: exact over %d items", eligible)
             if subset is None:
-                subset = self._live_labels(excluded)
+                subset = self._subset(self._live_labels(excluded))
             return self._exact_subset(q, subset, want)
 
     def search_batch(
@@ -401,7 +501,7 @@ class VectorIndex:
         k: int,
         *,
         exclude: Sequence[Iterable[str]] | None = None,
-        allowed: Collection[str] | None = None,
+        allowed: Collection[str] | IdSubset | None = None,
     ) -> list[list[Hit]]:
         """:meth:`search` for each row of ``queries`` at once (FAISS on all threads).
 
@@ -423,10 +523,10 @@ class VectorIndex:
         excluded = [
             {self._labels[e] for e in ex if e in self._labels} for ex in (exclude or [()] * len(q))
         ]
-        subset = None if allowed is None else self._allowed_labels(allowed, set())
+        subset = self._resolve(allowed, set())
         shared = len(self._labels) if subset is None else len(subset)
         pad = max(map(len, excluded))
-        exact = self._built == "flat" or (subset is not None and shared <= self.params.threshold)
+        exact = self._built == "flat" or (subset is not None and shared <= self.params.exact_subset)
         kk = min(shared, k + pad + (_TIE_SLACK if exact else 0))
         if kk <= 0:
             return [[] for _ in range(len(q))]
@@ -434,9 +534,10 @@ class VectorIndex:
             scores, labels = self._subset_knn(q, subset, kk)
         else:
             sel = self._selector(subset, set())
-            scores, labels = self._index_search(q, kk, sel, None if exact else 1)
+            boost = None if exact else self._index.ntotal / shared
+            scores, labels = self._index_search(q, kk, sel, boost)
         complete = (labels >= 0).sum(axis=1) < kk if kk < shared else np.ones(len(q), bool)
-        in_subset = None if subset is None else set(subset.tolist())
+        in_subset = None if subset is None else set(subset.labels.tolist())
         out: list[list[Hit]] = []
         for n in range(len(q)):
             ex = excluded[n]
@@ -455,7 +556,7 @@ class VectorIndex:
                 names = [self._names[label] for label in ex]
                 out.append(
                     self.search(
-                        q[n], k, exclude=[i for i in names if i is not None], allowed=allowed
+                        q[n], k, exclude=[i for i in names if i is not None], allowed=subset
                     )
                 )
         return out
@@ -529,7 +630,7 @@ class VectorIndex:
             )
         if live != count:
             raise ValueError(f"{folder}: index.json counts {count} items, ids.json names {live}")
-        out = cls(index.d, kind=requested, params=params)
+        out = cls(index.d, kind=requested, **asdict(params))
         out._set_contents(folder, index if built else None, built, names, trained_on)
         return out
 
@@ -586,6 +687,7 @@ class VectorIndex:
 
     def _install(self, kind: BuiltKind, x: npt.NDArray[np.float32]) -> None:
         """Build a ``kind`` index holding ``x`` under labels ``0..len(x)-1``."""
+        self._version += 1
         d, p = self.dimension, self.params
         index: Any
         if kind == "flat":
@@ -601,6 +703,8 @@ class VectorIndex:
             nlist = min(nlist, len(x))
             index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
             index.cp.min_points_per_centroid = 1  # no warning for small trainings
+            index.cp.max_points_per_centroid = p.train_per_list
+            index.cp.niter = p.train_iterations
             index.train(x)
             index.set_direct_map_type(faiss.DirectMap.Hashtable)
             index.nprobe = min(p.nprobe, nlist)
@@ -609,6 +713,7 @@ class VectorIndex:
         logger.debug("built a %s index of %d vectors", kind, len(x))
 
     def _after_change(self) -> None:
+        self._version += 1
         p = self.params
         if p.max_dead_fraction is not None and self._dead > p.max_dead_fraction * len(self._names):
             self.rebuild()
@@ -654,40 +759,51 @@ class VectorIndex:
             alive[list(excluded)] = False
         return np.flatnonzero(alive).astype(np.int64)
 
-    def _allowed_labels(self, allowed: Iterable[str], excluded: set[int]) -> npt.NDArray[np.int64]:
-        found = {self._labels[a] for a in allowed if a in self._labels} - excluded
-        return np.array(sorted(found), dtype=np.int64)
+    def _subset(self, labels: npt.NDArray[np.int64]) -> IdSubset:
+        return IdSubset(labels, self, self._version, len(self._names))
 
-    def _selector(self, subset: npt.NDArray[np.int64] | None, excluded: set[int]) -> Any:
-        """An ``IDSelectorBitmap`` over labels, or ``None`` when nothing is filtered."""
-        if subset is None and not excluded and self._dead == 0:
+    def _resolve(
+        self, allowed: Collection[str] | IdSubset | None, excluded: set[int]
+    ) -> IdSubset | None:
+        if allowed is None:
             return None
-        n = len(self._names)
+        if isinstance(allowed, str):
+            raise TypeError("allowed must be a collection of ids, not one string")
+        if isinstance(allowed, IdSubset):
+            if allowed._owner is not self or allowed._version != self._version:
+                raise ValueError("the IdSubset was made before the index changed: make it again")
+            return allowed.without(excluded) if excluded else allowed
+        found = {self._labels[a] for a in allowed if a in self._labels} - excluded
+        return self._subset(np.array(sorted(found), dtype=np.int64))
+
+    def _selector(self, subset: IdSubset | None, excluded: set[int]) -> Any:
+        """An ``IDSelectorBitmap`` over labels, or ``None`` when nothing is filtered.
+
+        ``subset`` must already leave out ``excluded``.
+        """
         if subset is not None:
-            mask = np.zeros(n, dtype=bool)
-            mask[subset] = True
-            bits = np.packbits(mask, bitorder="little")
-        else:
-            if self._bits is None:
-                self._bits = np.packbits(self._alive[:n], bitorder="little")
-            bits = self._bits
-            if excluded:
-                bits = bits.copy()
-                for label in excluded:
-                    bits[label >> 3] &= ~np.uint8(1 << (label & 7))
-        return faiss.IDSelectorBitmap(bits)  # keeps a reference to ``bits``
+            return faiss.IDSelectorBitmap(subset.bits())  # keeps a reference to the bits
+        if not excluded and self._dead == 0:
+            return None
+        if self._bits is None:
+            self._bits = np.packbits(self._alive[: len(self._names)], bitorder="little")
+        bits = self._bits
+        if excluded:
+            gone = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
+            bits = _clear_bits(bits.copy(), gone)
+        return faiss.IDSelectorBitmap(bits)
 
     def _index_search(
-        self, q: npt.NDArray[np.float32], kk: int, sel: Any, boost: int | None
+        self, q: npt.NDArray[np.float32], kk: int, sel: Any, boost: float | None
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """FAISS search; ``boost``: multiply efSearch / nprobe (``None``: exhaustive IVF)."""
         p = self.params
         if self._built == "hnsw":
-            ef = max(kk, p.ef_search * (boost or 1))
+            ef = max(kk, math.ceil(p.ef_search * (boost or 1)))
             params = faiss.SearchParametersHNSW(efSearch=ef, sel=sel)
         elif self._built == "ivf":
             nlist = self._index.nlist
-            nprobe = nlist if boost is None else min(nlist, p.nprobe * boost)
+            nprobe = nlist if boost is None else min(nlist, math.ceil(p.nprobe * boost))
             params = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
         else:
             params = faiss.SearchParameters(sel=sel)
@@ -695,21 +811,21 @@ class VectorIndex:
         return scores, labels
 
     def _subset_knn(
-        self, q: npt.NDArray[np.float32], subset: npt.NDArray[np.int64], kk: int
+        self, q: npt.NDArray[np.float32], subset: IdSubset, kk: int
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Exact search over the rows ``subset`` (labels)."""
-        if self._built == "ivf":  # every list, with the selector: exact over stored vectors
-            mask = np.zeros(len(self._names), dtype=bool)
-            mask[subset] = True
-            sel = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
-            return self._index_search(q, kk, sel, None)
-        scores, rows = faiss.knn(q, self._gather(subset), kk, metric=faiss.METRIC_INNER_PRODUCT)
-        labels = np.where(rows >= 0, subset[np.maximum(rows, 0)], -1)
-        return scores, labels
+        """Exact search over the items of ``subset``."""
+        if len(subset) > _GATHER_MAX:  # scan everything, with the selector
+            sel = self._selector(subset, set())
+            if self._built == "ivf":  # every list: exact, IVF-Flat stores the vectors
+                return self._index_search(q, kk, sel, None)
+            store = self._index if self._built == "flat" else self._index.storage
+            scores, labels = store.search(q, kk, params=faiss.SearchParameters(sel=sel))
+            return scores, labels
+        rows = subset.labels
+        scores, found = faiss.knn(q, self._gather(rows), kk, metric=faiss.METRIC_INNER_PRODUCT)
+        return scores, np.where(found >= 0, rows[np.maximum(found, 0)], -1)
 
-    def _exact_subset(
-        self, q: npt.NDArray[np.float32], subset: npt.NDArray[np.int64], want: int
-    ) -> list[Hit]:
+    def _exact_subset(self, q: npt.NDArray[np.float32], subset: IdSubset, want: int) -> list[Hit]:
         return self._exact(lambda kk: self._subset_knn(q, subset, kk), want, len(subset))
 
     def _exact(
@@ -773,6 +889,13 @@ def _kind_of(index: Any) -> BuiltKind | str:
     if isinstance(index, faiss.IndexIVFFlat):
         return "ivf"
     return type(index).__name__
+
+
+def _clear_bits(
+    bits: npt.NDArray[np.uint8], labels: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint8]:
+    np.bitwise_and.at(bits, labels >> 3, ~np.left_shift(1, labels & 7).astype(np.uint8))
+    return bits
 
 
 def _ivf_labels(index: Any) -> npt.NDArray[np.int64]:
