@@ -11,9 +11,9 @@ from embeddings.index import IdSubset, IndexParams, VectorIndex
 __all__ = [
     "DEFAULT_MODEL",
     "EmbeddingCache",
+    "Encoder",
     "IdSubset",
     "IndexParams",
-    "Encoder",
     "Manifest",
     "SentenceTransformerEncoder",
     "VectorIndex",
