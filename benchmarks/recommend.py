@@ -7,25 +7,15 @@ Usage: python benchmarks/recommend.py [--home DIR] [--calls 100] [-k 10]
 from __future__ import annotations
 
 import argparse
-import platform
 import random
 import statistics
 import time
 from pathlib import Path
 
+from machine import describe
+
 from matcher.facade import Matcher
 from matcher.settings import Settings
-
-
-def machine() -> str:
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -48,7 +38,7 @@ def main() -> None:
             m.recommend(q, k=args.k)
             times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     print(f"organisations: {len(ids)}, calls: {len(times)}, k={args.k}")
     print(f"first call (loads the index): {load * 1000:.1f} ms")
     print(

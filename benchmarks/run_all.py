@@ -11,31 +11,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from machine import describe
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-
-
-def machine() -> str:
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = "?"
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal"):
-            mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {mem} RAM, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}"
-    )
 
 
 def benchmarks(cordis: Path, demo_home: Path) -> dict[str, list[str]]:
@@ -67,7 +52,7 @@ def main() -> None:
     lines = [
         f"# Benchmarks, {dt.date.today().isoformat()}",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {describe()}.",
         "",
         "Produced by `python benchmarks/run_all.py`; each section is one script's output.",
     ]

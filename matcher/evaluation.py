@@ -491,19 +491,15 @@ def _sample(candidates: IntArray, count: int, seed: int) -> IntArray:
 
 
 def read_collaborations_file(path: str | Path) -> list[CollaborationRow]:
-    """Collaborations from a platform CSV or JSON Lines file, validated.
+    """Collaborations from a platform CSV or JSON Lines file, validated, as rows.
 
     Raises:
         InvalidImportError: any row or the file is invalid.
 
     """
-    from matcher.importers.platform import _read_collaborations
+    from matcher.importers.platform import read_collaborations
 
-    problems: list[ImportProblem] = []
-    found = _read_collaborations(Path(path), problems)
-    if problems:
-        raise InvalidImportError(problems)
-    return [_row(c) for _, c in found]
+    return [_row(c) for c in read_collaborations(Path(path))]
 
 
 def read_organisations_file(path: str | Path) -> list[Organisation]:
@@ -513,13 +509,9 @@ def read_organisations_file(path: str | Path) -> list[Organisation]:
         InvalidImportError: any row or the file is invalid.
 
     """
-    from matcher.importers.platform import _read_organisations
+    from matcher.importers.platform import read_organisations
 
-    problems: list[ImportProblem] = []
-    found = _read_organisations(Path(path), problems)
-    if problems:
-        raise InvalidImportError(problems)
-    return [o for _, o in found.values()]
+    return read_organisations(Path(path))
 
 
 # -- methods -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -320,11 +320,6 @@ def _diversify(
         per[int(country[best])] = per.get(int(country[best]), 0) + 1
         hubs += int(hub[best])
     return chosen
-
-
-def signal_index() -> Mapping[str, int]:
-    """Column of each signal."""
-    return {name: i for i, name in enumerate(SIGNALS)}
 
 
 def score_all(

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from matcher.errors import ImportProblem
+from matcher.errors import ImportProblem, InvalidImportError
 from matcher.importers._files import CsvRows, open_text
 from matcher.importers.report import ImportReport, finish_validation, problems_from
 from matcher.schema import Collaboration, Organisation
@@ -28,6 +28,8 @@ __all__ = [
     "COLLABORATION_COLUMNS",
     "ORGANISATION_COLUMNS",
     "import_platform",
+    "read_collaborations",
+    "read_organisations",
     "write_collaborations",
     "write_organisations",
 ]
@@ -141,6 +143,32 @@ def _read_collaborations(
                 )
             )
     return [v for k, v in found.items() if k not in conflicted]
+
+
+def read_organisations(path: Path) -> list[Organisation]:
+    """Organisations from a platform CSV or JSON Lines file, without touching a store.
+
+    Raises:
+        InvalidImportError: any row or the file is invalid.
+    """
+    problems: list[ImportProblem] = []
+    found = _read_organisations(path, problems)
+    if problems:
+        raise InvalidImportError(problems)
+    return [o for _, o in found.values()]
+
+
+def read_collaborations(path: Path) -> list[Collaboration]:
+    """Collaborations from a platform CSV or JSON Lines file, without touching a store.
+
+    Raises:
+        InvalidImportError: any row or the file is invalid.
+    """
+    problems: list[ImportProblem] = []
+    found = _read_collaborations(path, problems)
+    if problems:
+        raise InvalidImportError(problems)
+    return [c for _, c in found]
 
 
 def import_platform(
