@@ -15,6 +15,7 @@ from embeddings.artefact import current_folder, read_manifest
 from matcher.errors import StateError, UnknownOrganisationError
 from matcher.facade import Matcher
 from matcher.ranking import RankingOptions
+from matcher.schema import Organisation
 from matcher.settings import Settings
 from matcher.signals import SIGNALS
 
@@ -173,3 +174,32 @@ def test_cli_import_refuses_bad_files_with_the_line(tmp_path: Path) -> None:
     assert "orgs.csv, line 4, field 'country'" in out.stderr
     stats = json.loads(run_cli(tmp_path / "home", "stats", "--json").stdout)
     assert stats["organisations"]["total"] == 0
+
+
+def test_cold_start_profile_and_consortium_completion(
+    examples_home: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    newcomer = Organisation(
+        id="NEW-1",
+        name="ColdBox Logistics",
+        kind="sme",
+        country="PT",
+        description="We run refrigerated trucks and cold stores for fruit and vegetable "
+        "exporters and monitor temperatures along the fresh food chain.",
+        ecosystems=["agri_food", "mobility"],
+        stages=["distribution"],
+        offers="Refrigerated transport of fresh produce",
+        seeks="Fruit exporters and food clusters",
+        target_countries=["ES", "DK"],
+    )
+    with open_examples(examples_home, encoder) as m:
+        suggestions = m.recommend_profile(newcomer, k=3)
+        assert "NEW-1" not in {s.organisation.id for s in suggestions}
+        assert suggestions[0].organisation.id in {"CL-AGRI-ES", "CL-AGRI-DK", "SME-COLD-IT"}
+        assert all(s.reasons for s in suggestions)
+        assert not any(r.signal in {"common_partners", "adamic_adar"}
+                       for s in suggestions for r in s.reasons)  # fmt: skip
+        team = m.complete(["CL-AERO-FR"], k=3, topic="recycled carbon fibre for aircraft")
+        assert "CL-AERO-FR" not in {s.organisation.id for s in team}
+        assert any(r.signal == "topic" for r in team[0].reasons)
+        assert team[0].organisation.country != "FR" or team[0].organisation.kind != "cluster"
