@@ -40,7 +40,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from embeddings.encoder import DEFAULT_MODEL, model_digest, resolve_model
+from embeddings.encoder import (
+    DEFAULT_MODEL,
+    model_digest,
+    pool_windows,
+    resolve_model,
+    split_windows,
+)
 
 __all__ = [
     "EXPORT_RECIPE",
@@ -537,22 +543,9 @@ class OnnxEncoder:
         tokenizer = self.tokenizer
         cls_id = int(tokenizer.token_to_id(self._cls_token))
         sep_id = int(tokenizer.token_to_id(self._sep_token))
-        limit = self.max_tokens
-        chunks: list[list[int]] = []
-        owners: list[int] = []
-        lengths: list[int] = []
-        for i, encoding in enumerate(tokenizer.encode_batch(list(texts), add_special_tokens=False)):
-            ids: list[int] = encoding.ids
-            if len(ids) <= limit:
-                chunks.append([cls_id, *ids, sep_id])
-                owners.append(i)
-                lengths.append(max(len(ids), 1))
-                continue
-            for start in range(0, len(ids), limit):
-                window = ids[start : start + limit]
-                chunks.append([cls_id, *window, sep_id])
-                owners.append(i)
-                lengths.append(len(window))
+        encoded = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        windows, owners, lengths = split_windows([e.ids for e in encoded], self.max_tokens)
+        chunks = [[cls_id, *window, sep_id] for window in windows]
         return chunks, owners, lengths
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Float32Array:
@@ -582,10 +575,4 @@ class OnnxEncoder:
                 weights = mask[:, :, None].astype(np.float32)
                 pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
             vectors[rows] = pooled
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        if len(chunks) == len(texts):
-            return vectors
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        np.add.at(out, np.asarray(owners), vectors * np.asarray(lengths, np.float32)[:, None])
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
+        return pool_windows(vectors, owners, lengths, len(texts))

@@ -23,7 +23,9 @@ __all__ = [
     "SentenceTransformerEncoder",
     "make_encoder",
     "model_digest",
+    "pool_windows",
     "resolve_model",
+    "split_windows",
 ]
 
 logger = logging.getLogger(__name__)
@@ -111,6 +113,41 @@ def model_digest(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def split_windows(
+    token_ids: Sequence[Sequence[int]], limit: int
+) -> tuple[list[Sequence[int]], list[int], list[int]]:
+    """Cut each text's token ids into windows of at most ``limit`` tokens.
+
+    Returns:
+        The windows, the index of the text each belongs to, and each window's token count
+        (at least 1, so an empty text still weighs in).
+    """
+    windows: list[Sequence[int]] = []
+    owners: list[int] = []
+    lengths: list[int] = []
+    for i, ids in enumerate(token_ids):
+        starts = range(0, len(ids), limit) if len(ids) > limit else range(1)
+        for start in starts:
+            window = ids[start : start + limit]
+            windows.append(window)
+            owners.append(i)
+            lengths.append(max(len(window), 1))
+    return windows, owners, lengths
+
+
+def pool_windows(
+    vectors: npt.NDArray[np.float32], owners: Sequence[int], lengths: Sequence[int], count: int
+) -> npt.NDArray[np.float32]:
+    """Unit-length rows, one per text: its windows' unit vectors averaged, weighted by tokens."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    if len(owners) == count:
+        return np.ascontiguousarray(unit, dtype=np.float32)
+    out = np.zeros((count, vectors.shape[1]), dtype=np.float32)
+    np.add.at(out, np.asarray(owners), unit * np.asarray(lengths, np.float32)[:, None])
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(out)
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model loaded offline from local files.
 
@@ -190,22 +227,12 @@ class SentenceTransformerEncoder:
     def _windows(self, texts: Sequence[str]) -> tuple[list[str], list[int], list[int]]:
         """Split texts into windows; return window texts, owner index and token counts."""
         tokenizer = self.model.tokenizer
-        limit = self.max_tokens
         encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        chunks: list[str] = []
-        owners: list[int] = []
-        lengths: list[int] = []
-        for i, (text, ids) in enumerate(zip(texts, encoded, strict=True)):
-            if len(ids) <= limit:
-                chunks.append(text)
-                owners.append(i)
-                lengths.append(max(len(ids), 1))
-                continue
-            for start in range(0, len(ids), limit):
-                window = ids[start : start + limit]
-                chunks.append(tokenizer.decode(window))
-                owners.append(i)
-                lengths.append(len(window))
+        windows, owners, lengths = split_windows(encoded, self.max_tokens)
+        chunks = [
+            texts[owner] if len(encoded[owner]) <= self.max_tokens else tokenizer.decode(window)
+            for window, owner in zip(windows, owners, strict=True)
+        ]
         return chunks, owners, lengths
 
     def encode(
@@ -222,12 +249,7 @@ class SentenceTransformerEncoder:
             convert_to_numpy=True,
             normalize_embeddings=True,
         ).astype(np.float32)
-        if len(chunks) == len(texts):
-            return np.ascontiguousarray(vectors)
-        pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        np.add.at(pooled, np.asarray(owners), vectors * np.asarray(lengths, np.float32)[:, None])
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12))
+        return pool_windows(vectors, owners, lengths, len(texts))
 
 
 DEFAULT_BACKEND = "onnx"

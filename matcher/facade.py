@@ -16,8 +16,8 @@ from embeddings import (
     EmbeddingCache,
     Encoder,
     Manifest,
-    SentenceTransformerEncoder,
     VectorIndex,
+    make_encoder,
     read_manifest,
     text_key,
     write_atomically,
@@ -148,10 +148,12 @@ class Matcher:
     def encoder(self) -> Encoder:
         """The text encoder named by the settings (the model loads on first use)."""
         if self._encoder is None:
-            self._encoder = SentenceTransformerEncoder(
+            self._encoder = make_encoder(
                 self.settings.model,
+                backend=self.settings.backend,
                 batch_size=self.settings.batch_size,
                 threads=self.settings.threads,
+                cache_dir=self.home / "models",
             )
         return self._encoder
 
