@@ -184,11 +184,14 @@ def test_multilingual_e5_matches_across_languages() -> None:
     assert float(long @ vectors[2]) > float(vectors[0] @ vectors[2]) + 0.03
 
 
-@pytest.mark.xfail(
-    reason="finding: all-MiniLM-L6-v2 is English-only; the English text's nearest neighbour "
-    "is the energy profile (0.469), not its German version (0.466)",
-    strict=False,
-)
-def test_minilm_does_not_match_across_languages(encoder: SentenceTransformerEncoder) -> None:
+def test_minilm_is_english_only(encoder: SentenceTransformerEncoder) -> None:
+    """The finding behind the multilingual option: MiniLM barely links EN and DE texts.
+
+    Measured: the English text scores 0.466 against its German version and 0.469 against an
+    unrelated energy profile; multilingual-e5-small (test above) scores 0.92 against 0.86.
+    """
     vectors = encoder.encode([COLD_CHAIN_EN, COLD_CHAIN_DE, *UNRELATED])
-    assert _mutual_nearest(vectors) == (1, 0)
+    translation = float(vectors[0] @ vectors[1])
+    best_unrelated = float(np.max(vectors[2:] @ vectors[0]))
+    assert translation < 0.6
+    assert translation < best_unrelated + 0.05
