@@ -24,6 +24,7 @@ from embeddings import (
     write_atomically,
 )
 from embeddings.artefact import ManifestMismatchError, current_folder
+from embeddings.fields import search_fields
 from matcher.errors import StateError
 from matcher.graph import CollaborationGraph
 from matcher.importers import ImportReport, import_cordis, import_platform
@@ -252,8 +253,14 @@ class Matcher:
             extra={"texts": len(distinct), "without_text": skipped},
         )
 
+        tags = side_vectors.pop("tags")
+        has_tags = np.asarray(tags.any(axis=1), np.bool_)
+        tags_index = VectorIndex(encoder.dimension)
+        tags_index.add([i for i, h in zip(ids, has_tags, strict=True) if h], tags[has_tags])
+
         def write(folder: Path) -> None:
             index.save(folder)
+            tags_index.save(folder / "tags")
             cache.save(folder)
             for name, vectors in side_vectors.items():
                 np.save(folder / f"{name}.npy", vectors, allow_pickle=False)
@@ -271,6 +278,7 @@ class Matcher:
         return {
             "offers": [found[i].offers for i in ids],
             "seeks": [found[i].seeks for i in ids],
+            "tags": [found[i].tags_text() for i in ids],
         }
 
     @staticmethod
@@ -310,7 +318,12 @@ class Matcher:
                 f"{manifest.dimension}; run `matcher build`"
             )
         table = self._load_table(folder, index)
-        self._state = _State(folder, manifest, index, table)
+        tags = (
+            VectorIndex.load(folder / "tags")
+            if (folder / "tags").is_dir()
+            else VectorIndex(index.dimension)
+        )
+        self._state = _State(folder, manifest, index, table, tags)
         logger.info("loaded %s: %d organisations", folder, len(table))
         return self._state
 
@@ -445,8 +458,17 @@ class Matcher:
         neighbours = None
         opts = options or self.options()
         if len(table) > opts.full_scan_limit and organisation_id in state.index:
+            fields = {"text": state.index, "tags": state.tags}
+            w = self.settings.tag_weight
             with self._index_lock:
-                hits = state.index.search(query.text, opts.candidates, exclude=[organisation_id])
+                if w > 0.0 and organisation_id in state.tags:
+                    queries = {"text": query.text, "tags": state.tags.vector(organisation_id)}
+                    weights = {"text": 1.0 - w, "tags": w}
+                else:
+                    queries, weights = {"text": query.text}, {"text": 1.0}
+                hits = search_fields(
+                    fields, queries, weights, opts.candidates, exclude=[organisation_id]
+                )
             neighbours = np.array([rows[h[0]] for h in hits if h[0] in rows], np.int64)
         ranked = rank(
             table,
@@ -460,6 +482,49 @@ class Matcher:
             text_neighbours=neighbours,
         )
         return self._suggestions(table, table.organisations[row], row, ranked)
+
+    def search(
+        self,
+        text: str = "",
+        *,
+        tags: Sequence[str] = (),
+        k: int = 10,
+        tag_weight: float | None = None,
+        exclude: Sequence[str] = (),
+    ) -> list[tuple[Organisation, float]]:
+        """Organisations whose texts and tags are nearest to a free text and a list of tags.
+
+        The score is ``(1 - w)·cos(text) + w·cos(tags)`` over the text index and the tags
+        index (ecosystems, stages, keywords), ``w`` being ``tag_weight`` (default: the
+        setting ``tag_weight``); with only a text, or only tags, the other field is left
+        out. Exact over exact indexes (see :func:`embeddings.fields.search_fields`).
+
+        Raises:
+            ValueError: neither a text nor tags, ``k`` below 1, or a weight outside [0, 1].
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        w = self.settings.tag_weight if tag_weight is None else tag_weight
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"tag_weight must be between 0 and 1, not {w}")
+        tag_text = "; ".join(t.strip() for t in tags if t.strip())
+        if not text.strip() and not tag_text:
+            raise ValueError("give a text, tags or both")
+        if not tag_text:
+            w = 0.0
+        elif not text.strip():
+            w = 1.0
+        present = [t for t in (text, tag_text) if t.strip()]
+        encoded = dict(zip(present, self.encoder.encode(present), strict=True))
+        state = self.state()
+        fields = {"text": state.index, "tags": state.tags}
+        queries = {
+            name: encoded[t] for name, t in (("text", text), ("tags", tag_text)) if t in encoded
+        }
+        with self._index_lock:
+            hits = search_fields(fields, queries, {"text": 1.0 - w, "tags": w}, k, exclude=exclude)
+        found = self.store.get_organisations([i for i, _ in hits])
+        return [(found[i], score) for i, score in hits if i in found]
 
     def recommend_profile(
         self, profile: Organisation, k: int = 10, *, filters: Filters | None = None
@@ -736,9 +801,15 @@ class Matcher:
                 "text": "" if org.id in with_projects else org.profile_text(),
                 "offers": org.offers,
                 "seeks": org.seeks,
+                "tags": org.tags_text(),
             }
             if old is not None:
-                before = {"text": old.profile_text(), "offers": old.offers, "seeks": old.seeks}
+                before = {
+                    "text": old.profile_text(),
+                    "offers": old.offers,
+                    "seeks": old.seeks,
+                    "tags": old.tags_text(),
+                }
                 fields = {
                     k: v
                     for k, v in fields.items()
@@ -784,28 +855,18 @@ class Matcher:
         rows = {o.id: r for r, o in enumerate(orgs)}
         for org_id, fields in changed.items():
             for name, vector in fields.items():
-                vectors[name][rows[org_id]] = vector
+                if name in vectors:
+                    vectors[name][rows[org_id]] = vector
         rebuild_graph = graph_changed or [o.id for o in orgs] != old.ids
         graph = None if rebuild_graph else old.graph
         activity = None if rebuild_graph else old.activity[np.maximum(take, 0)]
         table = self._make_table(orgs, vectors, graph, activity)
-        index_changes = {
-            org_id: vectors["text"][rows[org_id]]
-            for org_id, fields in changed.items()
-            if "text" in fields
-        }
         with self._index_lock:
-            index = state.index
-            index.remove([i for i in removed if i in index])
-            gone = [i for i, v in index_changes.items() if not v.any() and i in index]
-            index.remove(gone)
-            update = [i for i, v in index_changes.items() if v.any() and i in index]
-            add = [i for i, v in index_changes.items() if v.any() and i not in index]
-            if update:
-                index.update(update, np.stack([index_changes[i] for i in update]))
-            if add:
-                index.add(add, np.stack([index_changes[i] for i in add]))
-        self._state = _State(state.folder, state.manifest, index, table)
+            for name, index in (("text", state.index), ("tags", state.tags)):
+                _apply_changes(
+                    index, removed, {i: f[name] for i, f in changed.items() if name in f}
+                )
+        self._state = _State(state.folder, state.manifest, state.index, table, state.tags)
 
     def organisation(self, organisation_id: str) -> Organisation:
         """One organisation from the store.
@@ -816,6 +877,20 @@ class Matcher:
         return self.store.get_organisation(organisation_id)
 
 
+def _apply_changes(
+    index: VectorIndex, removed: list[str], changes: dict[str, npt.NDArray[np.float32]]
+) -> None:
+    """Remove, update and add items of an index; a zero vector removes an item."""
+    index.remove([i for i in removed if i in index])
+    index.remove([i for i, v in changes.items() if not v.any() and i in index])
+    update = [i for i, v in changes.items() if v.any() and i in index]
+    add = [i for i, v in changes.items() if v.any() and i not in index]
+    if update:
+        index.update(update, np.stack([changes[i] for i in update]))
+    if add:
+        index.add(add, np.stack([changes[i] for i in add]))
+
+
 @dataclass
 class _State:
     """What a query needs, loaded once per build."""
@@ -824,3 +899,4 @@ class _State:
     manifest: Manifest
     index: VectorIndex
     table: ProfileTable
+    tags: VectorIndex

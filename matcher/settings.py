@@ -30,6 +30,13 @@ class Settings(BaseSettings):
         description="encoder backend: torch, onnx (default), onnx-int8 or openvino; "
         "all but torch take -sNNN, tokens per window",
     )
+    tag_weight: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="weight of the tags (ecosystems, stages, keywords) against the profile "
+        "text in searches and in the candidates of large tables",
+    )
     batch_size: int = Field(default=32, ge=1, le=1024, description="texts per encoder batch")
     threads: int = Field(
         default=0, ge=0, description="encoder threads; 0 keeps the backend's default"

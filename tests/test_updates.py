@@ -78,8 +78,8 @@ def test_a_new_organisation_is_ranked_at_once_and_encoded_once(
     m, counting = live
     folder = current_folder(m.home)
     assert m.upsert_organisations([drone_cluster()]) == ["CL-DRONE-PL"]
-    # Its profile text, offers and seeks: three texts, nothing else re-encoded.
-    assert len(counting.texts) == 3
+    # Its profile text, offers, seeks and tags: four texts, nothing else re-encoded.
+    assert len(counting.texts) == 4
     assert current_folder(m.home) == folder  # no rebuild
     own = m.recommend("CL-DRONE-PL", k=3)
     assert own and "CL-DRONE-PL" not in ids(own)
@@ -125,9 +125,8 @@ def test_an_unchanged_upsert_encodes_nothing_and_a_changed_field_one_text(
     m.upsert_organisations([org])
     assert counting.texts == []
     m.upsert_organisations([org.model_copy(update={"seeks": "Drone makers"})])
-    # The profile text includes 'Seeks: …', so it changes too: two texts.
-    assert sorted(counting.texts) == sorted(["Drone makers", counting.texts[0]])
-    assert len(counting.texts) == 2
+    # The profile text includes 'Seeks: …', so it changes too: two texts; tags do not.
+    assert len(counting.texts) == 2 and "Drone makers" in counting.texts
     assert m.organisation("CL-AGRI-ES").seeks == "Drone makers"
 
 
@@ -204,3 +203,24 @@ def test_reads_run_while_writes_happen(live: tuple[Matcher, CountingEncoder]) ->
     assert {f"CL-DRONE-{n}" for n in (1, 3, 5)} <= set(table.ids)
     assert not {f"CL-DRONE-{n}" for n in (0, 2, 4)} & set(table.ids)
     assert len(m.load()) == len(table.ids)
+
+
+def test_search_weights_text_and_tags_and_sees_writes(
+    live: tuple[Matcher, CountingEncoder],
+) -> None:
+    m, _ = live
+    by_tags = [o.id for o, _ in m.search(tags=["cold chain", "fresh produce"], k=3)]
+    assert by_tags[0] == "CL-AGRI-ES"  # the only profile with both keywords
+    text = "Software for hospitals and medical imaging"
+    text_only = m.search(text, k=10)
+    assert m.search(text, tags=["cold chain"], k=10, tag_weight=0.0) == text_only
+    mixed = [o.id for o, _ in m.search(text, tags=["cold chain"], k=10, tag_weight=0.8)]
+    assert mixed.index("CL-AGRI-ES") < [o.id for o, _ in text_only].index("CL-AGRI-ES")
+    m.upsert_organisations(
+        [drone_cluster().model_copy(update={"keywords": ["quantum sensing", "drones"]})]
+    )
+    assert m.search(tags=["quantum sensing"], k=1)[0][0].id == "CL-DRONE-PL"
+    m.remove_organisation("CL-DRONE-PL")
+    assert "CL-DRONE-PL" not in [o.id for o, _ in m.search(tags=["quantum sensing"], k=20)]
+    with pytest.raises(ValueError, match="text, tags"):
+        m.search("  ")
