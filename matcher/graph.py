@@ -411,14 +411,31 @@ class CollaborationGraph:
         """
         ra, rb = self.row(a), self.row(b)
         ind, ptr = self.binary.indices, self.binary.indptr
-        shared = np.intersect1d(ind[ptr[ra] : ptr[ra + 1]], ind[ptr[rb] : ptr[rb + 1]])
-        out: list[CommonPartner] = []
-        for z in shared.tolist():
-            pa, pb = self._edge_position(int(z), ra), self._edge_position(int(z), rb)
-            assert pa is not None and pb is not None
-            out.append(CommonPartner(self.ids[z], self._link_at(pa), self._link_at(pb)))
+        shared = np.intersect1d(
+            ind[ptr[ra] : ptr[ra + 1]], ind[ptr[rb] : ptr[rb + 1]], assume_unique=True
+        ).astype(np.int64)
+        if not len(shared):
+            return []
+        # Positions of the edges z–a and z–b: rows are consecutive and each row's columns
+        # sorted, so (row, column) keys are sorted over the whole matrix.
+        n = max(len(self.ids), 1)
+        keys = self._entry_keys
+        pa = np.searchsorted(keys, shared * n + ra).tolist()
+        pb = np.searchsorted(keys, shared * n + rb).tolist()
+        out = [
+            CommonPartner(self.ids[z], self._link_at(x), self._link_at(y))
+            for z, x, y in zip(shared.tolist(), pa, pb, strict=True)
+        ]
         out.sort(key=lambda p: (-p.latest.date.toordinal(), p.partner))
         return out
+
+    @cached_property
+    def _entry_keys(self) -> IntArray:
+        """``row * n + column`` of every stored edge of :attr:`binary`, in storage order."""
+        n = max(len(self.ids), 1)
+        rows = np.repeat(np.arange(len(self.ids), dtype=np.int64), np.diff(self.binary.indptr))
+        keys: IntArray = rows * n + self.binary.indices.astype(np.int64)
+        return keys
 
     @cached_property
     def nx_graph(self) -> nx.Graph[str]:
