@@ -343,10 +343,10 @@ def signal_columns(
         q_stages = np.array([q.stages for q in queries], np.int64)[:, None]
         other_stage = (pick(table.stages)[None, :] & ~q_stages) != 0
         same_eco_other_stage = (inter > 0) & other_stage & (q_stages != 0)
-        linked_mask = np.zeros((b, 1), np.int64)
-        for i in range(len(_ECOSYSTEMS)):
-            has = ((q_eco >> i) & 1).astype(bool)
-            linked_mask |= np.where(has, table.eco_links[i], 0)
+        has = ((q_eco >> np.arange(len(_ECOSYSTEMS))) & 1).astype(bool)  # (b, ecosystems)
+        linked_mask = np.bitwise_or.reduce(
+            np.where(has, table.eco_links[None, :], 0), axis=1, keepdims=True
+        )
         linked = (eco & linked_mask) != 0
         fwd["complementarity"] = np.where(
             same_eco_other_stage, 1.0, np.where(linked, _LINKED_WEIGHT, 0.0)
