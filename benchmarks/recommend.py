@@ -8,7 +8,9 @@ With ``--baseline``, a git revision (e.g. the commit before an optimisation) is 
 into a temporary folder and both versions run side by side: each in its own process, with
 the index loaded and warmed up, taking turns (never at the same time) on the same queries
 in ``--rounds`` slices, so both see the same machine load. ``--busy`` keeps one core busy
-with another process for the whole run, as on a machine shared with another job.
+with another process for the whole run, as on a machine shared with another job. Each
+call's CPU time (all the process's threads, busy-waiting BLAS threads included) is shown
+too: unlike the wall-clock time it does not grow while other processes have the cores.
 """
 
 from __future__ import annotations
@@ -79,12 +81,13 @@ def worker(home: Path | None, k: int) -> None:
         hello = {"code": str(Path(matcher.__file__).parent), "ids": ids}
         print(json.dumps(hello), flush=True)
         for line in sys.stdin:
-            times = []
+            times, cpu = [], []
             for q in json.loads(line):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 m.recommend(q, k=k)
                 times.append((time.perf_counter() - t) * 1000)
-            print(json.dumps(times), flush=True)
+                cpu.append((time.process_time() - c) * 1000)
+            print(json.dumps([times, cpu]), flush=True)
 
 
 def unpack(ref: str, into: Path) -> Path:
@@ -121,6 +124,7 @@ def side_by_side(
             time.sleep(1.0)
         todo = queries(next(iter(hello.values()))["ids"], calls)
         times: dict[str, list[float]] = {name: [] for name in procs}
+        cpu: dict[str, list[float]] = {name: [] for name in procs}
         size = max(1, len(todo) // rounds)
         try:
             for n, start in enumerate(range(0, len(todo), size)):
@@ -132,7 +136,9 @@ def side_by_side(
                     assert proc.stdin is not None and proc.stdout is not None
                     proc.stdin.write(json.dumps(chunk) + "\n")
                     proc.stdin.flush()
-                    times[name] += json.loads(proc.stdout.readline())
+                    wall, used = json.loads(proc.stdout.readline())
+                    times[name] += wall
+                    cpu[name] += used
         finally:
             if burner is not None:
                 burner.kill()
@@ -146,15 +152,23 @@ def side_by_side(
     load = ", one other process keeping a core busy" if busy else ""
     print(f"organisations: {ids}, calls: {len(todo)} per version in {rounds} alternating "
           f"rounds, k={k}{load}")  # fmt: skip
-    medians = {}
     for name, values in times.items():
-        medians[name] = statistics.median(values)
-        p95 = sorted(values)[int(0.95 * len(values)) - 1]
         print(f"{name} ({hello[name]['code']}): {summary(values)}")
-        medians[name + " p95"] = p95
-    base, new = (medians[n] for n in procs)
-    base95, new95 = (medians[n + " p95"] for n in procs)
-    print(f"ratio baseline / this tree: median {base / new:.2f}x, p95 {base95 / new95:.2f}x")
+        print(f"  CPU time of the process per call: {summary(cpu[name])}")
+    base, new = (times[n] for n in procs)
+    base_cpu, new_cpu = (cpu[n] for n in procs)
+    print(
+        f"ratio baseline / this tree: median {ratio(base, new, 0.5):.2f}x, "
+        f"p95 {ratio(base, new, 0.95):.2f}x; CPU time median {ratio(base_cpu, new_cpu, 0.5):.2f}x"
+    )
+
+
+def ratio(base: list[float], new: list[float], q: float) -> float:
+    def at(values: list[float]) -> float:
+        values = sorted(values)
+        return statistics.median(values) if q == 0.5 else values[int(q * len(values)) - 1]
+
+    return at(base) / at(new)
 
 
 def main() -> None:
