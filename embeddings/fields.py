@@ -94,10 +94,7 @@ def _rescore(
     """Exact weighted scores of ``items`` from the stored vectors, best first, then id."""
     total = np.zeros(len(items), np.float64)
     for name, w in weights.items():
-        index = fields[name]
-        q = np.asarray(queries[name], np.float64).reshape(-1)
-        for n, item in enumerate(items):
-            if item in index:
-                total[n] += w * float(index.vector(item).astype(np.float64) @ q)
+        vectors, _ = fields[name].vectors(items)
+        total += w * (vectors.astype(np.float64) @ np.asarray(queries[name], np.float64).ravel())
     order = sorted(range(len(items)), key=lambda n: (-total[n], items[n]))
     return [(items[n], float(total[n])) for n in order]

@@ -334,6 +334,20 @@ class VectorIndex:
             return np.asarray(self._index.reconstruct(label), dtype=np.float32)
         return np.array(self._rows()[label], dtype=np.float32)
 
+    def vectors(self, ids: Sequence[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """The stored vectors of several items at once, and which of them are in the index.
+
+        Returns:
+            An ``(len(ids), dimension)`` array (zero rows for ids not in the index) and a
+            mask of the ids found.
+        """
+        found = np.array([i in self._labels for i in ids], dtype=np.bool_)
+        out = np.zeros((len(ids), self.dimension), dtype=np.float32)
+        labels = np.array([self._labels[i] for i in ids if i in self._labels], dtype=np.int64)
+        if len(labels):
+            out[found] = self._gather(labels)
+        return out, found
+
     # -- updates -------------------------------------------------------------------------
 
     def add(self, ids: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:

@@ -458,17 +458,17 @@ class Matcher:
         neighbours = None
         opts = options or self.options()
         if len(table) > opts.full_scan_limit and organisation_id in state.index:
-            fields = {"text": state.index, "tags": state.tags}
+            # Candidates only (every one is then scored exactly on all signals): the
+            # nearest texts, and the nearest tag lists in proportion to the tag weight.
             w = self.settings.tag_weight
             with self._index_lock:
+                hits = state.index.search(query.text, opts.candidates, exclude=[organisation_id])
                 if w > 0.0 and organisation_id in state.tags:
-                    queries = {"text": query.text, "tags": state.tags.vector(organisation_id)}
-                    weights = {"text": 1.0 - w, "tags": w}
-                else:
-                    queries, weights = {"text": query.text}, {"text": 1.0}
-                hits = search_fields(
-                    fields, queries, weights, opts.candidates, exclude=[organisation_id]
-                )
+                    hits += state.tags.search(
+                        state.tags.vector(organisation_id),
+                        max(1, round(opts.candidates * w)),
+                        exclude=[organisation_id],
+                    )
             neighbours = np.array([rows[h[0]] for h in hits if h[0] in rows], np.int64)
         ranked = rank(
             table,

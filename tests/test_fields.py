@@ -87,3 +87,18 @@ def test_bad_weights_are_refused() -> None:
     with pytest.raises(ValueError, match="'tags'"):
         search_fields(fields, q, {"text": 0.5, "tags": 0.5}, 3)
     assert search_fields(fields, q, {"text": 0.0}, 3) == []
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_vectors_in_a_batch_equal_one_by_one(kind: str) -> None:
+    rng = np.random.default_rng(3)
+    ids = [f"x{i}" for i in range(2000)]
+    index = VectorIndex(16, kind=kind)  # type: ignore[arg-type]
+    index.add(ids, unit(rng.normal(size=(2000, 16))))
+    index.remove(["x5"])
+    wanted = ["x7", "x5", "nope", "x1999", "x0"]
+    vectors, found = index.vectors(wanted)
+    assert found.tolist() == [True, False, False, True, True]
+    assert not vectors[1].any() and not vectors[2].any()
+    for n in (0, 3, 4):
+        np.testing.assert_array_equal(vectors[n], index.vector(wanted[n]))

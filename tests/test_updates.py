@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import threading
@@ -224,3 +225,19 @@ def test_search_weights_text_and_tags_and_sees_writes(
     assert "CL-DRONE-PL" not in [o.id for o, _ in m.search(tags=["quantum sensing"], k=20)]
     with pytest.raises(ValueError, match="text, tags"):
         m.search("  ")
+
+
+def test_index_candidates_rank_like_the_full_scan(live: tuple[Matcher, CountingEncoder]) -> None:
+    m, _ = live
+    m.upsert_organisations([drone_cluster()])
+    few = dataclasses.replace(m.options(), full_scan_limit=1, candidates=4)
+    for org_id in m.state().table.ids:
+        full = m.recommend(org_id, k=3)
+        via_index = m.recommend(org_id, k=3, options=few)
+        assert via_index, org_id
+        # The index's candidates (4 texts, 1 tag list, graph neighbours) are a subset of
+        # everyone, so their best is never better than the full scan's best.
+        assert via_index[0].score <= full[0].score + 1e-9
+    assert ids(
+        m.recommend("CL-AGRI-ES", k=3, options=dataclasses.replace(few, candidates=300))
+    ) == ids(m.recommend("CL-AGRI-ES", k=3))
