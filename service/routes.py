@@ -35,6 +35,7 @@ from service.schemas import (
     Recommendation,
     RecommendRequest,
     suggestions_out,
+    with_utc,
 )
 from service.security import require_read_key, require_write_key
 
@@ -147,7 +148,7 @@ def recommend_for(body: RecommendRequest, matcher: MatcherDep) -> ProfileRecomme
 )
 def get_organisation(organisation_id: PathId, matcher: MatcherDep) -> Organisation:
     """The profile as stored (public data only: the schema holds no contact details)."""
-    return matcher.organisation(organisation_id)
+    return with_utc(matcher.organisation(organisation_id))
 
 
 @router.put(
@@ -180,7 +181,8 @@ def put_organisation(
     logger.info("organisation %s %s", organisation_id, "created" if created else "replaced")
     if created:
         response.status_code = status.HTTP_201_CREATED
-    return OrganisationWritten(created=created, organisation=matcher.organisation(organisation_id))
+    stored = with_utc(matcher.organisation(organisation_id))
+    return OrganisationWritten(created=created, organisation=stored)
 
 
 @router.delete(

@@ -34,6 +34,7 @@ __all__ = [
     "Recommendation",
     "SuggestionOut",
     "suggestions_out",
+    "with_utc",
 ]
 
 MAX_K = 100
@@ -91,6 +92,16 @@ class SuggestionOut(BaseModel):
     score: float
     reasons: list[Reason] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list, description="e.g. 'already partners'")
+
+
+def with_utc(org: Organisation) -> Organisation:
+    """The profile with ``updated_at`` given an offset (UTC where the store has none).
+
+    The store accepts times without an offset; OpenAPI's ``date-time`` (RFC 3339) needs one.
+    """
+    if org.updated_at is None or org.updated_at.tzinfo is not None:
+        return org
+    return org.model_copy(update={"updated_at": org.updated_at.replace(tzinfo=dt.UTC)})
 
 
 def suggestions_out(suggestions: list[Suggestion], *, explain: bool) -> list[SuggestionOut]:
