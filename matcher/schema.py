@@ -123,6 +123,15 @@ class Organisation(BaseModel):
             raise ValueError("website must be an http(s) URL")
         return value
 
+    def tags_text(self) -> str:
+        """Ecosystems, value-chain stages and keywords as one short text ('' if none)."""
+        parts = [
+            ", ".join(e.label for e in self.ecosystems),
+            ", ".join(st.label for st in self.stages),
+            ", ".join(self.keywords),
+        ]
+        return "; ".join(p for p in parts if p)
+
     def profile_text(self) -> str:
         """The text that describes this organisation for embedding (name excluded)."""
         parts = [self.description]

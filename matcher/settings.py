@@ -24,8 +24,23 @@ class Settings(BaseSettings):
         default="all-MiniLM-L6-v2",
         description="embedding model: a packaged model's name or a local folder",
     )
+    backend: str = Field(
+        default="onnx",
+        pattern=r"^(torch|onnx|onnx-int8|openvino)(-s\d{2,4})?$",
+        description="encoder backend: torch, onnx (default), onnx-int8 or openvino; "
+        "all but torch take -sNNN, tokens per window",
+    )
+    tag_weight: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="weight of the tags (ecosystems, stages, keywords) against the profile "
+        "text in searches and in the candidates of large tables",
+    )
     batch_size: int = Field(default=32, ge=1, le=1024, description="texts per encoder batch")
-    threads: int = Field(default=0, ge=0, description="torch threads; 0 keeps torch's default")
+    threads: int = Field(
+        default=0, ge=0, description="encoder threads; 0 keeps the backend's default"
+    )
     log_level: str = Field(default="INFO", description="logging level of the CLI and service")
     keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")
     api_key: SecretStr | None = Field(default=None, description="key for write endpoints")

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,20 +139,45 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._depth = 0
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         self._migrate()
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The calling thread's connection (one per thread, so transactions never mix)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=10000")
+            self._local.db = db
+            self._local.depth = 0
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
+    @property
+    def _depth(self) -> int:
+        return int(getattr(self._local, "depth", 0))
+
+    @_depth.setter
+    def _depth(self, value: int) -> None:
+        self._local.depth = value
+
     def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
+        """Close every thread's connection."""
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     def __enter__(self) -> Store:
         return self
@@ -484,19 +510,34 @@ class Store:
         for row in self._db.execute("SELECT * FROM participations"):
             yield Participation.model_construct(**dict(row))
 
-    def project_texts(self) -> dict[str, list[str]]:
-        """Each organisation's project texts (distinct, most recent project first)."""
-        texts = {
-            row["id"]: Project.model_validate(dict(row)).text()
-            for row in self._db.execute("SELECT * FROM projects")
-        }
-        out: dict[str, list[str]] = {}
+    def project_texts(self, ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """Each organisation's project texts (distinct, most recent project first).
+
+        Args:
+            ids: only these organisations (default: all).
+        """
+        where = ""
+        args: tuple[str, ...] = ()
+        if ids is not None:
+            wanted = tuple(dict.fromkeys(ids))
+            if not wanted:
+                return {}
+            where = f"WHERE pa.organisation_id IN ({', '.join('?' for _ in wanted)}) "
+            args = wanted
         rows = self._db.execute(
-            "SELECT pa.organisation_id, pa.project_id FROM participations pa "
+            "SELECT pa.organisation_id, p.* FROM participations pa "
             "JOIN projects p ON p.id = pa.project_id "
-            "ORDER BY pa.organisation_id, p.start_date DESC, p.id"
-        )
-        for org_id, project_id in rows:
+            f"{where}ORDER BY pa.organisation_id, p.start_date DESC, p.id",
+            args,
+        ).fetchall()
+        texts: dict[str, str] = {}
+        out: dict[str, list[str]] = {}
+        for row in rows:
+            record = dict(row)
+            org_id = record.pop("organisation_id")
+            project_id = record["id"]
+            if project_id not in texts:
+                texts[project_id] = Project.model_validate(record).text()
             text = texts[project_id]
             if text:
                 own = out.setdefault(org_id, [])

@@ -1,0 +1,226 @@
+"""Incremental writes through the facade: visible to the next read, equal to a rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from embeddings import SentenceTransformerEncoder
+from embeddings.artefact import current_folder
+from matcher.errors import ReferentialError, UnknownOrganisationError
+from matcher.facade import Matcher
+from matcher.schema import Collaboration, Organisation
+from matcher.settings import Settings
+from matcher.vocab import FeedbackKind
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is asked to encode."""
+
+    def __init__(self, inner: SentenceTransformerEncoder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    model_id = property(lambda self: self.inner.model_id)
+    revision = property(lambda self: self.inner.revision)
+    backend = property(lambda self: self.inner.backend)
+    dimension = property(lambda self: self.inner.dimension)
+
+    def encode(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> npt.NDArray[np.float32]:
+        self.texts.extend(texts)
+        return self.inner.encode(texts, show_progress=show_progress)
+
+
+@pytest.fixture
+def live(
+    examples_home: Path, tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> Iterator[tuple[Matcher, CountingEncoder]]:
+    """A matcher over a private copy of the built examples home."""
+    home = tmp_path / "home"
+    shutil.copytree(examples_home, home, symlinks=True)
+    counting = CountingEncoder(encoder)
+    with Matcher(Settings(home=home), encoder=counting) as m:  # type: ignore[arg-type]
+        m.state()
+        yield m, counting
+
+
+def drone_cluster(org_id: str = "CL-DRONE-PL") -> Organisation:
+    return Organisation(
+        id=org_id,
+        name="Silesian Drone Logistics Cluster",
+        kind="cluster",
+        country="PL",
+        description="Cluster of drone makers delivering cold-chain medical and fresh food "
+        "parcels; members build temperature-controlled drone boxes.",
+        ecosystems=["mobility", "agri_food"],
+        keywords=["drones", "cold chain"],
+        offers="Drone delivery of temperature-sensitive goods",
+        seeks="Fresh food exporters and refrigerated logistics partners",
+    )
+
+
+def ids(suggestions: Sequence[object]) -> list[str]:
+    return [s.organisation.id for s in suggestions]  # type: ignore[attr-defined]
+
+
+def test_a_new_organisation_is_ranked_at_once_and_encoded_once(
+    live: tuple[Matcher, CountingEncoder],
+) -> None:
+    m, counting = live
+    folder = current_folder(m.home)
+    assert m.upsert_organisations([drone_cluster()]) == ["CL-DRONE-PL"]
+    # Its profile text, offers, seeks and tags: four texts, nothing else re-encoded.
+    assert len(counting.texts) == 4
+    assert current_folder(m.home) == folder  # no rebuild
+    own = m.recommend("CL-DRONE-PL", k=3)
+    assert own and "CL-DRONE-PL" not in ids(own)
+    assert "CL-AGRI-ES" in ids(own)  # cold chain for fresh food: the obvious partner
+    assert "CL-DRONE-PL" in ids(m.recommend("CL-AGRI-ES", k=10))
+    assert "CL-DRONE-PL" in m.load()
+
+
+def test_incremental_state_equals_a_rebuild(
+    live: tuple[Matcher, CountingEncoder], encoder: SentenceTransformerEncoder
+) -> None:
+    m, counting = live
+    m.upsert_organisations([drone_cluster()])
+    org = m.organisation("SME-COLD-IT")
+    m.upsert_organisations(
+        [org.model_copy(update={"description": org.description + " We also fly drones."})]
+    )
+    m.remove_organisation("CL-AGRI-DK")
+    m.add_collaborations(
+        [
+            Collaboration(
+                organisation_a="CL-DRONE-PL", organisation_b="SME-COLD-IT", date=dt.date(2026, 5, 1)
+            )
+        ]
+    )
+    live_lists = {i: ids(m.recommend(i, k=5)) for i in m.state().table.ids}
+    live_vectors = {i: m.vector(i) for i in m.state().index.ids}
+    counting.texts.clear()
+    report = m.build(show_progress=False)  # catches up from the cache: nothing to encode
+    assert report.encoded == 0 and not report.up_to_date
+    with Matcher(Settings(home=m.home), encoder=encoder) as fresh:
+        assert {i: ids(fresh.recommend(i, k=5)) for i in fresh.state().table.ids} == live_lists
+        assert sorted(fresh.state().index.ids) == sorted(live_vectors)
+        for i, v in live_vectors.items():
+            np.testing.assert_allclose(fresh.vector(i), v, atol=1e-5)
+
+
+def test_an_unchanged_upsert_encodes_nothing_and_a_changed_field_one_text(
+    live: tuple[Matcher, CountingEncoder],
+) -> None:
+    m, counting = live
+    org = m.organisation("CL-AGRI-ES")
+    m.upsert_organisations([org])
+    assert counting.texts == []
+    m.upsert_organisations([org.model_copy(update={"seeks": "Drone makers"})])
+    # The profile text includes 'Seeks: …', so it changes too: two texts; tags do not.
+    assert len(counting.texts) == 2 and "Drone makers" in counting.texts
+    assert m.organisation("CL-AGRI-ES").seeks == "Drone makers"
+
+
+def test_removed_and_partnered_organisations_leave_the_lists(
+    live: tuple[Matcher, CountingEncoder],
+) -> None:
+    m, _ = live
+    first = ids(m.recommend("CL-AGRI-ES", k=10))
+    gone = first[0]
+    m.remove_organisation(gone)
+    assert gone not in ids(m.recommend("CL-AGRI-ES", k=10))
+    with pytest.raises(UnknownOrganisationError):
+        m.recommend(gone)
+    partner = ids(m.recommend("CL-AGRI-ES", k=10))[0]
+    m.add_collaborations(
+        [Collaboration(organisation_a="CL-AGRI-ES", organisation_b=partner, date=dt.date.today())]
+    )
+    assert partner not in ids(m.recommend("CL-AGRI-ES", k=10))  # partners are excluded
+    m.remove_collaboration(
+        Collaboration(organisation_a="CL-AGRI-ES", organisation_b=partner, date=dt.date.today())
+    )
+    assert partner in ids(m.recommend("CL-AGRI-ES", k=10))
+    m.record_feedback("CL-AGRI-ES", partner, FeedbackKind.NOT_INTERESTED)
+    assert partner not in ids(m.recommend("CL-AGRI-ES", k=10))
+
+
+def test_a_bad_batch_changes_nothing(live: tuple[Matcher, CountingEncoder]) -> None:
+    m, _ = live
+    before = m.store.count_organisations()
+    table = m.state().table
+    with pytest.raises(ValueError, match="CL-DRONE-PL"):
+        m.upsert_organisations([drone_cluster(), drone_cluster()])
+    with pytest.raises(ReferentialError):
+        m.add_collaborations(
+            [
+                Collaboration(
+                    organisation_a="CL-AGRI-ES", organisation_b="NOPE", date=dt.date(2020, 1, 1)
+                )
+            ]
+        )
+    with pytest.raises(UnknownOrganisationError):
+        m.remove_organisation("NOPE")
+    assert m.store.count_organisations() == before
+    assert m.state().table is table
+
+
+def test_reads_run_while_writes_happen(live: tuple[Matcher, CountingEncoder]) -> None:
+    m, _ = live
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                found = ids(m.recommend("CL-AGRI-ES", k=5))
+                assert "CL-AGRI-ES" not in found and len(found) == len(set(found))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for t in readers:
+        t.start()
+    try:
+        for n in range(6):
+            m.upsert_organisations([drone_cluster(f"CL-DRONE-{n}")])
+        for n in range(0, 6, 2):
+            m.remove_organisation(f"CL-DRONE-{n}")
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert not errors, errors
+    table = m.state().table
+    assert {f"CL-DRONE-{n}" for n in (1, 3, 5)} <= set(table.ids)
+    assert not {f"CL-DRONE-{n}" for n in (0, 2, 4)} & set(table.ids)
+    assert len(m.load()) == len(table.ids)
+
+
+def test_search_weights_text_and_tags_and_sees_writes(
+    live: tuple[Matcher, CountingEncoder],
+) -> None:
+    m, _ = live
+    by_tags = [o.id for o, _ in m.search(tags=["cold chain", "fresh produce"], k=3)]
+    assert by_tags[0] == "CL-AGRI-ES"  # the only profile with both keywords
+    text = "Software for hospitals and medical imaging"
+    text_only = m.search(text, k=10)
+    assert m.search(text, tags=["cold chain"], k=10, tag_weight=0.0) == text_only
+    mixed = [o.id for o, _ in m.search(text, tags=["cold chain"], k=10, tag_weight=0.8)]
+    assert mixed.index("CL-AGRI-ES") < [o.id for o, _ in text_only].index("CL-AGRI-ES")
+    m.upsert_organisations(
+        [drone_cluster().model_copy(update={"keywords": ["quantum sensing", "drones"]})]
+    )
+    assert m.search(tags=["quantum sensing"], k=1)[0][0].id == "CL-DRONE-PL"
+    m.remove_organisation("CL-DRONE-PL")
+    assert "CL-DRONE-PL" not in [o.id for o, _ in m.search(tags=["quantum sensing"], k=20)]
+    with pytest.raises(ValueError, match="text, tags"):
+        m.search("  ")
