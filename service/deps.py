@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-# TEMPORARY: the write shims; once the facade's write methods are in main, delete
-# service/_compat.py and import ``Matcher`` from ``matcher.facade`` here instead.
-from service._compat import Matcher
+from matcher.facade import Matcher
 from service.errors import ApiError
 
 __all__ = ["Matcher", "get_matcher"]

@@ -305,9 +305,9 @@ def feedback(body: FeedbackIn, matcher: MatcherDep) -> FeedbackRecorded:
     """Record feedback on a suggestion.
 
     Stored with the time; 'not interested' and 'blocked' feed the exclusion rules at
-    once, every kind feeds later training. The note is never echoed nor logged.
+    once, every kind feeds later training.
     """
-    matcher.record_feedback(body.organisation_id, body.other_id, body.kind, body.note)
+    matcher.record_feedback(body.organisation_id, body.other_id, body.kind)
     logger.info("feedback %s recorded", body.kind.value)
     return FeedbackRecorded(
         organisation_id=body.organisation_id,

@@ -344,11 +344,6 @@ class FeedbackIn(BaseModel):
     organisation_id: OrganisationId = Field(description="who gives the feedback")
     other_id: OrganisationId = Field(description="the suggested partner it is about")
     kind: FeedbackKind
-    note: str = Field(
-        default="",
-        max_length=1_000,
-        description="free text for the platform; never echoed or logged; no personal data",
-    )
 
     @model_validator(mode="after")
     def _two(self) -> FeedbackIn:
