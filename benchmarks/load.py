@@ -139,18 +139,34 @@ def build_home(home: Path, size: int, combos: int) -> str:
 # -- client -------------------------------------------------------------------------------
 
 
+IDLE_SECONDS = 3.0
+"""Reopen a connection idle this long (uvicorn closes idle keep-alive connections at 5 s)."""
+
+
 class Connection:
     """One HTTP/1.1 keep-alive connection."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(
+        self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.port, self.reader, self.writer = port, reader, writer
+        self.last = time.monotonic()
 
     @classmethod
     async def open(cls, port: int) -> Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
+        return cls(port, reader, writer)
 
     async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        if time.monotonic() - self.last > IDLE_SECONDS or self.reader.at_eof():
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            return await self._request(method, path, body)
+        finally:
+            self.last = time.monotonic()
+
+    async def _request(self, method: str, path: str, body: bytes) -> int:
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -177,6 +193,7 @@ class Tally:
 
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    unanswered: int = 0
 
     def add(self, kind: str, ms: float) -> None:
         self.latencies.setdefault(kind, []).append(ms)
@@ -185,8 +202,9 @@ class Tally:
 class Mix:
     """The request mix: reads of /recommend with reasons, and a share of writes."""
 
-    def __init__(self, ids: list[str], writes: float, seed: int) -> None:
+    def __init__(self, ids: list[str], writes: float, seed: int, read: str = "recommend") -> None:
         self.ids, self.writes, self.rng = ids, writes, random.Random(seed)
+        self.read = read
         self.n = 0
 
     def next(self) -> tuple[str, str, str, bytes]:
@@ -194,6 +212,8 @@ class Mix:
         self.n += 1
         if rng.random() >= self.writes:
             org = rng.choice(self.ids)
+            if self.read == "organisation":  # the HTTP layer's own cost: a store lookup
+                return "read", "GET", f"/organisations/{org}", b""
             return "read", "GET", f"/recommend?organisation_id={org}&k=10&explain=true", b""
         kind = rng.choice(["organisation", "feedback", "collaboration"])
         a, b = rng.sample(self.ids, 2)
@@ -251,8 +271,12 @@ async def closed_loop(port: int, mix: Mix, seconds: float, concurrency: int) -> 
     return tally
 
 
-async def open_loop(port: int, mix: Mix, seconds: float, rate: float) -> Tally:
-    """Requests started on a fixed schedule of ``rate`` per second, for ``seconds``."""
+async def open_loop(port: int, mix: Mix, seconds: float, rate: float, drain: float) -> Tally:
+    """Requests started on a fixed schedule of ``rate`` per second, for ``seconds``.
+
+    Answers still missing ``drain`` seconds after the last request was due count as errors
+    (the server fell behind the offered rate).
+    """
     tally = Tally()
     idle: list[Connection] = [await Connection.open(port) for _ in range(8)]
     tasks = []
@@ -272,7 +296,10 @@ async def open_loop(port: int, mix: Mix, seconds: float, rate: float) -> Tally:
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(fire(scheduled)))
-    await asyncio.gather(*tasks)
+    _, pending = await asyncio.wait(tasks, timeout=drain)
+    for task in pending:
+        task.cancel()
+    tally.unanswered = len(pending)
     for conn in idle:
         conn.close()
     return tally
@@ -289,6 +316,7 @@ def report(name: str, tally: Tally, seconds: float) -> list[str]:
     lines = [
         f"{name}: {len(every)} requests in {seconds:.0f} s = {len(every) / seconds:.1f} req/s, "
         f"errors: {len(tally.errors)}"
+        + (f", unanswered when the drain ended: {tally.unanswered}" if tally.unanswered else "")
     ]
     for kind, values in sorted(tally.latencies.items()):
         lines.append(
@@ -327,8 +355,15 @@ def main() -> None:
     parser.add_argument("--writes", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--drain", type=float, default=30, help="open loop: wait for answers")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--only", choices=["closed", "open"], default=None)
+    parser.add_argument(
+        "--read",
+        choices=["recommend", "organisation"],
+        default="recommend",
+        help="the read: GET /recommend with reasons, or GET /organisations/{id}",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = [f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%MZ} load test, benchmarks/load.py"]
@@ -353,23 +388,32 @@ def main() -> None:
             f"server: one uvicorn process (uvloop, httptools), ready in {loaded:.0f} s with "
             f"{ready['organisations']} organisations, index of {ready['index_size']}"
         )
+        read = (
+            "GET /recommend k=10 explain=true"
+            if args.read == "recommend"
+            else "GET /organisations/{id}"
+        )
         out.append(
-            f"mix: GET /recommend k=10 explain=true, {args.writes:.0%} writes (PUT "
-            "/organisations with new texts, POST /feedback, POST /collaborations, in thirds)"
+            f"mix: {read}, {args.writes:.0%} writes (PUT /organisations with new texts, "
+            "POST /feedback, POST /collaborations, in thirds)"
         )
         ids = [f"LOAD-{n:06d}" for n in range(ready["organisations"])]
         if args.only != "open":
-            mix = Mix(ids, args.writes, seed=1)
+            mix = Mix(ids, args.writes, seed=1, read=args.read)
             tally = asyncio.run(closed_loop(args.port, mix, args.seconds, args.concurrency))
             out += report(f"closed loop, {args.concurrency} connections", tally, args.seconds)
             print("\n".join(out), flush=True)
         if args.only != "closed":
-            mix = Mix(ids, args.writes, seed=2)
-            tally = asyncio.run(open_loop(args.port, mix, args.seconds, args.rate))
+            mix = Mix(ids, args.writes, seed=2, read=args.read)
+            tally = asyncio.run(open_loop(args.port, mix, args.seconds, args.rate, args.drain))
             out += report(f"open loop, {args.rate:.0f} req/s offered", tally, args.seconds)
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a write still running: nothing to keep
+            server.kill()
+            server.wait()
     text = "\n".join(out)
     print(text)
     if args.out:
