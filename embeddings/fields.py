@@ -60,16 +60,7 @@ def search_fields(
     if k <= 0 or not used:
         return []
     excluded = set(exclude)
-    universe: set[str] = set()
-    for name in used:
-        universe.update(fields[name].ids)
-    universe -= excluded
-    if allowed is not None:
-        universe &= set(allowed)
-    if not universe:
-        return []
-    want = min(k, len(universe))
-    depth = max(_FIRST_DEPTH, 2 * want)
+    depth = max(_FIRST_DEPTH, 2 * k)
     while True:
         seen: set[str] = set()
         bound = 0.0
@@ -83,11 +74,14 @@ def search_fields(
         scored = _rescore(fields, queries, used, sorted(seen))
         if complete:
             # Every list held all of its field's items: the items seen nowhere have no
-            # vector in any weighted field and score 0.
-            rest = [(item, 0.0) for item in universe - seen]
-            return sorted(scored + rest, key=lambda hit: (-hit[1], hit[0]))[:want]
-        if len(scored) >= want and scored[want - 1][1] > bound:
-            return scored[:want]
+            # vector in any weighted field and score 0 (an item in any field is a candidate).
+            universe = {i for index in fields.values() for i in index.ids} - excluded - seen
+            if allowed is not None:
+                universe &= set(allowed)
+            rest = [(item, 0.0) for item in universe]
+            return sorted(scored + rest, key=lambda hit: (-hit[1], hit[0]))[:k]
+        if len(scored) >= k and scored[k - 1][1] > bound:
+            return scored[:k]
         depth *= 2
 
 
@@ -101,9 +95,9 @@ def _rescore(
     total = np.zeros(len(items), np.float64)
     for name, w in weights.items():
         index = fields[name]
-        q = np.asarray(queries[name], np.float32).reshape(-1)
+        q = np.asarray(queries[name], np.float64).reshape(-1)
         for n, item in enumerate(items):
             if item in index:
-                total[n] += w * float(index.vector(item) @ q)
+                total[n] += w * float(index.vector(item).astype(np.float64) @ q)
     order = sorted(range(len(items)), key=lambda n: (-total[n], items[n]))
     return [(items[n], float(total[n])) for n in order]

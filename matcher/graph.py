@@ -411,14 +411,31 @@ class CollaborationGraph:
         """
         ra, rb = self.row(a), self.row(b)
         ind, ptr = self.binary.indices, self.binary.indptr
-        shared = np.intersect1d(ind[ptr[ra] : ptr[ra + 1]], ind[ptr[rb] : ptr[rb + 1]])
-        out: list[CommonPartner] = []
-        for z in shared.tolist():
-            pa, pb = self._edge_position(int(z), ra), self._edge_position(int(z), rb)
-            assert pa is not None and pb is not None
-            out.append(CommonPartner(self.ids[z], self._link_at(pa), self._link_at(pb)))
+        shared = np.intersect1d(
+            ind[ptr[ra] : ptr[ra + 1]], ind[ptr[rb] : ptr[rb + 1]], assume_unique=True
+        ).astype(np.int64)
+        if not len(shared):
+            return []
+        # Positions of the edges z–a and z–b: rows are consecutive and each row's columns
+        # sorted, so (row, column) keys are sorted over the whole matrix.
+        n = max(len(self.ids), 1)
+        keys = self._entry_keys
+        pa = np.searchsorted(keys, shared * n + ra).tolist()
+        pb = np.searchsorted(keys, shared * n + rb).tolist()
+        out = [
+            CommonPartner(self.ids[z], self._link_at(x), self._link_at(y))
+            for z, x, y in zip(shared.tolist(), pa, pb, strict=True)
+        ]
         out.sort(key=lambda p: (-p.latest.date.toordinal(), p.partner))
         return out
+
+    @cached_property
+    def _entry_keys(self) -> IntArray:
+        """``row * n + column`` of every stored edge of :attr:`binary`, in storage order."""
+        n = max(len(self.ids), 1)
+        rows = np.repeat(np.arange(len(self.ids), dtype=np.int64), np.diff(self.binary.indptr))
+        keys: IntArray = rows * n + self.binary.indices.astype(np.int64)
+        return keys
 
     @cached_property
     def nx_graph(self) -> nx.Graph[str]:
@@ -461,7 +478,7 @@ class CollaborationGraph:
     ) -> FloatArray:
         rows, single = self._query(q)
         lhs = self.adjacency if left is None else left
-        dense = np.asarray((lhs[rows] @ right).toarray(), dtype=np.float64)
+        dense = _two_hop(lhs, right, rows)
         dense[np.arange(len(rows)), rows] = 0.0
         return self._shape(dense, single)
 
@@ -539,12 +556,23 @@ class CollaborationGraph:
         rows, single = self._query(q)
         n = len(self.ids)
         transition_t = self._transition_t
-        start = np.zeros((n, len(rows)), dtype=np.float64)
-        start[rows, np.arange(len(rows))] = 1.0
-        r = start.copy()
+        columns = np.arange(len(rows))
+        r = np.zeros((n, len(rows)), dtype=np.float64)
+        r[rows, columns] = 1.0
+        if len(rows) == 1:  # one vector: the leaner sparse matrix-vector product
+            r, row = r[:, 0], int(rows[0])
+            for _ in range(iters):
+                step = transition_t @ r
+                step *= alpha
+                # The mass that did not move along an edge jumps back to the query (at
+                # the query's own entry only: every other entry would add 0).
+                step[row] += 1.0 - step.sum()
+                r = step
+            return self._shape(r[None, :], single)
         for _ in range(iters):
-            nxt = alpha * np.asarray(transition_t @ r, dtype=np.float64)
-            nxt += start * (1.0 - nxt.sum(axis=0, keepdims=True))
+            nxt = transition_t @ r
+            nxt *= alpha
+            nxt[rows, columns] += 1.0 - nxt.sum(axis=0)
             r = nxt
         return self._shape(np.ascontiguousarray(r.T), single)
 
@@ -553,15 +581,44 @@ class CollaborationGraph:
         rows, single = self._query(q)
         n = len(self.ids)
         dist = np.full((len(rows), n), math.inf)
-        dist[np.arange(len(rows)), rows] = 0.0
-        visited = dist == 0.0
-        frontier = sp.csr_matrix(visited.astype(np.float64))
-        for hops in range(1, cutoff + 1):
-            if frontier.nnz == 0:
-                break
-            reached = (frontier @ self.binary).toarray() > 0
-            new = reached & ~visited
-            dist[new] = float(hops)
-            visited |= new
-            frontier = sp.csr_matrix(new.astype(np.float64))
+        indptr, indices = self.binary.indptr, self.binary.indices
+        for i, row in enumerate(rows.tolist()):
+            seen = dist[i]
+            seen[row] = 0.0
+            frontier = np.array([row], np.int64)
+            for hops in range(1, cutoff + 1):
+                if not len(frontier):
+                    break
+                reached = np.zeros(n, np.bool_)
+                reached[indices[_entries(indptr, frontier)[0]]] = True
+                frontier = np.flatnonzero(reached & np.isinf(seen))
+                seen[frontier] = float(hops)
         return self._shape(dist, single)
+
+
+def _entries(indptr: IntArray, rows: IntArray) -> tuple[IntArray, IntArray]:
+    """Positions of the stored entries of CSR ``rows``, row after row, and each one's row.
+
+    The second array gives, for each position, its index into ``rows``.
+    """
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return np.arange(len(owner)) + shift, owner
+
+
+def _two_hop(left: sp.csr_matrix, right: sp.csr_matrix, rows: IntArray) -> FloatArray:
+    """``(left[rows] @ right)`` as a dense array, gathering the two-hop paths with numpy.
+
+    Each output entry adds ``left[q, z] * right[z, j]`` over z in the order of the stored
+    entries, as scipy's sparse product does, so the sums are the same to the last bit; the
+    gain is skipping the sparse machinery around a one-row product.
+    """
+    n = right.shape[1]
+    first, owner = _entries(left.indptr, rows)
+    second, via = _entries(right.indptr, left.indices[first])
+    weights = left.data[first][via] * right.data[second]
+    target = owner[via] * n + right.indices[second]
+    dense = np.bincount(target, weights=weights, minlength=len(rows) * n)
+    return dense.astype(np.float64, copy=False).reshape(len(rows), n)

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection
+import threading
+import zlib
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import ThreadpoolController
 
 from matcher.signals import (
     COUNT_SIGNALS,
@@ -109,6 +113,14 @@ class RankingOptions:
     hub_share: float = 0.01
     candidates: int = 300
     full_scan_limit: int = 20_000
+    blas_threads: int | None = 1
+    """BLAS threads while one query is ranked (None: leave the process's setting).
+
+    One query's products are a few small matrix-vector ones: extra BLAS threads barely
+    speed them up, and their busy-waiting slows everything else down when the other
+    cores are in use (two to three times slower on a two-core machine with one core
+    busy). The limit holds while any ranking runs and is undone after the last one.
+    """
 
 
 @dataclass
@@ -122,6 +134,43 @@ class Ranked:
     signals: npt.NDArray[np.float64]
     contributions: npt.NDArray[np.float64]
     flags: list[str] = field(default_factory=list)
+
+
+class _BlasLimit:
+    """Holds the BLAS libraries to a number of threads while any holder is inside.
+
+    Re-entrant and thread-safe: the first to enter sets the limit, the last to leave
+    restores what was there before.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._controller: ThreadpoolController | None = None
+        self._limiter: Any = None
+
+    @contextmanager
+    def __call__(self, threads: int | None) -> Iterator[None]:
+        if threads is None:
+            yield
+            return
+        with self._lock:
+            if self._depth == 0:
+                if self._controller is None:
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=threads, user_api="blas")
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._limiter is not None:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+_blas_threads = _BlasLimit()
 
 
 def combine(
@@ -245,20 +294,41 @@ def rank(
     candidates = _candidates(table, query, allowed, options, text_neighbours)
     if len(candidates) == 0:
         return []
+    with _blas_threads(options.blas_threads):
+        return _rank(table, ranker, query, candidates, k, options, flags)
+
+
+def _rank(
+    table: ProfileTable,
+    ranker: LinearRanker,
+    query: Query,
+    candidates: npt.NDArray[np.int64],
+    k: int,
+    options: RankingOptions,
+    flags: dict[int, list[str]],
+) -> list[Ranked]:
+    # Only the signals the ranker weighs are needed to score every candidate; the others
+    # are computed for the chosen few alone, for their Ranked.signals.
+    weighed = [s for s, w in zip(ranker.features, ranker.weights, strict=True) if w != 0.0]
     # Most of a small table is a candidate: scoring every row avoids copying the arrays.
     everyone = len(candidates) * 2 > len(table)
-    fwd_cols, rev_cols = signal_columns(table, [query], None if everyone else candidates)
+    fwd_cols, rev_cols = signal_columns(
+        table, [query], None if everyone else candidates, signals=weighed
+    )
     fwd_all = ranker.probability(ranker.logits_of_columns(fwd_cols))[0]
     rev_all = ranker.probability(ranker.logits_of_columns(rev_cols))[0]
     fwd = fwd_all[candidates] if everyone else fwd_all
     rev = rev_all[candidates] if everyone else rev_all
     score = combine(fwd, rev, options.reciprocity)
-    # Rows are in id order, so ordering by row breaks ties by id.
-    order = np.lexsort((candidates, -score))
-    pool = order[: max(k * 5, 50)]
+    pool = _best(score, candidates, max(k * 5, 50))
     chosen = _diversify(table, candidates, score, pool, k, options)
     at = candidates[chosen] if everyone else np.asarray(chosen, np.int64)
-    signals = np.stack([fwd_cols[s][0][at] for s in SIGNALS], axis=1)
+    missing = [s for s in SIGNALS if s not in fwd_cols]
+    if missing:
+        rest, _ = signal_columns(table, [query], candidates[chosen], signals=missing)
+    signals = np.stack(
+        [fwd_cols[s][0][at] if s in fwd_cols else rest[s][0] for s in SIGNALS], axis=1
+    )
     contributions = ranker.contributions(signals)
     return [
         Ranked(
@@ -274,6 +344,40 @@ def rank(
     ]
 
 
+def _best(
+    score: npt.NDArray[np.float64], candidates: npt.NDArray[np.int64], size: int
+) -> npt.NDArray[np.intp]:
+    """Positions of the ``size`` best scores, best first, ties broken by row (= by id).
+
+    The same as ``np.lexsort((candidates, -score))[:size]``, sorting only the scores at or
+    above the size-th best instead of all of them.
+    """
+    negative = -score
+    if len(score) > 2 * size:
+        cut = np.partition(negative, size - 1)[size - 1]
+        top = np.flatnonzero(negative <= cut)
+        order: npt.NDArray[np.intp] = top[np.lexsort((candidates[top], negative[top]))]
+        return order[:size]
+    return np.lexsort((candidates, negative))[:size]
+
+
+def _hub_cut(table: ProfileTable, share: float) -> float:
+    """The degree above which an organisation counts as a hub (the top ``share``).
+
+    Cached on the table against the degree array's contents, so a table whose degrees
+    change (in place or not) gets a new cut.
+    """
+    degree = np.ascontiguousarray(table.degree)
+    key = (share, len(degree), zlib.crc32(degree.tobytes()))
+    cache: dict[str, tuple[object, float]] = vars(table).setdefault("_hub_cut_cache", {})
+    hit = cache.get("cut")
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    cut = max(float(np.quantile(degree, 1 - share)), 1.0) if len(degree) else math.inf
+    cache["cut"] = (key, cut)
+    return cut
+
+
 def _diversify(
     table: ProfileTable,
     candidates: npt.NDArray[np.int64],
@@ -284,13 +388,16 @@ def _diversify(
 ) -> list[int]:
     """Greedy maximal marginal relevance with per-country and hub caps.
 
-    Returns positions into ``candidates``; when the caps leave nobody, the list is filled
-    by score alone so it is never shorter than it could be.
+    Each step takes the free candidate with the best ``(1 − λ)·score − λ·redundancy``,
+    where redundancy is its largest text similarity to those already taken (updated
+    incrementally, one row of the pool's similarity matrix per step). Returns positions
+    into ``candidates``; when the caps leave nobody, the list is filled by score alone so
+    it is never shorter than it could be.
     """
     per_country = options.max_per_country or max(2, math.ceil(k / 2))
     hub_cut = math.inf
     if options.max_hubs is not None and len(table) > 0:
-        hub_cut = max(float(np.quantile(table.degree, 1 - options.hub_share)), 1.0)
+        hub_cut = _hub_cut(table, options.hub_share)
     rows = candidates[pool]
     vectors = table.text[rows]
     similarity = vectors @ vectors.T
@@ -299,16 +406,14 @@ def _diversify(
     country = table.country[rows]
     hub = table.degree[rows] > hub_cut
     free = np.ones(len(pool), np.bool_)
+    capped = np.zeros(len(pool), np.bool_)  # in a country that reached its cap, or a hub
     per: dict[int, int] = {}
     hubs = 0
+    if options.max_hubs is not None and hubs >= options.max_hubs:
+        capped |= hub
     chosen: list[int] = []
-    while free.any() and len(chosen) < k:
-        ok = free.copy()
-        for c, count in per.items():
-            if count >= per_country and c >= 0:
-                ok &= country != c
-        if options.max_hubs is not None and hubs >= options.max_hubs:
-            ok &= ~hub
+    while len(chosen) < k and free.any():
+        ok = free & ~capped
         if ok.any():
             value = relevance - options.diversity * np.maximum(redundancy, 0.0)
             best = int(np.flatnonzero(ok)[np.argmax(value[ok])])
@@ -316,9 +421,14 @@ def _diversify(
             best = int(np.flatnonzero(free)[0])
         free[best] = False
         chosen.append(int(pool[best]))
-        redundancy = np.maximum(redundancy, similarity[best])
-        per[int(country[best])] = per.get(int(country[best]), 0) + 1
+        np.maximum(redundancy, similarity[best], out=redundancy)
+        c = int(country[best])
+        per[c] = per.get(c, 0) + 1
+        if c >= 0 and per[c] == per_country:
+            capped |= country == c
         hubs += int(hub[best])
+        if options.max_hubs is not None and hubs >= options.max_hubs:
+            capped |= hub
     return chosen
 
 

@@ -138,12 +138,13 @@ def explain(
     """
     explainer = _Explainer(table, query, query_row, ranked)
     contributions: npt.NDArray[np.float64] = ranked.contributions
-    positive = contributions[contributions > 0].sum()
-    order = np.argsort(-contributions, kind="stable")
+    positive = float(contributions[contributions > 0].sum())
+    order: list[int] = np.argsort(-contributions, kind="stable").tolist()
+    values: list[float] = contributions.tolist()
     reasons: list[Reason] = []
     seen_graph = False
     for i in order:
-        share = float(contributions[i])
+        share = values[i]
         if share <= 0 or (positive > 0 and share < _MIN_SHARE * positive):
             break
         name = SIGNALS[i]

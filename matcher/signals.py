@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -271,10 +271,32 @@ Columns = dict[str, npt.NDArray[np.float64]]
 """Signals by name, each a (queries, candidates) array."""
 
 
+def _target_columns(
+    targets: sp.csr_matrix, columns: npt.NDArray[np.int64], rows: npt.NDArray[np.int64] | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Columns of the boolean target-market matrix as 0/1 rows, and who has any target.
+
+    Read straight off the CSR arrays: the same as ``targets[rows][:, columns].toarray().T`` and
+    ``targets[rows].sum(axis=1) > 0``, without building sub-matrices.
+    """
+    n = targets.shape[0]
+    owner = np.repeat(np.arange(n), np.diff(targets.indptr))
+    present = targets.data != 0
+    values = np.zeros((len(columns), n))
+    for i, column in enumerate(columns.tolist()):
+        values[i, owner[present & (targets.indices == column)]] = 1.0
+    any_target = np.bincount(owner[present], minlength=n) > 0
+    if rows is None:
+        return values, any_target
+    return values[:, rows], any_target[rows]
+
+
 def signal_columns(
     table: ProfileTable,
     queries: Sequence[Query],
     candidates: npt.NDArray[np.int64] | None = None,
+    *,
+    signals: Collection[str] | None = None,
 ) -> tuple[Columns, Columns]:
     """The signals of every (query, candidate) pair, seen from each side, in bulk.
 
@@ -282,6 +304,8 @@ def signal_columns(
         table: the organisations.
         queries: the sides asking (graph signals are zero for queries not in the table).
         candidates: rows of the table; every row when None.
+        signals: compute only these (e.g. those a ranker weighs); every signal when None.
+            The columns of the others are left out.
 
     Returns:
         Forward (as each query sees the pair) and reverse (as each candidate sees it)
@@ -290,6 +314,7 @@ def signal_columns(
     """
     everyone = candidates is None
     cand = np.arange(len(table), dtype=np.int64) if candidates is None else candidates
+    wanted = set(SIGNALS) if signals is None else set(signals) & set(SIGNALS)
 
     def pick(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return a if everyone else a[cand]
@@ -298,39 +323,46 @@ def signal_columns(
     fwd: Columns = {}
     zeros = np.zeros((b, m))
     if m == 0 or b == 0:
-        return {s: zeros for s in SIGNALS}, {s: zeros for s in SIGNALS}
-    q_text = np.stack([q.text for q in queries])
-    fwd["text"] = (q_text @ pick(table.text).T).astype(np.float64)
+        return {s: zeros for s in wanted}, {s: zeros for s in wanted}
+    if "text" in wanted:
+        q_text = np.stack([q.text for q in queries])
+        fwd["text"] = (q_text @ pick(table.text).T).astype(np.float64)
     eco = pick(table.ecosystems)[None, :]
     q_eco = np.array([q.ecosystems for q in queries], np.int64)[:, None]
     inter = _popcount(eco & q_eco)
-    union = _popcount(eco | q_eco)
-    fwd["ecosystems"] = np.divide(inter, union, out=np.zeros((b, m)), where=union > 0)
-    q_kw = np.stack([q.keywords for q in queries]).astype(np.float32)
-    kw_matrix = table.keywords if everyone else table.keywords[cand]
-    shared = np.asarray((kw_matrix @ q_kw.T).T, np.float64)
-    kw_union = pick(table.keyword_counts)[None, :] + q_kw.sum(axis=1)[:, None] - shared
-    fwd["keywords"] = np.divide(shared, kw_union, out=np.zeros((b, m)), where=kw_union > 0)
-    q_stages = np.array([q.stages for q in queries], np.int64)[:, None]
-    other_stage = (pick(table.stages)[None, :] & ~q_stages) != 0
-    same_eco_other_stage = (inter > 0) & other_stage & (q_stages != 0)
-    linked_mask = np.zeros((b, 1), np.int64)
-    for i in range(len(_ECOSYSTEMS)):
-        has = ((q_eco >> i) & 1).astype(bool)
-        linked_mask |= np.where(has, table.eco_links[i], 0)
-    linked = (eco & linked_mask) != 0
-    fwd["complementarity"] = np.where(
-        same_eco_other_stage, 1.0, np.where(linked, _LINKED_WEIGHT, 0.0)
-    )
-    q_offers = np.stack([q.offers for q in queries])
-    q_seeks = np.stack([q.seeks for q in queries])
-    fwd["they_offer"] = np.clip(q_seeks @ pick(table.offers).T, 0.0, None).astype(np.float64)
-    fwd["you_offer"] = np.clip(q_offers @ pick(table.seeks).T, 0.0, None).astype(np.float64)
+    if "ecosystems" in wanted:
+        union = _popcount(eco | q_eco)
+        fwd["ecosystems"] = np.divide(inter, union, out=np.zeros((b, m)), where=union > 0)
+    if "keywords" in wanted:
+        q_kw = np.stack([q.keywords for q in queries]).astype(np.float32)
+        kw_matrix = table.keywords if everyone else table.keywords[cand]
+        shared = np.asarray((kw_matrix @ q_kw.T).T, np.float64)
+        kw_union = pick(table.keyword_counts)[None, :] + q_kw.sum(axis=1)[:, None] - shared
+        fwd["keywords"] = np.divide(shared, kw_union, out=np.zeros((b, m)), where=kw_union > 0)
+    if "complementarity" in wanted:
+        q_stages = np.array([q.stages for q in queries], np.int64)[:, None]
+        other_stage = (pick(table.stages)[None, :] & ~q_stages) != 0
+        same_eco_other_stage = (inter > 0) & other_stage & (q_stages != 0)
+        has = ((q_eco >> np.arange(len(_ECOSYSTEMS))) & 1).astype(bool)  # (b, ecosystems)
+        linked_mask = np.bitwise_or.reduce(
+            np.where(has, table.eco_links[None, :], 0), axis=1, keepdims=True
+        )
+        linked = (eco & linked_mask) != 0
+        fwd["complementarity"] = np.where(
+            same_eco_other_stage, 1.0, np.where(linked, _LINKED_WEIGHT, 0.0)
+        )
+    # Each direction of offers ↔ seeks is wanted when either is: the reverse side swaps them.
+    if wanted & {"they_offer", "you_offer"}:
+        q_offers = np.stack([q.offers for q in queries])
+        q_seeks = np.stack([q.seeks for q in queries])
+        fwd["they_offer"] = np.clip(q_seeks @ pick(table.offers).T, 0.0, None).astype(np.float64)
+        fwd["you_offer"] = np.clip(q_offers @ pick(table.seeks).T, 0.0, None).astype(np.float64)
     rows = np.array([q.row if q.row is not None else -1 for q in queries], np.int64)
     in_table = rows >= 0
-    for name in GRAPH_SIGNAL_NAMES:
+    graph_wanted = [name for name in GRAPH_SIGNAL_NAMES if name in wanted]
+    for name in graph_wanted:
         fwd[name] = np.zeros((b, m))
-    if in_table.any():
+    if in_table.any() and graph_wanted:
         g = table.graph
         r = rows[in_table]
 
@@ -338,50 +370,65 @@ def signal_columns(
             values = values.reshape(len(r), -1)
             return values if everyone else values[:, cand]
 
-        fwd["common_partners"][in_table] = graph_part(g.common_neighbours(r))
-        fwd["adamic_adar"][in_table] = graph_part(g.adamic_adar(r))
-        fwd["resource_allocation"][in_table] = graph_part(g.resource_allocation(r))
-        dist = graph_part(g.shortest_path_lengths(r, cutoff=3))
-        reached = np.isfinite(dist) & (dist > 0)
-        fwd["graph_distance"][in_table] = np.divide(
-            1.0, dist, out=np.zeros(dist.shape), where=reached
-        )
-        fwd["pagerank"][in_table] = graph_part(g.personalised_pagerank(r)) * len(table)
-        fwd["recent_ties"][in_table] = graph_part(
-            g.recency_weighted_adamic_adar(
-                r, as_of=table.as_of, half_life_years=RECENCY_HALF_LIFE_YEARS
+        if "common_partners" in wanted:
+            fwd["common_partners"][in_table] = graph_part(g.common_neighbours(r))
+        if "adamic_adar" in wanted:
+            fwd["adamic_adar"][in_table] = graph_part(g.adamic_adar(r))
+        if "resource_allocation" in wanted:
+            fwd["resource_allocation"][in_table] = graph_part(g.resource_allocation(r))
+        if "graph_distance" in wanted:
+            dist = graph_part(g.shortest_path_lengths(r, cutoff=3))
+            reached = np.isfinite(dist) & (dist > 0)
+            fwd["graph_distance"][in_table] = np.divide(
+                1.0, dist, out=np.zeros(dist.shape), where=reached
             )
-        )
+        if "pagerank" in wanted:
+            fwd["pagerank"][in_table] = graph_part(g.personalised_pagerank(r)) * len(table)
+        if "recent_ties" in wanted:
+            fwd["recent_ties"][in_table] = graph_part(
+                g.recency_weighted_adamic_adar(
+                    r, as_of=table.as_of, half_life_years=RECENCY_HALF_LIFE_YEARS
+                )
+            )
     country = pick(table.country)[None, :]
     q_country = np.array([q.country for q in queries], np.int32)[:, None]
     known = (country >= 0) & (q_country >= 0)
-    fwd["same_country"] = (known & (country == q_country)).astype(np.float64)
-    near = table.neighbours[np.maximum(q_country[:, 0], 0)][:, np.maximum(country[0], 0)]
-    fwd["neighbour_country"] = (known & near & (country != q_country)).astype(np.float64)
-    q_targets = np.stack([q.targets for q in queries])
-    fwd["target_market"] = np.where(
-        country >= 0, q_targets[:, np.maximum(country[0], 0)], False
-    ).astype(np.float64)
+    if "same_country" in wanted:
+        fwd["same_country"] = (known & (country == q_country)).astype(np.float64)
+    if "neighbour_country" in wanted:
+        near = table.neighbours[np.maximum(q_country[:, 0], 0)][:, np.maximum(country[0], 0)]
+        fwd["neighbour_country"] = (known & near & (country != q_country)).astype(np.float64)
     abroad = known & (country != q_country)
-    wants_out = np.asarray(q_targets.any(axis=1), np.bool_).reshape(b, 1)
-    fwd["international"] = (abroad & wants_out).astype(np.float64)
-    fwd["activity"] = np.broadcast_to(pick(table.activity)[None, :], (b, m))
-    fwd["degree"] = np.broadcast_to(pick(table.degree)[None, :], (b, m))
+    if wanted & {"target_market", "international"}:
+        q_targets = np.stack([q.targets for q in queries])
+        fwd["target_market"] = np.where(
+            country >= 0, q_targets[:, np.maximum(country[0], 0)], False
+        ).astype(np.float64)
+        wants_out = np.asarray(q_targets.any(axis=1), np.bool_).reshape(b, 1)
+        fwd["international"] = (abroad & wants_out).astype(np.float64)
+    if "activity" in wanted:
+        fwd["activity"] = np.broadcast_to(pick(table.activity)[None, :], (b, m))
+    if "degree" in wanted:
+        fwd["degree"] = np.broadcast_to(pick(table.degree)[None, :], (b, m))
 
     rev = dict(fwd)
-    rev["they_offer"], rev["you_offer"] = fwd["you_offer"], fwd["they_offer"]
-    cand_targets = table.targets if everyone else table.targets[cand]
-    rev["target_market"] = np.where(
-        q_country >= 0,
-        np.asarray(cand_targets[:, np.maximum(q_country[:, 0], 0)].toarray(), np.float64).T,
-        0.0,
-    )
-    wants_abroad = np.asarray(cand_targets.sum(axis=1), np.float64).ravel() > 0
-    rev["international"] = (abroad & wants_abroad[None, :]).astype(np.float64)
-    own_activity = np.where(in_table, table.activity[np.maximum(rows, 0)], 0.0)
-    own_degree = np.where(in_table, table.degree[np.maximum(rows, 0)], 0.0)
-    rev["activity"] = np.broadcast_to(own_activity[:, None], (b, m))
-    rev["degree"] = np.broadcast_to(own_degree[:, None], (b, m))
+    if "they_offer" in fwd:
+        rev["they_offer"], rev["you_offer"] = fwd["you_offer"], fwd["they_offer"]
+    if wanted & {"target_market", "international"}:
+        their_targets, wants_abroad = _target_columns(
+            table.targets, np.maximum(q_country[:, 0], 0).astype(np.int64), candidates
+        )
+        rev["target_market"] = np.where(q_country >= 0, their_targets, 0.0)
+        rev["international"] = (abroad & wants_abroad[None, :]).astype(np.float64)
+    if "activity" in wanted:
+        own_activity = np.where(in_table, table.activity[np.maximum(rows, 0)], 0.0)
+        rev["activity"] = np.broadcast_to(own_activity[:, None], (b, m))
+    if "degree" in wanted:
+        own_degree = np.where(in_table, table.degree[np.maximum(rows, 0)], 0.0)
+        rev["degree"] = np.broadcast_to(own_degree[:, None], (b, m))
+    if signals is not None:
+        fwd = {s: v for s, v in fwd.items() if s in wanted}
+        rev = {s: v for s, v in rev.items() if s in wanted}
     return fwd, rev
 
 

@@ -47,7 +47,7 @@ def brute(
     return [(ids[n], float(total[n])) for n in order[:k]]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     seed=st.integers(0, 5),
     tag_weight=st.floats(0.0, 1.0),

@@ -8,12 +8,21 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_info
 
 from matcher.graph import CollaborationGraph
-from matcher.ranking import Filters, RankingOptions, combine, hand_ranker, rank, score_all
+from matcher.ranking import (
+    Filters,
+    RankingOptions,
+    _best,
+    combine,
+    hand_ranker,
+    rank,
+    score_all,
+)
 from matcher.reasons import explain
 from matcher.schema import Organisation
-from matcher.signals import SIGNALS, ProfileTable, compute_signals
+from matcher.signals import SIGNALS, ProfileTable, compute_signals, signal_columns
 from matcher.vocab import EU27, Ecosystem, OrganisationKind, Stage
 
 DIM = 8
@@ -226,3 +235,59 @@ def test_bulk_scores_equal_one_query_at_a_time(table: ProfileTable, q: int) -> N
     single = combine(ranker.score(fwd), ranker.score(rev), "harmonic")
     single[q] = -np.inf
     assert np.allclose(bulk[0], single, atol=1e-9)
+
+
+# -- the fast paths agree with the plain computations ------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7, 1.0]), min_size=1, max_size=80),
+    size=st.integers(1, 30),
+)
+def test_best_equals_a_full_sort(scores: list[float], size: int) -> None:
+    score = np.array(scores)
+    candidates = np.arange(len(score), dtype=np.int64) * 3 + 1
+    expected = np.lexsort((candidates, -score))[:size]
+    assert _best(score, candidates, size).tolist() == expected.tolist()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    table=tables(),
+    q=st.integers(0, 24),
+    subset=st.sets(st.sampled_from(SIGNALS)),
+    some=st.booleans(),
+)
+def test_a_subset_of_signals_equals_the_full_computation(
+    table: ProfileTable, q: int, subset: set[str], some: bool
+) -> None:
+    q %= len(table)
+    candidates = np.arange(0, len(table), 2, dtype=np.int64) if some else None
+    full_fwd, full_rev = signal_columns(table, [table.query(q)], candidates)
+    fwd, rev = signal_columns(table, [table.query(q)], candidates, signals=subset)
+    assert set(fwd) == set(rev) == subset
+    for s in subset:
+        assert np.array_equal(fwd[s], full_fwd[s]) and np.array_equal(rev[s], full_rev[s])
+
+
+@settings(max_examples=25, deadline=None)
+@given(table=tables(), q=st.integers(0, 24))
+def test_ranked_signals_are_every_signal_of_the_pair(table: ProfileTable, q: int) -> None:
+    """Signals the ranker does not weigh are computed for the chosen rows only: same values."""
+    q %= len(table)
+    ranker = hand_ranker()
+    assert (ranker.weights == 0).any()  # the case under test
+    for r in rank(table, ranker, table.query(q), k=5):
+        fwd, _ = compute_signals(table, table.query(q), np.array([r.row]))
+        # (float32 products over one row or over all may differ in the last bit)
+        np.testing.assert_allclose(r.signals, fwd[0], rtol=1e-6, atol=1e-7)
+
+
+def test_rank_restores_the_blas_threads() -> None:
+    orgs = [org(f"O{i}") for i in range(6)]
+    table = make_table(orgs, [("O0", "O1", "2024-01-01")])
+    before = threadpool_info()
+    rank(table, hand_ranker(), table.query(0), k=3)
+    rank(table, hand_ranker(), table.query(0), k=3, options=RankingOptions(blas_threads=None))
+    assert threadpool_info() == before
