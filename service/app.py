@@ -28,8 +28,8 @@ from threadpoolctl import threadpool_limits
 
 from embeddings import Encoder
 from matcher.errors import StateError
+from matcher.facade import Matcher
 from matcher.settings import Settings
-from service.deps import Matcher
 from service.errors import error_response, install_error_handlers, responses
 from service.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from service.routes import router

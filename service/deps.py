@@ -12,7 +12,7 @@ from fastapi import Request
 from matcher.facade import Matcher
 from service.errors import ApiError
 
-__all__ = ["Matcher", "get_matcher"]
+__all__ = ["get_matcher"]
 
 
 def get_matcher(request: Request) -> Matcher:

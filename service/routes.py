@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from matcher.errors import UnknownOrganisationError
+from matcher.facade import Matcher
 from matcher.schema import Collaboration, CountryCode, Organisation
 from matcher.vocab import CollaborationKind, Ecosystem, OrganisationKind, Stage
-from service.deps import Matcher, get_matcher
+from service.deps import get_matcher
 from service.errors import ApiError, responses
 from service.schemas import (
     ID_PATTERN,
