@@ -116,7 +116,7 @@ _DESCRIPTIONS = {
     401: "No API key given (write endpoints; reads too when MATCHER_READ_KEY_REQUIRED)",
     403: "Wrong API key, or writes disabled because MATCHER_API_KEY is unset",
     404: "Unknown organisation (or collaboration)",
-    409: "The organisation is in the store but not in the index (no text, or not built)",
+    409: "The organisation is in the store but not in the loaded index",
     413: "Request body too large",
     422: "Invalid request: `field` names the first field at fault, `problems` all of them",
     503: "Not ready: the index is still loading, or there is no build yet",
