@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     max_hubs: int = Field(
         default=3, ge=0, description="at most this many of the best-connected 1 % per list"
     )
+    read_key_required: bool = Field(
+        default=False, description="the service's read endpoints need the API key too"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="origins the service allows cross-site (JSON list); empty: CORS closed",
+    )
+    max_body_bytes: int = Field(
+        default=2_000_000, ge=1_024, description="largest request body the service accepts"
+    )
 
     @property
     def home_path(self) -> Path:

@@ -1,0 +1,425 @@
+"""Load test of the HTTP service on loopback: mixed reads (GET /recommend with reasons) and
+writes (PUT /organisations, POST /feedback, POST /collaborations), closed and open loop.
+
+Usage:
+    python benchmarks/load.py --home DIR [--size 100000] [--seconds 60] [--writes 0.05]
+        [--concurrency 8] [--rate 100] [--port 8765] [--out FILE]
+
+Builds the home first when it holds no index: ``--size`` synthetic profiles made from
+``--combos`` distinct text combinations (each organisation's texts derive from one
+combination, so the build encodes only those), and about two collaborations per
+organisation. Then starts ``python -m service`` on 127.0.0.1 and runs
+
+1. closed loop: ``--concurrency`` connections, each sending its next request when the last
+   answer arrived, for ``--seconds``: the highest sustained throughput;
+2. open loop: requests sent on a fixed schedule of ``--rate`` per second for ``--seconds``,
+   each timed from its scheduled start (queueing included, no coordinated omission).
+
+The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, to leave as much of
+the shared CPU as possible to the server. Every non-2xx answer or failed request counts
+as an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from machine import describe
+
+from matcher.facade import Matcher
+from matcher.schema import Collaboration, Organisation
+from matcher.settings import Settings
+from matcher.vocab import EU27, CollaborationKind, Ecosystem, OrganisationKind, Stage
+
+REPO = Path(__file__).resolve().parent.parent
+KEY = "load-test-key"
+
+_THEMES = [
+    "precision agriculture", "cold-chain logistics", "food packaging", "vertical farming",
+    "aircraft composites", "satellite data", "drone inspection", "battery recycling",
+    "hydrogen storage", "offshore wind", "solar panels", "heat pumps", "smart grids",
+    "medical imaging", "e-health platforms", "diagnostics", "biotech assays", "telecare",
+    "textile recycling", "technical fabrics", "fashion design", "3D printing", "robotics",
+    "industrial IoT", "cybersecurity", "cloud software", "AI for manufacturing", "microchips",
+    "power electronics", "sensors", "electric vehicles", "rail systems", "port logistics",
+    "green construction", "timber buildings", "cement alternatives", "water treatment",
+    "tourism booking", "cultural heritage", "video games", "retail analytics", "e-commerce",
+]  # fmt: skip
+_ROLES = [
+    "develops", "manufactures", "tests", "designs", "integrates", "distributes",
+    "maintains", "researches", "recycles", "certifies", "trains people in", "finances",
+]  # fmt: skip
+_MARKETS = [
+    "for SMEs", "for public buyers", "for export markets", "for farmers", "for hospitals",
+    "for cities", "for airlines", "for carmakers", "for retailers", "for utilities",
+]  # fmt: skip
+
+
+def _combo(c: int) -> dict[str, Any]:
+    """The text fields of combination ``c`` (deterministic)."""
+    rng = random.Random(c)
+    a, b = rng.sample(_THEMES, 2)
+    role, market = rng.choice(_ROLES), rng.choice(_MARKETS)
+    ecos = rng.sample(list(Ecosystem), rng.randint(1, 2))
+    stages = rng.sample(list(Stage), rng.randint(1, 2))
+    return {
+        "description": f"Combination {c}: the organisation {role} {a} and {b} {market}.",
+        "keywords": [a, b],
+        "ecosystems": ecos,
+        "stages": stages,
+        "offers": f"expertise in {a}",
+        "seeks": f"partners in {b}",
+    }
+
+
+def synthetic(size: int, combos: int, seed: int = 0) -> tuple[list[Organisation], list[Any]]:
+    """``size`` profiles over ``combos`` text combinations, and their collaborations."""
+    rng = random.Random(seed)
+    kinds = list(OrganisationKind)
+    orgs = []
+    for n in range(size):
+        c = rng.randrange(combos)
+        orgs.append(
+            Organisation(
+                id=f"LOAD-{n:06d}",
+                name=f"Synthetic organisation {n}",
+                kind=rng.choice(kinds),
+                country=rng.choice(EU27),
+                languages=["en"],
+                size=rng.randint(1, 500),
+                **_combo(c),
+            )
+        )
+    collabs = []
+    start = dt.date(2018, 1, 1)
+    for n in range(size * 2):
+        a = rng.randrange(size)
+        b = (a + rng.randint(1, 200)) % size  # local neighbourhoods: paths of length 2 exist
+        collabs.append(
+            Collaboration(
+                organisation_a=orgs[a].id,
+                organisation_b=orgs[b].id,
+                kind=CollaborationKind.JOINT_PROJECT,
+                date=start + dt.timedelta(days=rng.randrange(2900)),
+                source_ref=f"P{n}",
+            )
+        )
+    return orgs, collabs
+
+
+def build_home(home: Path, size: int, combos: int) -> str:
+    """Import and build ``size`` synthetic profiles under ``home``; return a summary line."""
+    started = time.perf_counter()
+    orgs, collabs = synthetic(size, combos)
+    with Matcher(Settings(home=home)) as m:
+        m.store.upsert_organisations(orgs)
+        m.store.upsert_collaborations(collabs)
+        made = time.perf_counter() - started
+        report = m.build(show_progress=False)
+    return (
+        f"home: {size} organisations from {combos} text combinations, {len(collabs)} "
+        f"collaborations; generated and stored in {made:.0f} s; {report.summary()}"
+    )
+
+
+# -- client -------------------------------------------------------------------------------
+
+
+IDLE_SECONDS = 3.0
+"""Reopen a connection idle this long (uvicorn closes idle keep-alive connections at 5 s)."""
+
+
+class Connection:
+    """One HTTP/1.1 keep-alive connection."""
+
+    def __init__(
+        self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.port, self.reader, self.writer = port, reader, writer
+        self.last = time.monotonic()
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(port, reader, writer)
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> int:
+        if time.monotonic() - self.last > IDLE_SECONDS or self.reader.at_eof():
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            return await self._request(method, path, body)
+        finally:
+            self.last = time.monotonic()
+
+    async def _request(self, method: str, path: str, body: bytes) -> int:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        headers = await self.reader.readuntil(b"\r\n\r\n")
+        lines = headers.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            if line.lower().startswith("content-length:"):
+                length = int(line.split(":", 1)[1])
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Tally:
+    """Latencies (ms) by request type, and errors."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    unanswered: int = 0
+
+    def add(self, kind: str, ms: float) -> None:
+        self.latencies.setdefault(kind, []).append(ms)
+
+
+class Mix:
+    """The request mix: reads of /recommend with reasons, and a share of writes."""
+
+    def __init__(self, ids: list[str], writes: float, seed: int, read: str = "recommend") -> None:
+        self.ids, self.writes, self.rng = ids, writes, random.Random(seed)
+        self.read = read
+        self.n = 0
+
+    def next(self) -> tuple[str, str, str, bytes]:
+        rng = self.rng
+        self.n += 1
+        if rng.random() >= self.writes:
+            org = rng.choice(self.ids)
+            if self.read == "organisation":  # the HTTP layer's own cost: a store lookup
+                return "read", "GET", f"/organisations/{org}", b""
+            return "read", "GET", f"/recommend?organisation_id={org}&k=10&explain=true", b""
+        kind = rng.choice(["organisation", "feedback", "collaboration"])
+        a, b = rng.sample(self.ids, 2)
+        if kind == "organisation":
+            n = int(a.split("-")[1])
+            body = {
+                "id": a,
+                "name": f"Synthetic organisation {n}",
+                "kind": "sme",
+                "country": rng.choice(EU27),
+                "languages": ["en"],
+                **_combo(rng.randrange(2_000_000)),
+            }
+            return "write", "PUT", f"/organisations/{a}", json.dumps(body).encode()
+        if kind == "feedback":
+            fb = {"organisation_id": a, "other_id": b, "kind": rng.choice(["interested", "met"])}
+            return "write", "POST", "/feedback", json.dumps(fb).encode()
+        tie = {
+            "organisation_a": a,
+            "organisation_b": b,
+            "kind": "event_meeting",
+            "date": dt.date.today().isoformat(),
+            "source_ref": f"load-{self.n}",
+        }
+        return "write", "POST", "/collaborations", json.dumps({"collaborations": [tie]}).encode()
+
+
+async def _one(conn: Connection, mix: Mix, tally: Tally, started: float | None = None) -> None:
+    kind, method, path, body = mix.next()
+    t0 = time.perf_counter() if started is None else started
+    try:
+        status = await conn.request(method, path, body)
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        tally.errors.append(f"{method} {path}: {type(exc).__name__}")
+        raise
+    if not 200 <= status < 300:
+        tally.errors.append(f"{method} {path}: {status}")
+    tally.add(kind, (time.perf_counter() - t0) * 1000)
+
+
+async def closed_loop(port: int, mix: Mix, seconds: float, concurrency: int) -> Tally:
+    """``concurrency`` connections sending back to back for ``seconds``."""
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        conn = await Connection.open(port)
+        try:
+            while time.perf_counter() < deadline:
+                await _one(conn, mix, tally)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return tally
+
+
+async def open_loop(port: int, mix: Mix, seconds: float, rate: float, drain: float) -> Tally:
+    """Requests started on a fixed schedule of ``rate`` per second, for ``seconds``.
+
+    Answers still missing ``drain`` seconds after the last request was due count as errors
+    (the server fell behind the offered rate).
+    """
+    tally = Tally()
+    idle: list[Connection] = [await Connection.open(port) for _ in range(8)]
+    tasks = []
+
+    async def fire(scheduled: float) -> None:
+        conn = idle.pop() if idle else await Connection.open(port)
+        try:
+            await _one(conn, mix, tally, started=scheduled)
+        finally:
+            idle.append(conn)
+
+    start = time.perf_counter()
+    total = int(seconds * rate)
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(fire(scheduled)))
+    _, pending = await asyncio.wait(tasks, timeout=drain)
+    for task in pending:
+        task.cancel()
+    tally.unanswered = len(pending)
+    for conn in idle:
+        conn.close()
+    return tally
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(name: str, tally: Tally, seconds: float) -> list[str]:
+    """Lines of figures for one run."""
+    every = [v for vs in tally.latencies.values() for v in vs]
+    lines = [
+        f"{name}: {len(every)} requests in {seconds:.0f} s = {len(every) / seconds:.1f} req/s, "
+        f"errors: {len(tally.errors)}"
+        + (f", unanswered when the drain ended: {tally.unanswered}" if tally.unanswered else "")
+    ]
+    for kind, values in sorted(tally.latencies.items()):
+        lines.append(
+            f"  {kind:<6} n={len(values):<6} p50 {statistics.median(values):7.1f} ms   "
+            f"p99 {_pct(values, 0.99):7.1f} ms   max {max(values):7.1f} ms"
+        )
+    lines.append(
+        f"  all    p50 {statistics.median(every):7.1f} ms   p99 {_pct(every, 0.99):7.1f} ms"
+    )
+    lines += [f"  error: {e}" for e in tally.errors[:10]]
+    return lines
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def _wait_ready(port: int, timeout: float) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as r:
+                if r.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("the server did not get ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--combos", type=int, default=2_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--writes", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--drain", type=float, default=30, help="open loop: wait for answers")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--only", choices=["closed", "open"], default=None)
+    parser.add_argument(
+        "--read",
+        choices=["recommend", "organisation"],
+        default="recommend",
+        help="the read: GET /recommend with reasons, or GET /organisations/{id}",
+    )
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    out = [f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%MZ} load test, benchmarks/load.py"]
+    out.append(f"machine: {describe()}")
+    if not (args.home / "current").exists():
+        out.append(build_home(args.home, args.size, args.combos))
+        print(out[-1], flush=True)
+    env = os.environ | {
+        "MATCHER_HOME": str(args.home),
+        "MATCHER_API_KEY": KEY,
+        "MATCHER_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(REPO),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service", "--port", str(args.port), "--no-access-log"], env=env
+    )
+    try:
+        loaded = _wait_ready(args.port, 900)
+        with urllib.request.urlopen(f"http://127.0.0.1:{args.port}/ready") as r:
+            ready = json.loads(r.read())
+        out.append(
+            f"server: one uvicorn process (uvloop, httptools), ready in {loaded:.0f} s with "
+            f"{ready['organisations']} organisations, index of {ready['index_size']}"
+        )
+        read = (
+            "GET /recommend k=10 explain=true"
+            if args.read == "recommend"
+            else "GET /organisations/{id}"
+        )
+        out.append(
+            f"mix: {read}, {args.writes:.0%} writes (PUT /organisations with new texts, "
+            "POST /feedback, POST /collaborations, in thirds)"
+        )
+        ids = [f"LOAD-{n:06d}" for n in range(ready["organisations"])]
+        if args.only != "open":
+            mix = Mix(ids, args.writes, seed=1, read=args.read)
+            tally = asyncio.run(closed_loop(args.port, mix, args.seconds, args.concurrency))
+            out += report(f"closed loop, {args.concurrency} connections", tally, args.seconds)
+            print("\n".join(out), flush=True)
+        if args.only != "closed":
+            mix = Mix(ids, args.writes, seed=2, read=args.read)
+            tally = asyncio.run(open_loop(args.port, mix, args.seconds, args.rate, args.drain))
+            out += report(f"open loop, {args.rate:.0f} req/s offered", tally, args.seconds)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a write still running: nothing to keep
+            server.kill()
+            server.wait()
+    text = "\n".join(out)
+    print(text)
+    if args.out:
+        with args.out.open("a") as f:
+            f.write(text + "\n\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The FastAPI app: :func:`create_app` builds it from settings.
+
+Start-up loads the facade in a background thread (store, index, profile table, graph,
+ranker and the text encoder) while the server already answers ``/health``; until it is
+loaded, ``/ready`` and every data endpoint answer 503 ``not_ready``. Without a build
+under ``MATCHER_HOME`` the loader retries every few seconds, so ``matcher build`` can
+run after the server started.
+
+Other routers plug in here: a module ``service/tables.py`` exposing ``router`` (the table
+planner) is included when it exists; it gets the facade from ``app.state.matcher``
+through :func:`service.deps.get_matcher`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from threadpoolctl import threadpool_limits
+
+from embeddings import Encoder
+from matcher.errors import StateError
+from matcher.facade import Matcher
+from matcher.settings import Settings
+from service.errors import error_response, install_error_handlers, responses
+from service.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from service.routes import router
+from service.schemas import Health, Ready
+
+__all__ = ["RETRY_SECONDS", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0
+"""How often the loader retries while there is no usable build."""
+
+_DESCRIPTION = """
+Partner suggestions for the European Cluster Collaboration Platform, with the reasons
+behind each, and the writes that keep them current.
+
+**Auth.** Write endpoints need the key in `MATCHER_API_KEY`, sent as `X-API-Key: <key>`
+or `Authorization: Bearer <key>`: 401 without, 403 wrong, 403 `writes_disabled` when the
+server has no key. Reads need it too when `MATCHER_READ_KEY_REQUIRED=true`. `/health`,
+`/ready` and `/metrics` are always open.
+
+**Errors** all share one shape:
+`{"error": {"code": "…", "message": "…", "field": "query.k" | null, "problems": […]}}`.
+
+**Bounds.** `k` ≤ 100; batches ≤ 1000 rows; seed groups ≤ 50; bodies ≤
+`MATCHER_MAX_BODY_BYTES` (413 above).
+"""
+
+_TAGS = [
+    {"name": "recommend", "description": "partner suggestions"},
+    {"name": "organisations", "description": "profiles: read, create, replace, delete"},
+    {"name": "collaborations", "description": "the ties behind the graph signals"},
+    {"name": "feedback", "description": "what organisations said about suggestions"},
+    {"name": "operations", "description": "liveness, readiness, metrics"},
+]
+
+
+class _Loader:
+    """Loads the facade off the event loop, retrying while there is no build."""
+
+    def __init__(self, app: FastAPI, settings: Settings, encoder: Encoder | None) -> None:
+        self.app = app
+        self.settings = settings
+        self.encoder = encoder
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="matcher-loader", daemon=True)
+
+    def _run(self) -> None:
+        warned = False
+        while not self.stop.is_set():
+            matcher = Matcher(self.settings, encoder=self.encoder)
+            try:
+                state = matcher.state()
+                _ = matcher.ranker
+                if self.encoder is None:
+                    matcher.encoder.encode(["warm-up"])  # cold start and topics need it
+            except StateError as exc:
+                matcher.close()
+                self.app.state.not_ready_reason = f"no usable index yet: {exc}"
+                if not warned:
+                    logger.warning("not ready: %s (retrying every %.0f s)", exc, RETRY_SECONDS)
+                    warned = True
+                self.stop.wait(RETRY_SECONDS)
+                continue
+            except Exception:
+                matcher.close()
+                logger.exception("loading the matcher failed")
+                self.app.state.not_ready_reason = "loading failed; see the server log"
+                self.stop.wait(RETRY_SECONDS)
+                continue
+            if self.stop.is_set():
+                matcher.close()
+                return
+            self.app.state.matcher = matcher
+            logger.info("ready: %d organisations, build %s", len(state.table), state.folder.name)
+            return
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Include ``service.tables.router`` (the table planner) when that module exists."""
+    try:
+        module = importlib.import_module("service.tables")
+    except ModuleNotFoundError as exc:
+        if exc.name != "service.tables":
+            raise
+        return
+    tables: APIRouter = module.router
+    app.include_router(tables)
+
+
+def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None) -> FastAPI:
+    """The service over the state in ``settings.home``.
+
+    Args:
+        settings: configuration; read from the environment when omitted.
+        encoder: an already loaded encoder to share (tests); else the settings' model.
+
+    """
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests run side by side in the thread pool: BLAS and OpenMP teams of their own
+        # per request oversubscribe the cores (measured: 6x slower with 8 concurrent
+        # recommends on 2 cores), so numeric libraries run one thread per request.
+        limits = threadpool_limits(limits=1)
+        loader = _Loader(app, settings, encoder)
+        loader.thread.start()
+        try:
+            yield
+        finally:
+            limits.restore_original_limits()
+            loader.stop.set()
+            loader.thread.join(timeout=30)
+            matcher: Matcher | None = app.state.matcher
+            app.state.matcher = None
+            if matcher is not None:
+                matcher.close()
+
+    app = FastAPI(
+        title="ECCP partner matcher",
+        version="0.1.0",
+        description=_DESCRIPTION,
+        openapi_tags=_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.matcher = None
+    app.state.not_ready_reason = "loading the index; retry shortly"
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.include_router(router)
+    app.include_router(_operations())
+    _include_optional_routers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization"],
+        )
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _operations() -> APIRouter:
+    ops = APIRouter(tags=["operations"])
+
+    @ops.get("/health", summary="Alive")
+    def health() -> Health:
+        """200 as long as the process answers."""
+        return Health()
+
+    @ops.get(
+        "/ready",
+        summary="Loaded and serving",
+        response_model=Ready,
+        responses={503: responses(503)[503]},
+    )
+    def ready(request: Request) -> Ready | JSONResponse:
+        """200 once the index is loaded; 503 ``not_ready`` until then."""
+        matcher: Matcher | None = request.app.state.matcher
+        if matcher is None:
+            return error_response(
+                503, "not_ready", request.app.state.not_ready_reason, headers={"Retry-After": "5"}
+            )
+        try:
+            state = matcher.state()
+        except StateError as exc:
+            return error_response(503, "not_ready", str(exc), headers={"Retry-After": "5"})
+        return Ready(
+            organisations=len(state.table),
+            index_size=len(state.index),
+            build=state.folder.name,
+            built_at=state.manifest.created_at,
+        )
+
+    @ops.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
+    def metrics_text(request: Request) -> PlainTextResponse:
+        """Requests by route and status, latency histogram, index size, last rebuild."""
+        metrics: Metrics = request.app.state.metrics
+        matcher: Matcher | None = request.app.state.matcher
+        metrics.ready.set(0 if matcher is None else 1)
+        if matcher is not None:
+            state = matcher.state()
+            metrics.index_size.set(len(state.index))
+            metrics.organisations.set(len(state.table))
+            built = dt.datetime.fromisoformat(state.manifest.created_at)
+            metrics.last_rebuild.set(built.timestamp())
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return ops

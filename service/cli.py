@@ -1,0 +1,54 @@
+"""``matcher-serve`` / ``python -m service``: run the service under uvicorn.
+
+Not a ``matcher serve`` subcommand: imports point one way (service → matcher, checked by
+``tests/test_architecture.py``), so the ``matcher`` package cannot start the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from matcher.settings import Settings
+from service.app import create_app
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matcher-serve",
+        description="Serve the partner matcher's HTTP API on the state in MATCHER_HOME.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="do not log each request (faster)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server until interrupted; return the exit code."""
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=not args.no_access_log,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0

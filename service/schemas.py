@@ -1,0 +1,377 @@
+"""Request and response bodies of the HTTP API (the domain's records where they fit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from matcher.ranking import Filters
+from matcher.schema import Collaboration, CountryCode, Organisation, Reason, Suggestion
+from matcher.vocab import Ecosystem, FeedbackKind, OrganisationKind, Stage
+
+__all__ = [
+    "ID_PATTERN",
+    "MAX_BATCH",
+    "MAX_K",
+    "MAX_SEED",
+    "BatchResult",
+    "CollaborationsAdded",
+    "CollaborationsIn",
+    "FeedbackIn",
+    "FeedbackRecorded",
+    "FiltersIn",
+    "Health",
+    "Language",
+    "OrganisationId",
+    "OrganisationSummary",
+    "OrganisationWritten",
+    "OrganisationsIn",
+    "ProfileRecommendation",
+    "Ready",
+    "RecommendRequest",
+    "Recommendation",
+    "SuggestionOut",
+    "suggestions_out",
+    "with_utc",
+]
+
+MAX_K = 100
+"""Most suggestions one request may ask for."""
+
+MAX_BATCH = 1000
+"""Most organisations or collaborations in one batch write."""
+
+MAX_SEED = 50
+"""Most members of a seed group (consortium completion)."""
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
+"""An organisation id (as in :mod:`matcher.schema`)."""
+
+OrganisationId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
+
+
+class OrganisationSummary(BaseModel):
+    """An organisation as a suggestion shows it (the full profile: GET /organisations/{id})."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    kind: OrganisationKind
+    country: str | None = None
+    region: str | None = None
+    ecosystems: list[Ecosystem] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    website: str | None = None
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrganisationSummary:
+        """The summary of a profile."""
+        return cls(
+            id=org.id,
+            name=org.name,
+            kind=org.kind,
+            country=org.country,
+            region=org.region,
+            ecosystems=org.ecosystems,
+            stages=org.stages,
+            keywords=org.keywords,
+            website=org.website,
+        )
+
+
+class SuggestionOut(BaseModel):
+    """One ranked partner; ``reasons`` are empty unless ``explain`` was asked for."""
+
+    rank: int = Field(ge=1)
+    organisation: OrganisationSummary
+    score: float
+    reasons: list[Reason] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list, description="e.g. 'already partners'")
+
+
+def with_utc(org: Organisation) -> Organisation:
+    """The profile with ``updated_at`` given an offset (UTC where the store has none).
+
+    The store accepts times without an offset; OpenAPI's ``date-time`` (RFC 3339) needs one.
+    """
+    if org.updated_at is None or org.updated_at.tzinfo is not None:
+        return org
+    return org.model_copy(update={"updated_at": org.updated_at.replace(tzinfo=dt.UTC)})
+
+
+def suggestions_out(suggestions: list[Suggestion], *, explain: bool) -> list[SuggestionOut]:
+    """The API's view of the facade's suggestions."""
+    return [
+        SuggestionOut(
+            rank=s.rank,
+            organisation=OrganisationSummary.of(s.organisation),
+            score=s.score,
+            reasons=s.reasons if explain else [],
+            flags=s.flags,
+        )
+        for s in suggestions
+    ]
+
+
+_REASON_EXAMPLE: dict[str, Any] = {
+    "signal": "complementarity",
+    "contribution": 0.41,
+    "text": "complements your stage in Agri-food: you do production, they do distribution",
+}
+_SUGGESTION_EXAMPLE: dict[str, Any] = {
+    "rank": 1,
+    "organisation": {
+        "id": "SME-COLD-IT",
+        "name": "FreddoLog Srl",
+        "kind": "sme",
+        "country": "IT",
+        "region": "ITH5",
+        "ecosystems": ["agri_food"],
+        "stages": ["distribution"],
+        "keywords": ["cold chain", "logistics"],
+        "website": "https://freddolog.example.it",
+    },
+    "score": 0.734,
+    "reasons": [_REASON_EXAMPLE],
+    "flags": [],
+}
+
+
+class Recommendation(BaseModel):
+    """The ranked partners of an organisation in the store."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"organisation_id": "CL-AGRI-ES", "k": 1, "suggestions": [_SUGGESTION_EXAMPLE]}
+            ]
+        }
+    )
+
+    organisation_id: str
+    k: int
+    suggestions: list[SuggestionOut]
+
+
+class ProfileRecommendation(BaseModel):
+    """The ranked partners of a profile (cold start) or of a seed group (completion)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mode": "profile", "k": 1, "suggestions": [_SUGGESTION_EXAMPLE]}]
+        }
+    )
+
+    mode: Literal["profile", "consortium"]
+    k: int
+    suggestions: list[SuggestionOut]
+
+
+class FiltersIn(BaseModel):
+    """Hard filters on candidates; an empty list means no filter on that field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    countries: list[CountryCode] = Field(default_factory=list, max_length=60)
+    exclude_countries: list[CountryCode] = Field(default_factory=list, max_length=60)
+    kinds: list[OrganisationKind] = Field(default_factory=list)
+    ecosystems: list[Ecosystem] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    languages: list[Language] = Field(default_factory=list, max_length=60)
+
+    def to_filters(self) -> Filters:
+        """The ranking's filters."""
+        return Filters(
+            countries=frozenset(self.countries),
+            exclude_countries=frozenset(self.exclude_countries),
+            kinds=frozenset(self.kinds),
+            ecosystems=frozenset(self.ecosystems),
+            stages=frozenset(self.stages),
+            languages=frozenset(v.lower() for v in self.languages),
+        )
+
+
+class RecommendRequest(BaseModel):
+    """Either a ``profile`` not in the store (cold start) or a ``seed`` group to complete."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "profile": {
+                        "id": "new-member-1",
+                        "name": "Nordic Cold Chain Start-up",
+                        "kind": "sme",
+                        "country": "SE",
+                        "description": "Sensors and software that monitor food in transit.",
+                        "ecosystems": ["agri_food", "digital"],
+                        "offers": "IoT temperature monitoring for refrigerated transport",
+                        "seeks": "food producers and logistics clusters for pilots",
+                    },
+                    "k": 5,
+                    "explain": True,
+                },
+                {
+                    "seed": ["CL-AGRI-ES", "SME-COLD-IT"],
+                    "topic": "Reducing food loss in cold chains with digital monitoring",
+                    "k": 5,
+                    "explain": True,
+                    "filters": {"kinds": ["research", "university"]},
+                },
+            ]
+        },
+    )
+
+    profile: Organisation | None = Field(
+        default=None, description="a profile not in the store: cold-start suggestions"
+    )
+    seed: list[OrganisationId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_SEED,
+        description="ids of a consortium's members: partners that complete it",
+    )
+    topic: str | None = Field(
+        default=None, max_length=2_000, description="with seed: the call topic, in words"
+    )
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    explain: bool = Field(default=False, description="include the reasons")
+    filters: FiltersIn = Field(default_factory=FiltersIn)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> RecommendRequest:
+        if (self.profile is None) == (self.seed is None):
+            raise ValueError("give exactly one of 'profile' (cold start) or 'seed' (a group)")
+        if self.topic is not None and self.seed is None:
+            raise ValueError("'topic' goes with 'seed' (consortium completion)")
+        return self
+
+
+_ORG_EXAMPLE: dict[str, Any] = {
+    "id": "SME-COLD-IT",
+    "name": "FreddoLog Srl",
+    "kind": "sme",
+    "country": "IT",
+    "region": "ITH5",
+    "description": "Cold-chain logistics for fresh produce across southern Europe.",
+    "ecosystems": ["agri_food"],
+    "stages": ["distribution"],
+    "keywords": ["cold chain", "logistics"],
+    "offers": "refrigerated transport and warehousing",
+    "seeks": "producers' clusters exporting fresh food",
+    "languages": ["it", "en"],
+    "website": "https://freddolog.example.it",
+}
+
+
+class OrganisationsIn(BaseModel):
+    """A batch of organisations, written all or nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"organisations": [_ORG_EXAMPLE]}]}
+    )
+
+    organisations: list[Organisation] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class OrganisationWritten(BaseModel):
+    """The organisation as stored."""
+
+    created: bool = Field(description="true when the id was new")
+    organisation: Organisation
+
+
+class BatchResult(BaseModel):
+    """What a batch upsert wrote."""
+
+    count: int
+    ids: list[str]
+
+
+class CollaborationsIn(BaseModel):
+    """Collaborations to add, all or nothing; both ends must be in the store."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "collaborations": [
+                        {
+                            "organisation_a": "CL-AGRI-ES",
+                            "organisation_b": "SME-COLD-IT",
+                            "kind": "event_meeting",
+                            "date": "2026-10-14",
+                            "source_ref": "C2LAB-2026-10",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    collaborations: list[Collaboration] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class CollaborationsAdded(BaseModel):
+    """How many collaborations were new or changed."""
+
+    changed: int
+
+
+class FeedbackIn(BaseModel):
+    """What an organisation said about a suggested partner."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "organisation_id": "CL-AGRI-ES",
+                    "other_id": "SME-COLD-IT",
+                    "kind": "interested",
+                }
+            ]
+        },
+    )
+
+    organisation_id: OrganisationId = Field(description="who gives the feedback")
+    other_id: OrganisationId = Field(description="the suggested partner it is about")
+    kind: FeedbackKind
+
+    @model_validator(mode="after")
+    def _two(self) -> FeedbackIn:
+        if self.organisation_id == self.other_id:
+            raise ValueError("feedback is about another organisation")
+        return self
+
+
+class FeedbackRecorded(BaseModel):
+    """The feedback as recorded."""
+
+    organisation_id: str
+    other_id: str
+    kind: FeedbackKind
+    recorded_at: dt.datetime
+
+
+class Health(BaseModel):
+    """The process is alive."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    """The index is loaded and requests are served."""
+
+    status: Literal["ready"] = "ready"
+    organisations: int
+    index_size: int
+    build: str = Field(description="the loaded build's folder name")
+    built_at: str = Field(description="when the loaded build was made (ISO 8601)")
