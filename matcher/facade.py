@@ -102,7 +102,7 @@ class Matcher:
         self._encoder: Encoder | None = encoder
         self._state: _State | None = None
         self._ranker: LinearRanker | None = None
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
         self._index_lock = threading.Lock()
         self._written: EmbeddingCache | None = None
 
@@ -303,8 +303,22 @@ class Matcher:
         folder = current_folder(self.home)
         if folder is None:
             raise StateError(f"no index under {self.home}: run `matcher build` first")
-        if self._state is not None and folder == self._state.folder:
-            return self._state
+        old = self._state
+        if old is not None and folder == old.folder:
+            return old
+        # One thread loads a new build, under the write lock (so no write swaps an older
+        # state back in); readers meanwhile keep answering from the state they have.
+        if not self._write_lock.acquire(blocking=old is None):
+            assert old is not None  # a blocking acquire never fails
+            return old
+        try:
+            if self._state is not None and self._state.folder == folder:
+                return self._state
+            return self._load_state(folder)
+        finally:
+            self._write_lock.release()
+
+    def _load_state(self, folder: Path) -> _State:
         try:
             manifest = read_manifest(folder)
             manifest.check(model_id=self.settings.model)
