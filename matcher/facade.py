@@ -738,6 +738,8 @@ class Matcher:
             self.store.upsert_organisations(orgs)
             table = state.table
             new_ids = [i for i in ids if i not in table.rows]
+            if not new_ids and self._update_in_place(state, orgs, changed):
+                return ids
             merged = {o.id: o for o in table.organisations}
             merged.update((o.id, o) for o in orgs)
             self._swap(state, sorted(merged.values(), key=lambda o: o.id), changed, [])
@@ -845,6 +847,42 @@ class Matcher:
             for org_id, fields in wanted.items()
         }
 
+    def _update_in_place(
+        self,
+        state: _State,
+        orgs: list[Organisation],
+        changed: dict[str, dict[str, npt.NDArray[np.float32]]],
+    ) -> bool:
+        """Apply profile changes of organisations already in the table without a rebuild.
+
+        The changed rows' vectors are overwritten in the arrays the readers share (a reader
+        in the middle of a query may see one changed row's new vector); everything else is
+        copy-on-write. Returns False when the table needs a rebuild instead.
+        """
+        table = state.table
+        new = table.with_profiles({table.rows[o.id]: o for o in orgs})
+        if new is None:
+            return False
+        for org_id, fields in changed.items():
+            for name, vector in fields.items():
+                if name in _FIELDS:
+                    getattr(new, name)[table.rows[org_id]] = vector
+        self._apply_index_changes(state, [], changed)
+        self._state = _State(state.folder, state.manifest, state.index, new, state.tags)
+        return True
+
+    def _apply_index_changes(
+        self,
+        state: _State,
+        removed: list[str],
+        changed: dict[str, dict[str, npt.NDArray[np.float32]]],
+    ) -> None:
+        with self._index_lock:
+            for name, index in (("text", state.index), ("tags", state.tags)):
+                _apply_changes(
+                    index, removed, {i: f[name] for i, f in changed.items() if name in f}
+                )
+
     def _swap(
         self,
         state: _State,
@@ -875,11 +913,7 @@ class Matcher:
         graph = None if rebuild_graph else old.graph
         activity = None if rebuild_graph else old.activity[np.maximum(take, 0)]
         table = self._make_table(orgs, vectors, graph, activity)
-        with self._index_lock:
-            for name, index in (("text", state.index), ("tags", state.tags)):
-                _apply_changes(
-                    index, removed, {i: f[name] for i, f in changed.items() if name in f}
-                )
+        self._apply_index_changes(state, removed, changed)
         self._state = _State(state.folder, state.manifest, state.index, table, state.tags)
 
     def organisation(self, organisation_id: str) -> Organisation:

@@ -9,9 +9,10 @@ is not in the store (cold start).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,6 +212,69 @@ class ProfileTable:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def with_profiles(self, changed: Mapping[int, Organisation]) -> ProfileTable | None:
+        """A copy of the table with some rows' profiles replaced (same ids), in O(changes).
+
+        The new table shares the graph, the activity and the vector arrays with this one
+        (the caller overwrites the changed rows' vectors in place) and gets its own copies
+        of the per-row codes, keyword and target matrices.
+
+        Returns:
+            The new table, or None when a change needs a full rebuild (a country this
+            table has no code for).
+        """
+        code = {c: i for i, c in enumerate(self.countries)}
+        for row, org in changed.items():
+            if org.id != self.ids[row]:
+                raise ValueError(f"row {row} holds {self.ids[row]!r}, not {org.id!r}")
+            if any(c not in code for c in [*org.target_countries, *filter(None, [org.country])]):
+                return None
+        new = copy.copy(self)
+        new.organisations = list(self.organisations)
+        country, kind = self.country.copy(), self.kind.copy()
+        ecosystems, stages = self.ecosystems.copy(), self.stages.copy()
+        vocab = dict(self.keyword_vocab)
+        kinds = list(OrganisationKind)
+        kw_rows: list[int] = []
+        kw_cols: list[int] = []
+        t_rows: list[int] = []
+        t_cols: list[int] = []
+        for row, org in changed.items():
+            new.organisations[row] = org
+            country[row] = code.get(org.country or "", -1)
+            kind[row] = kinds.index(org.kind)
+            ecosystems[row] = _mask(org.ecosystems, _ECOSYSTEMS)  # type: ignore[arg-type]
+            stages[row] = _mask(org.stages, _STAGES)  # type: ignore[arg-type]
+            for kw in {k.lower() for k in org.keywords}:
+                kw_rows.append(row)
+                kw_cols.append(vocab.setdefault(kw, len(vocab)))
+            for c in org.target_countries:
+                t_rows.append(row)
+                t_cols.append(code[c])
+        n = len(self.ids)
+        keep = np.ones(n, np.bool_)
+        keep[list(changed)] = False
+
+        def replaced(
+            matrix: sp.csr_matrix, rows: list[int], cols: list[int], width: int
+        ) -> sp.csr_matrix:
+            old = matrix.tocoo()
+            kept = keep[old.row]
+            return sp.csr_matrix(
+                (
+                    np.ones(int(kept.sum()) + len(rows), matrix.dtype),
+                    (np.r_[old.row[kept], rows], np.r_[old.col[kept], cols]),
+                ),
+                shape=(n, width),
+            )
+
+        new.keywords = replaced(self.keywords, kw_rows, kw_cols, max(len(vocab), 1))
+        new.keyword_counts = np.asarray(new.keywords.sum(axis=1), np.float64).ravel()
+        new.targets = replaced(self.targets, t_rows, t_cols, len(self.countries))
+        new.keyword_vocab = vocab
+        new.country, new.kind, new.ecosystems, new.stages = country, kind, ecosystems, stages
+        return new
 
     def query(self, row: int) -> Query:
         """The query view of an organisation in the table."""

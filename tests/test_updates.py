@@ -241,3 +241,38 @@ def test_index_candidates_rank_like_the_full_scan(live: tuple[Matcher, CountingE
     assert ids(
         m.recommend("CL-AGRI-ES", k=3, options=dataclasses.replace(few, candidates=300))
     ) == ids(m.recommend("CL-AGRI-ES", k=3))
+
+
+def test_a_profile_update_in_place_equals_a_fresh_table(
+    live: tuple[Matcher, CountingEncoder], encoder: SentenceTransformerEncoder
+) -> None:
+    m, _ = live
+    before = m.state().table
+    org = m.organisation("CL-AGRI-ES")
+    changes = {
+        "keywords": ["drones", "cold chain", "brand-new keyword"],
+        "ecosystems": ["digital"],
+        "stages": ["research"],
+        "target_countries": ["DK"],
+        "kind": "sme",
+    }
+    m.upsert_organisations([Organisation.model_validate({**org.model_dump(), **changes})])
+    table = m.state().table
+    assert table.graph is before.graph  # no rebuild: the graph is shared
+    m.build(show_progress=False)
+    with Matcher(Settings(home=m.home), encoder=encoder) as fresh:
+        other = fresh.state().table
+        assert table.ids == other.ids
+        for name in ("country", "kind", "ecosystems", "stages", "keyword_counts", "activity"):
+            np.testing.assert_array_equal(getattr(table, name), getattr(other, name), name)
+        for name in ("text", "offers", "seeks"):
+            np.testing.assert_allclose(getattr(table, name), getattr(other, name), atol=1e-5)
+
+        def words(t: object, row: int) -> set[str]:
+            inverse = {c: w for w, c in t.keyword_vocab.items()}  # type: ignore[attr-defined]
+            return {inverse[c] for c in t.keywords[row].indices}  # type: ignore[attr-defined]
+
+        for row in range(len(table)):
+            assert words(table, row) == words(other, row)
+            assert set(table.targets[row].indices) == set(other.targets[row].indices)
+        assert ids(m.recommend("CL-AGRI-ES", k=5)) == ids(fresh.recommend("CL-AGRI-ES", k=5))
