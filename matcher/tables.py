@@ -641,6 +641,13 @@ class Problem:
                     f"{names[i]} must meet {k} people but sits with at most {room} "
                     f"in {rounds} round(s)",
                 )
+        if self.options.no_repeat and rounds > 1 and widest > tables:
+            raise InfeasiblePlanError(
+                "no_repeat",
+                names,
+                f"the {widest} people of a table in round 2 must come from {widest} different "
+                f"tables of round 1, but there are {tables}: use smaller tables or more people",
+            )
         if self.options.no_repeat and rounds > 1:
             narrowest = min(self.sizes)
             need = rounds * (narrowest - 1)
@@ -1100,9 +1107,13 @@ PENALTY_RISE = 0.9
 broken, lowered while none is); its ceiling holds after."""
 
 
+REPAIR_SHARE = 0.2
+"""Extra time, as a share of the time limit, for repairing a seating that breaks a rule."""
+
+
 def _iterations(problem: Problem) -> int:
     """The search's default length: grows with the number of seats to fill."""
-    return int(700 * problem.size * problem.rounds)
+    return max(50_000, int(700 * problem.size * problem.rounds))
 
 
 def _fill(problem: Problem, rng: random.Random, greedy: bool) -> Seating:
@@ -1299,7 +1310,7 @@ def _anneal(problem: Problem, start: Seating, options: PlanOptions) -> tuple[Sea
         )
     if best_key[0] > 0:
         state = _Search(problem, np.array(best, np.int64))
-        _repair(state, movable, lo, hi)
+        _repair(state, movable, lo, hi, deadline + options.time_limit * REPAIR_SHARE)
         if (state.violations, -state.q) < best_key:
             best_key = (state.violations, -state.q)
             best = state.snapshot()
@@ -1330,42 +1341,94 @@ def _violations(state: _Search) -> list[tuple[int, int, list[int]]]:
     return out
 
 
-def _repair(state: _Search, movable: list[int], lo: int, hi: int, passes: int = 50) -> None:
-    """Fix broken rules one by one with the best swap or move that removes one."""
+def _best_fix(
+    state: _Search, movable: list[int], lo: int, hi: int
+) -> tuple[str, int, int, int, float, float] | None:
+    """The single swap or move that removes most broken rules (then keeps most quality)."""
     fixed = set(range(state.n)) - set(movable)
-    for _ in range(passes):
-        found = _violations(state)
-        if not found:
+    best: tuple[str, int, int, int, float, float] | None = None
+    for a, b, rounds in _violations(state):
+        for r in rounds:
+            for x, y in ((a, b), (b, a)):
+                if x in fixed:
+                    continue
+                if state.mm[x, y]:
+                    there = state.members[r][state.seat[r][y]]
+                    targets = [z for z in there if z not in fixed and z != y]
+                else:
+                    targets = [z for z in movable if state.seat[r][z] != state.seat[r][x]]
+                for z in targets:
+                    dq, du = state.swap_delta(r, x, z)
+                    if du > 0 and (best is None or (du, dq) > (best[4], best[5])):
+                        best = ("swap", r, x, z, du, dq)
+                ta = state.seat[r][x]
+                if len(state.members[r][ta]) > lo:
+                    for t in range(state.tables):
+                        if t != ta and len(state.members[r][t]) < hi:
+                            dq, du = state.move_delta(r, x, t)
+                            if du > 0 and (best is None or (du, dq) > (best[4], best[5])):
+                                best = ("move", r, x, t, du, dq)
+    return best
+
+
+def _apply(state: _Search, fix: tuple[str, int, int, int, float, float]) -> Callable[[], None]:
+    """Apply a swap or move; return what undoes it."""
+    how, r, x, z, du, dq = fix
+    if how == "swap":
+        state.swap(r, x, z, dq, du)
+
+        def undo() -> None:
+            state.swap(r, x, z, *state.swap_delta(r, x, z))
+
+        return undo
+    origin = state.seat[r][x]
+    state.move(r, x, z, dq, du)
+
+    def undo_move() -> None:
+        state.move(r, x, origin, *state.move_delta(r, x, origin))
+
+    return undo_move
+
+
+def _repair(state: _Search, movable: list[int], lo: int, hi: int, deadline: float) -> None:
+    """Fix broken rules, one at a time.
+
+    The best single swap or move that removes one; else a swap that
+    adds none followed by such a fix (undone when that fixes nothing).
+    """
+    while state.violations > 0 and time.perf_counter() < deadline:
+        fix = _best_fix(state, movable, lo, hi)
+        if fix is not None:
+            _apply(state, fix)
+            continue
+        if not _two_step_fix(state, movable, lo, hi, deadline):
             return
-        best: tuple[float, str, int, int, int, float, float] | None = None
-        for a, b, rounds in found:
-            for r in rounds:
-                for x, y in ((a, b), (b, a)):
-                    if x in fixed:
+
+
+def _two_step_fix(state: _Search, movable: list[int], lo: int, hi: int, deadline: float) -> bool:
+    before = state.violations
+    for a, b, rounds in _violations(state):
+        for r in rounds:
+            for x in (a, b):
+                if x not in movable:
+                    continue
+                for z in movable:
+                    if state.seat[r][z] == state.seat[r][x]:
                         continue
-                    if state.mm[x, y]:
-                        there = state.members[r][state.seat[r][y]]
-                        targets = [z for z in there if z not in fixed and z != y]
-                    else:
-                        targets = [z for z in movable if state.seat[r][z] != state.seat[r][x]]
-                    for z in targets:
-                        dq, du = state.swap_delta(r, x, z)
-                        if du > 0 and (best is None or (du, dq) > (best[5], best[6])):
-                            best = (du, "swap", r, x, z, du, dq)
-                    ta = state.seat[r][x]
-                    if len(state.members[r][ta]) > lo:
-                        for t in range(state.tables):
-                            if t != ta and len(state.members[r][t]) < hi:
-                                dq, du = state.move_delta(r, x, t)
-                                if du > 0 and (best is None or (du, dq) > (best[5], best[6])):
-                                    best = (du, "move", r, x, t, du, dq)
-        if best is None:
-            return
-        _, how, r, x, z, du, dq = best
-        if how == "swap":
-            state.swap(r, x, z, dq, du)
-        else:
-            state.move(r, x, z, dq, du)
+                    dq, du = state.swap_delta(r, x, z)
+                    if du < 0:
+                        continue
+                    undo_first = _apply(state, ("swap", r, x, z, du, dq))
+                    second = _best_fix(state, movable, lo, hi)
+                    if second is not None:
+                        undo_second = _apply(state, second)
+                        if state.violations < before:
+                            return True
+                        undo_second()
+                    undo_first()
+                    if time.perf_counter() > deadline:
+                        return False
+    return False
 
 
 def _describe(problem: Problem, members: Sequence[int], t: int) -> tuple[str, list[str]]:
