@@ -1096,10 +1096,13 @@ class _Search:
         return [row[:] for row in self.seat]
 
 
+END_HEAT = 1e-3
+"""Final temperature, as a share of the starting one."""
+
 TARGETED_SHARE = 0.5
 """Share of swaps that bring a person next to one of its best partners."""
 
-START_HEAT = 0.3
+START_HEAT = 0.15
 """Starting temperature, in units of the mean quality a random swap loses."""
 
 PENALTY_RISE = 0.9
@@ -1113,7 +1116,7 @@ REPAIR_SHARE = 0.2
 
 def _iterations(problem: Problem) -> int:
     """The search's default length: grows with the number of seats to fill."""
-    return max(50_000, int(700 * problem.size * problem.rounds))
+    return max(50_000, int(550 * problem.size * problem.rounds))
 
 
 def _fill(problem: Problem, rng: random.Random, greedy: bool) -> Seating:
@@ -1228,7 +1231,7 @@ def _anneal(problem: Problem, start: Seating, options: PlanOptions) -> tuple[Sea
             if dq < 0:
                 sample.append(-dq)
     t0 = START_HEAT * max(float(np.mean(sample)) if sample else 0.0, 1e-6)
-    ratio = math.log(1e-3)
+    ratio = math.log(END_HEAT)
     # The penalty of one broken rule: about one bad swap at first, at the end more than
     # any change of quality one move can make.
     lam0 = t0
