@@ -80,6 +80,7 @@ __all__ = [
     "parse_participants",
     "random_seating",
     "read_participants",
+    "score_plan",
     "seating_from_json",
     "solve",
     "upper_bound",
@@ -1683,6 +1684,18 @@ def seating_from_json(problem: Problem, plan: Mapping[str, Any]) -> Seating:
         if missing:
             raise ValueError(f"round {r + 1}: not seated: {', '.join(missing)}")
     return seating
+
+
+def score_plan(problem: Problem, plan: Mapping[str, Any]) -> Evaluation:
+    """Score a plan in the JSON shape of :meth:`Plan.to_json` (e.g. after a person moved).
+
+    Returns its objective and parts, the hard rules it breaks (rule, round, table, who)
+    and the mix targets it misses.
+
+    Raises:
+        ValueError: the plan does not fit the problem (see :func:`seating_from_json`).
+    """
+    return problem.evaluate(seating_from_json(problem, plan))
 
 
 # -- references ----------------------------------------------------------------------------

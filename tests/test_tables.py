@@ -34,6 +34,7 @@ from matcher.tables import (
     greedy_seating,
     parse_participants,
     random_seating,
+    score_plan,
     seating_from_json,
     solve,
     upper_bound,
@@ -384,7 +385,7 @@ def test_plan_json_csv_and_an_edited_plan() -> None:
     moving = next(m for m in data["rounds"][0]["tables"][t_bo]["members"] if m["key"] == "O0/Bo")
     data["rounds"][0]["tables"][t_bo]["members"].remove(moving)
     data["rounds"][0]["tables"][t_ann]["members"].append(moving)
-    edited = problem.evaluate(seating_from_json(problem, data))
+    edited = score_plan(problem, data)
     rules = {b.rule for b in edited.broken}
     left = [problem.keys[x["key"]] for x in data["rounds"][0]["tables"][t_bo]["members"]]
     joined = [problem.keys[x["key"]] for x in data["rounds"][0]["tables"][t_ann]["members"]]
