@@ -31,6 +31,7 @@ def benchmarks(cordis: Path, demo_home: Path) -> dict[str, list[str]]:
         "recommend latency": [py, str(HERE / "recommend.py"), "--home", str(demo_home)],
         "encoding backends": [py, str(HERE / "encoding.py")],
         "vector index": [py, str(HERE / "index.py")],
+        "table planner": [py, str(HERE / "tables.py")],
         "evaluation (CORDIS, train ≤ 2016, test 2017–2018)": [
             *env_home, str(Path(py).parent / "matcher"), "evaluate", "--cordis", str(cordis),
             "--train-until", "2016", "--test-years", "2017-2018",
