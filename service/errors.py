@@ -72,6 +72,7 @@ class ApiError(Exception):
         message: str,
         *,
         field: str | None = None,
+        problems: Sequence[FieldProblem] = (),
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -79,6 +80,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.field = field
+        self.problems = list(problems)
         self.headers = dict(headers or {})
 
 
@@ -163,7 +165,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(
-            exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers
+            exc.status,
+            exc.code,
+            exc.message,
+            field=exc.field,
+            problems=exc.problems,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +36,7 @@ from matcher.tables import (
     seating_from_json,
     solve,
 )
+from service.errors import ApiError, FieldProblem
 
 __all__ = ["PAGE", "ParticipantIn", "RulesIn", "ScoreRequest", "TablesRequest", "router"]
 
@@ -94,7 +95,12 @@ class ScoreRequest(TablesRequest):
 
 def _participants(request: TablesRequest) -> list[Participant]:
     if (request.participants is None) == (request.participants_csv is None):
-        raise HTTPException(422, "give either 'participants' or 'participants_csv'")
+        raise ApiError(
+            422,
+            "invalid_request",
+            "give either 'participants' or 'participants_csv'",
+            field="body.participants",
+        )
     if request.participants_csv is not None:
         return parse_participants(request.participants_csv, name="participants_csv")
     return [
@@ -132,17 +138,17 @@ def _problem(request: Request, body: TablesRequest) -> Problem:
     return build_problem(matcher, _participants(body), _options(body))
 
 
-def _refuse(exc: Exception) -> HTTPException:
+def _refuse(exc: Exception) -> ApiError:
+    """A planner refusal in the service's error shape (the rule in ``field``)."""
     if isinstance(exc, InfeasiblePlanError):
-        return HTTPException(
-            422, {"rule": exc.rule, "participants": exc.participants, "message": str(exc)}
-        )
+        problems = [FieldProblem(field=exc.rule, message=p) for p in exc.participants]
+        return ApiError(422, "infeasible_plan", str(exc), field=exc.rule, problems=problems)
     if isinstance(exc, InvalidParticipantsError):
-        return HTTPException(
-            422,
-            {"message": str(exc), "problems": [str(p) for p in exc.problems]},
+        problems = [FieldProblem(field="participants", message=str(p)) for p in exc.problems]
+        return ApiError(
+            422, "invalid_participants", str(exc), field="participants", problems=problems
         )
-    return HTTPException(422, {"message": str(exc)})
+    return ApiError(422, "invalid_request", str(exc))
 
 
 @router.post("/tables")

@@ -17,9 +17,8 @@ uvicorn = pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
 from embeddings import SentenceTransformerEncoder  # noqa: E402
-from matcher.facade import Matcher  # noqa: E402
 from matcher.settings import Settings  # noqa: E402
-from service.tables import router  # noqa: E402
+from service.app import create_app  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,11 +33,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(examples_home: Path, encoder: SentenceTransformerEncoder) -> Iterator[str]:
-    """A throwaway app with the tables router, on a real uvicorn in a thread."""
-    app = fastapi.FastAPI()
-    app.include_router(router)
-    matcher = Matcher(Settings(home=examples_home), encoder=encoder)
-    app.state.matcher = matcher
+    """The service's own app (which includes the tables router), on a real uvicorn."""
+    app = create_app(Settings(home=examples_home), encoder=encoder)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
@@ -48,10 +44,13 @@ def server(examples_home: Path, encoder: SentenceTransformerEncoder) -> Iterator
     while not srv.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    while httpx.get(f"{url}/ready").status_code != 200:
+        assert time.monotonic() < deadline, "the service did not get ready"
+        time.sleep(0.1)
+    yield url
     srv.should_exit = True
     thread.join(timeout=10)
-    matcher.close()
 
 
 def test_post_tables_and_score_an_edit(server: str) -> None:
@@ -74,11 +73,12 @@ def test_post_tables_and_score_an_edit(server: str) -> None:
         f"{server}/tables", json={**body, "table_size": 4, "rounds": 2}, timeout=60
     )
     assert refused.status_code == 422
-    assert refused.json()["detail"]["rule"] == "no_repeat"
+    error = refused.json()["error"]
+    assert error["code"] == "infeasible_plan" and error["field"] == "no_repeat"
     bad = httpx.post(
         f"{server}/tables", json={**body, "participants_csv": "organisation_id\nNOPE\n"}
     )
-    assert bad.status_code == 422 and "NOPE" in bad.json()["detail"]["message"]
+    assert bad.status_code == 422 and "NOPE" in bad.json()["error"]["message"]
 
 
 def test_the_organiser_page_in_chromium(server: str, tmp_path: Path) -> None:
