@@ -54,6 +54,14 @@ from matcher.ranking import HAND_BIAS, HAND_WEIGHTS, hand_ranker, score_all
 from matcher.schema import Organisation, Suggestion
 from matcher.settings import Settings
 from matcher.signals import COUNT_SIGNALS, SIGNALS, ProfileTable
+from matcher.tables import (
+    Participant,
+    Plan,
+    Problem,
+    greedy_seating,
+    random_seating,
+    upper_bound,
+)
 from models import LinearRanker
 
 if TYPE_CHECKING:
@@ -75,6 +83,7 @@ __all__ = [
     "graph_signal_table",
     "graph_signals",
     "neighbour_agreement",
+    "plan_table",
     "plot_ablation",
     "plot_by_degree",
     "plot_counts",
@@ -83,13 +92,16 @@ __all__ = [
     "plot_graph_signals",
     "plot_metric",
     "plot_reasons",
+    "plot_seatings",
     "profile_scorers",
     "profile_table",
     "reasons_table",
     "report_table",
+    "seating_comparison",
     "signal_correlations",
     "suggestions_table",
     "typical_organisation",
+    "workshop_participants",
 ]
 
 DEMO_MARKER = "demo-home.json"
@@ -969,4 +981,82 @@ def plot_reasons(suggestions: Sequence[Suggestion], *, title: str = "") -> Figur
     for ax in (left, right):
         ax.grid(True, axis="x", alpha=0.3)
     fig.suptitle(title or "Suggestions and the reasons behind them")
+    return fig
+
+
+# -- workshop tables (notebook 06) ---------------------------------------------------------
+
+
+def workshop_participants(
+    table: ProfileTable, n: int, *, seed: int = 0, two_people_every: int = 6
+) -> list[Participant]:
+    """``n`` registrations drawn from the table's organisations, as an organiser gets them.
+
+    Every ``two_people_every``-th organisation sends two people (so the one-per-table rule
+    has work to do); the rest one each.
+    """
+    rng = np.random.default_rng(seed)
+    participants: list[Participant] = []
+    for n_org, row in enumerate(rng.permutation(len(table)).tolist()):
+        org_id = table.ids[row]
+        people = 2 if n_org % two_people_every == 0 else 1
+        for k in range(min(people, n - len(participants))):
+            participants.append(Participant(org_id, person=f"delegate {k + 1}"))
+        if len(participants) >= n:
+            break
+    return participants
+
+
+def plan_table(plan: Plan, round_number: int = 1) -> Table:
+    """One round of a plan: each table's theme, members and countries."""
+    data = plan.to_json()["rounds"][round_number - 1]["tables"]
+    rows: list[tuple[Cell, ...]] = [
+        (
+            t["table"],
+            t["theme"],
+            "; ".join(m["name"] for m in t["members"]),
+            ", ".join(t["countries"]),
+        )
+        for t in data
+    ]
+    return Table(("table", "theme", "members", "countries"), rows, f"Round {round_number}")
+
+
+def seating_comparison(problem: Problem, plan: Plan, *, seed: int = 0) -> Table:
+    """The plan's objective beside a random seating, a greedy one and the upper bound."""
+    rows: list[tuple[Cell, ...]] = []
+    bound = upper_bound(problem)
+    for name, seating in (
+        ("random", random_seating(problem, seed)),
+        ("greedy", greedy_seating(problem)),
+        ("planned", plan.seating),
+    ):
+        evaluation = problem.evaluate(seating)
+        rows.append(
+            (
+                name,
+                round(evaluation.score, 3),
+                len(evaluation.broken),
+                round(evaluation.score / bound, 3),
+            )
+        )
+    rows.append(("upper bound", round(bound, 3), 0, 1.0))
+    return Table(("seating", "objective", "broken rules", "of the bound"), rows, "Seatings")
+
+
+def plot_seatings(comparison: Table, *, title: str = "") -> Figure:
+    """The objectives of :func:`seating_comparison` as bars, broken rules noted."""
+    fig = _figure(7.0, 4.0)
+    ax = fig.subplots()
+    names = [str(v) for v in comparison.column("seating")]
+    values = [float(v) for v in comparison.column("objective")]
+    broken = comparison.column("broken rules")
+    bars = ax.bar(names, values, color=["tab:gray", "tab:orange", "tab:blue", "tab:green"])
+    for bar, b in zip(bars, broken, strict=True):
+        label = f"{bar.get_height():.2f}" + (f"\n{b} broken" if b else "")
+        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)  # fmt: skip
+    ax.set_ylabel("objective (pair scores + themes − mix shortfall)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title(title or "The planner against simpler seatings")
     return fig

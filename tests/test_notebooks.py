@@ -27,6 +27,7 @@ EXPECTED = [
     "03-graph-signals.ipynb",
     "04-ranking-quality.ipynb",
     "05-suggestions.ipynb",
+    "06-table-plan.ipynb",
 ]
 CELL_TIMEOUT = 300
 
