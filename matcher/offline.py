@@ -16,8 +16,8 @@ real encoder; :func:`register_profile_methods` registers the methods for a split
   gradient-boosted trees (:mod:`models.boosted`) on the pair features of
   :mod:`matcher.pairfeatures` re-rank its best :data:`BOOSTED_POOL`; fit the same way, on
   the pools of the year before (measured: it does not beat the logistic ranker here);
-- ``hybrid-forward``: the hybrid scored from the query's side only (does reciprocity
-  help?);
+- ``hybrid-forward``, ``learned-forward``: the hybrid and the logistic ranker scored from
+  the query's side only (does reciprocity help? on CORDIS it does not);
 - ``hybrid-minus-<signal>``: ``learned`` refit without one signal (the ablation).
 
 The signal-based methods rank with :func:`matcher.ranking.score_all` (both sides' scores
@@ -76,6 +76,7 @@ PROFILE_METHODS: tuple[str, ...] = (
     "hybrid",
     "learned",
     "learned-boosted",
+    "learned-forward",
     "hybrid-forward",
     *(f"hybrid-minus-{s}" for s in SIGNALS),
 )
@@ -486,6 +487,12 @@ def register_profile_methods(
         "learned-boosted",
         lambda s: boosted_scorer(),
         description="boosted trees re-rank a graph first stage's best 300, fit the year before",
+        replace=True,
+    )
+    register_method(
+        "learned-forward",
+        lambda s: scorer(lambda: learned(SIGNALS, "learned"), reciprocity="forward"),
+        description="the logistic ranker, the query's side only (no reciprocity)",
         replace=True,
     )
     register_method(
