@@ -12,9 +12,16 @@ real encoder; :func:`register_profile_methods` registers the methods for a split
 - ``learned``: a logistic ranker on every signal, fit on the year before the cut-off
   (features as of ``train_until − 1``, labels = new pairs in ``train_until``), so the
   test years are never seen;
+- ``learned-boosted``: two stages: :func:`graph_first_stage` ranks everyone,
+  gradient-boosted trees (:mod:`models.boosted`) on the pair features of
+  :mod:`matcher.pairfeatures` re-rank its best :data:`BOOSTED_POOL`; fit the same way, on
+  the pools of the year before (measured: it does not beat the logistic ranker here);
+- ``hybrid-forward``, ``learned-forward``: the hybrid and the logistic ranker scored from
+  the query's side only (does reciprocity help? on CORDIS it does not);
 - ``hybrid-minus-<signal>``: ``learned`` refit without one signal (the ablation).
 
-All of them rank with :func:`matcher.ranking.score_all`: both sides' scores combined.
+The signal-based methods rank with :func:`matcher.ranking.score_all` (both sides' scores
+combined); the boosted ones with :func:`boosted_scores`.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +40,8 @@ from embeddings import Encoder
 from matcher.evaluation import Scorer, Split, register_method
 from matcher.facade import Matcher
 from matcher.graph import FloatArray, IntArray
-from matcher.ranking import hand_ranker, score_all
+from matcher.pairfeatures import PAIR_FEATURES, pair_columns
+from matcher.ranking import Reciprocity, hand_ranker, score_all
 from matcher.settings import Settings
 from matcher.signals import (
     COUNT_SIGNALS,
@@ -43,13 +51,19 @@ from matcher.signals import (
     ProfileTable,
     signal_columns,
 )
-from models import LinearRanker, fit_ranker
+from models import BoostedRanker, LinearRanker, fit_boosted, fit_ranker
 
 __all__ = [
+    "BOOSTED_FEATURES",
+    "BOOSTED_POOL",
     "DEFAULT_METHODS",
     "GRAPH_SIGNALS",
     "PROFILE_METHODS",
     "CordisStates",
+    "FirstStage",
+    "boosted_scores",
+    "boosted_training_pairs",
+    "graph_first_stage",
     "register_profile_methods",
     "training_pairs",
 ]
@@ -61,6 +75,9 @@ PROFILE_METHODS: tuple[str, ...] = (
     "graph",
     "hybrid",
     "learned",
+    "learned-boosted",
+    "learned-forward",
+    "hybrid-forward",
     *(f"hybrid-minus-{s}" for s in SIGNALS),
 )
 """The methods :func:`register_profile_methods` adds."""
@@ -72,9 +89,11 @@ DEFAULT_METHODS: tuple[str, ...] = (
     "text",
     "graph",
     "hybrid",
+    "hybrid-forward",
     "learned",
 )
-"""What ``matcher evaluate --cordis`` compares when no methods are named."""
+"""What ``matcher evaluate --cordis`` compares when no methods are named (``learned-boosted``
+and the ablations on request)."""
 
 GRAPH_SIGNALS: tuple[str, ...] = (*GRAPH_SIGNAL_NAMES, "activity", "degree")
 """The signals of the 'graph' method."""
@@ -179,6 +198,154 @@ def training_pairs(
     return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
 
 
+BOOSTED_FEATURES: tuple[str, ...] = (*PAIR_FEATURES, "first_stage")
+"""The boosted ranker's features: :data:`matcher.pairfeatures.PAIR_FEATURES` and the
+first stage's score."""
+
+BOOSTED_POOL = 300
+"""Candidates per query that the boosted ranker re-ranks (the first stage's best)."""
+
+FirstStage = Callable[[ProfileTable, npt.NDArray[np.int64]], npt.NDArray[np.float64]]
+"""Scores every row of a table for a batch of query rows (the recall stage)."""
+
+
+FIRST_STAGE_ACTIVITY = 0.3
+"""Weight of the candidate's recent degree against Adamic–Adar in the first stage."""
+
+
+def graph_first_stage(table: ProfileTable, rows: npt.NDArray[np.int64]) -> FloatArray:
+    """The boosted ranker's first stage: ``log1p(Adamic–Adar) + 0.3·log1p(recent degree)``.
+
+    Recent degree: partners linked in the last year. On the year before the cut-off
+    (2015 → 2016, 400 queries) it beat Adamic–Adar alone (nDCG@10 0.154 against 0.145)
+    and lets active organisations two or more steps away into the pool.
+    """
+    columns = pair_columns(table, rows)
+    result: FloatArray = np.log1p(columns["adamic_adar"]) + FIRST_STAGE_ACTIVITY * np.log1p(
+        columns["recent_degree_c"]
+    )
+    return result
+
+
+def _stack(columns: Columns, features: Sequence[str]) -> npt.NDArray[np.float64]:
+    return np.stack([np.asarray(columns[f], np.float64).reshape(-1) for f in features], axis=1)
+
+
+def _pools(
+    table: ProfileTable,
+    rows: npt.NDArray[np.int64],
+    first: FloatArray,
+    pool: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Each query's ``pool`` best rows by the first stage, never itself or its partners.
+
+    Returns:
+        The pools (best first, ties by row) and which of their entries are real: a query
+        with fewer eligible rows than ``pool`` has the rest marked False.
+    """
+    masked = np.array(first, np.float64, copy=True)
+    for i, q in enumerate(rows):
+        masked[i, table.graph.binary[int(q)].indices] = -np.inf
+        masked[i, int(q)] = -np.inf
+    masked[np.isnan(masked)] = -np.inf
+    k = min(pool, masked.shape[1])
+    if k <= 0:
+        return np.zeros((len(rows), 0), np.int64), np.zeros((len(rows), 0), np.bool_)
+    part = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(masked, part, axis=1)
+    order = np.lexsort((part, -values), axis=1)
+    pools = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    return pools, np.isfinite(np.take_along_axis(values, order, axis=1))
+
+
+def _batch_features(
+    table: ProfileTable,
+    rows: npt.NDArray[np.int64],
+    first_stage: FirstStage,
+    pool: int,
+    features: Sequence[str],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.bool_], FloatArray]:
+    """Features of each query's pool, the pools, their real entries, stage-1 scores.
+
+    The features are a ``(queries, pool, features)`` array.
+    """
+    columns = pair_columns(table, rows)
+    first = np.asarray(first_stage(table, rows), np.float64)
+    columns["first_stage"] = np.where(np.isfinite(first), first, 0.0)
+    pools, real = _pools(table, rows, first, pool)
+    x = _stack(columns, features).reshape(len(rows), len(table), len(features))
+    return np.take_along_axis(x, pools[:, :, None], axis=1), pools, real, first
+
+
+def boosted_training_pairs(
+    table: ProfileTable,
+    labels: Split,
+    *,
+    first_stage: FirstStage = graph_first_stage,
+    pool: int = BOOSTED_POOL,
+    features: Sequence[str] = BOOSTED_FEATURES,
+    batch: int = 32,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int_], npt.NDArray[np.int_]]:
+    """Labelled pairs for the boosted ranker: every candidate of each query's pool.
+
+    The pool is what the ranking re-ranks (the first stage's ``pool`` best, never the
+    query or its partners), so the training pairs follow the distribution the model
+    meets; a pair is positive when it is new in the label year.
+
+    Returns:
+        Features (``features`` order), labels and query groups.
+    """
+    to_table = _aligned(labels, table)
+    xs, ys, gs = [], [], []
+    queries = to_table[labels.queries]
+    for start in range(0, len(queries), batch):
+        chunk = queries[start : start + batch]
+        x, pools, real, _ = _batch_features(table, chunk, first_stage, pool, features)
+        for i in range(len(chunk)):
+            g = start + i
+            positives = to_table[labels.new_partners(int(labels.queries[g]))]
+            members = pools[i][real[i]]
+            xs.append(x[i][real[i]])
+            ys.append(np.isin(members, positives).astype(np.int_))
+            gs.append(np.full(len(members), g))
+    if not xs or not np.concatenate(ys).any():
+        raise ValueError(
+            f"no new pairs in {labels.test_years[0]} among the pools: nothing to learn from"
+        )
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(gs)
+
+
+def boosted_scores(
+    table: ProfileTable,
+    ranker: BoostedRanker,
+    rows: npt.NDArray[np.int64],
+    *,
+    first_stage: FirstStage = graph_first_stage,
+    pool: int = BOOSTED_POOL,
+    batch: int = 32,
+) -> npt.NDArray[np.float64]:
+    """Two stages: the first stage ranks everyone, the trees re-rank its ``pool`` best.
+
+    Pool members score the trees' probability (in [0, 1]); the rest keep the first
+    stage's order below every pool member.
+
+    Returns:
+        A (len(rows), len(table)) array; a query's own entry is -inf.
+    """
+    out = np.empty((len(rows), len(table)), np.float64)
+    features = list(ranker.features)
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        x, pools, real, first = _batch_features(table, chunk, first_stage, pool, features)
+        finite = np.where(np.isfinite(first), first, 0.0)
+        low = finite - finite.max(axis=1, keepdims=True) - 1.0  # below 0, same order
+        at = np.nonzero(real)
+        low[at[0], pools[at]] = ranker.score(x[real])
+        out[start : start + len(chunk)] = low
+        out[np.arange(start, start + len(chunk)), chunk] = -np.inf
+    return out
+
+
 def _restricted(ranker: LinearRanker, keep: Sequence[str]) -> LinearRanker:
     """A ranker over every signal whose weights outside ``keep`` are zero."""
     weights = {f: float(w) for f, w in zip(ranker.features, ranker.weights, strict=True)}
@@ -214,11 +381,9 @@ def register_profile_methods(
         assert isinstance(found, ProfileTable)
         return found
 
-    def pairs() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int_], npt.NDArray[np.int_]]:
-        if "pairs" not in cache:
-            before = dt.date(split.train_until - 1, 12, 31)
-            old_table = states.table(before)
-            labels = Split.from_cordis(
+    def labels() -> Split:
+        if "labels" not in cache:
+            cache["labels"] = Split.from_cordis(
                 states.directory,
                 split.train_until - 1,
                 (split.train_until, split.train_until),
@@ -226,18 +391,57 @@ def register_profile_methods(
                 seed=split.seed + 1,
                 max_consortium=split.max_consortium,
             )
-            cache["pairs"] = training_pairs(old_table, labels, seed=split.seed)
+        found = cache["labels"]
+        assert isinstance(found, Split)
+        return found
+
+    def pairs() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int_], npt.NDArray[np.int_]]:
+        if "pairs" not in cache:
+            old_table = states.table(dt.date(split.train_until - 1, 12, 31))
+            cache["pairs"] = training_pairs(old_table, labels(), seed=split.seed)
         found = cache["pairs"]
         assert isinstance(found, tuple)
         return found
 
-    def scorer(ranker_of: object) -> Scorer:
+    def boosted() -> BoostedRanker:
+        if "boosted" not in cache:
+            old_table = states.table(dt.date(split.train_until - 1, 12, 31))
+            x, y, g = boosted_training_pairs(old_table, labels())
+            # a fifth of the training queries is held out for the card's metrics
+            rng = np.random.default_rng(split.seed)
+            groups = np.unique(g)
+            held = np.isin(g, rng.choice(groups, max(1, len(groups) // 5), replace=False))
+            probe = np.flatnonzero(held)
+            probe = rng.choice(probe, min(len(probe), 30_000), replace=False)
+            card = {"data": f"CORDIS {states.directory}", "features_as_of": split.train_until - 1,
+                    "labels": f"new pairs in {split.train_until}",
+                    "validation": "a fifth of the training queries, held out"}  # fmt: skip
+            logger.info("learned-boosted: %d pairs, %d positive", len(y), int(y.sum()))
+            cache["boosted"] = fit_boosted(
+                x[~held], y[~held], BOOSTED_FEATURES, groups=g[~held],
+                validation=(x[probe], y[probe]), card=card, seed=split.seed,
+            )  # fmt: skip
+            logger.info("learned (boosted): %s", cache["boosted"].card)  # type: ignore[attr-defined]
+        found = cache["boosted"]
+        assert isinstance(found, BoostedRanker)
+        return found
+
+    def boosted_scorer() -> Scorer:
+        def score(rows: IntArray) -> FloatArray:
+            t = table()
+            to_table = _aligned(split, t)
+            full = boosted_scores(t, boosted(), to_table[rows])
+            return full[:, to_table]
+
+        return score
+
+    def scorer(ranker_of: object, reciprocity: Reciprocity = "harmonic") -> Scorer:
         def score(rows: IntArray) -> FloatArray:
             t = table()
             ranker = ranker_of() if callable(ranker_of) else ranker_of
             assert isinstance(ranker, LinearRanker)
             to_table = _aligned(split, t)
-            full = score_all(t, ranker, to_table[rows])
+            full = score_all(t, ranker, to_table[rows], reciprocity=reciprocity)
             return full[:, to_table]
 
         return score
@@ -276,7 +480,25 @@ def register_profile_methods(
     register_method(
         "learned",
         lambda s: scorer(lambda: learned(SIGNALS, "learned")),
-        description="logistic ranker on every signal, fit on the year before",
+        description="logistic ranker on every signal, fit on the year before, both sides",
+        replace=True,
+    )
+    register_method(
+        "learned-boosted",
+        lambda s: boosted_scorer(),
+        description="boosted trees re-rank a graph first stage's best 300, fit the year before",
+        replace=True,
+    )
+    register_method(
+        "learned-forward",
+        lambda s: scorer(lambda: learned(SIGNALS, "learned"), reciprocity="forward"),
+        description="the logistic ranker, the query's side only (no reciprocity)",
+        replace=True,
+    )
+    register_method(
+        "hybrid-forward",
+        lambda s: scorer(hand_ranker(), reciprocity="forward"),
+        description="every signal, hand weights, the query's side only (no reciprocity)",
         replace=True,
     )
     for signal in SIGNALS:
