@@ -524,20 +524,22 @@ class Store:
                 return {}
             where = f"WHERE pa.organisation_id IN ({', '.join('?' for _ in wanted)}) "
             args = wanted
-        rows = self._db.execute(
-            "SELECT pa.organisation_id, p.* FROM participations pa "
+        pairs = self._db.execute(
+            "SELECT pa.organisation_id, pa.project_id FROM participations pa "
             "JOIN projects p ON p.id = pa.project_id "
             f"{where}ORDER BY pa.organisation_id, p.start_date DESC, p.id",
             args,
         ).fetchall()
-        texts: dict[str, str] = {}
+        # Each project's text once (a project has many participants).
+        projects = "SELECT * FROM projects"
+        if ids is not None:
+            projects += f" WHERE id IN (SELECT pa.project_id FROM participations pa {where})"
+        texts = {
+            row["id"]: Project.model_validate(dict(row)).text()
+            for row in self._db.execute(projects, args)
+        }
         out: dict[str, list[str]] = {}
-        for row in rows:
-            record = dict(row)
-            org_id = record.pop("organisation_id")
-            project_id = record["id"]
-            if project_id not in texts:
-                texts[project_id] = Project.model_validate(record).text()
+        for org_id, project_id in pairs:
             text = texts[project_id]
             if text:
                 own = out.setdefault(org_id, [])
