@@ -88,6 +88,32 @@ def test_personalised_pagerank_order_and_mass(g: CollaborationGraph) -> None:
     )
 
 
+def test_push_pagerank_converges_to_the_exact_one(g: CollaborationGraph) -> None:
+    exact = nx.pagerank(g.nx_graph, alpha=0.85, personalization={"A": 1.0}, weight=None, tol=1e-12)
+    pushed = g.personalised_pagerank(A, tol=1e-12)
+    np.testing.assert_allclose(pushed, [exact[o] for o in g.ids], atol=1e-9)
+    # A loose tolerance leaves mass undistributed but never overshoots an entry.
+    loose = g.personalised_pagerank(A, tol=1e-2)
+    assert 0.8 < loose.sum() < 1.0
+    assert (loose <= pushed + 1e-12).all()
+    batch = g.personalised_pagerank([A, E], tol=1e-12)
+    np.testing.assert_allclose(batch[1], g.personalised_pagerank(E, tol=1e-12))
+
+
+def test_push_pagerank_sends_mass_from_lone_rows_back_to_the_query() -> None:
+    g = CollaborationGraph.from_rows(ROWS, organisations=["Z"])
+    z = g.row("Z")
+    assert g.personalised_pagerank(z, tol=1e-9)[z] == pytest.approx(1.0)
+
+
+def test_large_graphs_use_push(monkeypatch: pytest.MonkeyPatch, g: CollaborationGraph) -> None:
+    power = g.personalised_pagerank(A)
+    monkeypatch.setattr(CollaborationGraph, "PUSH_ABOVE", 3)
+    monkeypatch.setattr(CollaborationGraph, "PUSH_TOL", 1e-2)
+    assert not np.allclose(g.personalised_pagerank(A), power)
+    np.testing.assert_array_equal(g.personalised_pagerank(A), g.personalised_pagerank(A, tol=1e-2))
+
+
 def test_isolated_query_keeps_its_mass() -> None:
     g = CollaborationGraph.from_rows(ROWS, organisations=["Z"])
     z = g.row("Z")
