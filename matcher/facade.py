@@ -41,7 +41,7 @@ from matcher.reasons import explain
 from matcher.schema import Collaboration, Organisation, Reason, Suggestion
 from matcher.settings import Settings
 from matcher.signals import SIGNALS, ProfileTable, signal_columns
-from matcher.store import Store
+from matcher.store import CollaborationRow, Store
 from matcher.vocab import FeedbackKind
 from models import LinearRanker
 
@@ -57,6 +57,7 @@ TOPIC_WEIGHT = 0.3
 """Weight of a candidate's text similarity to the call topic in consortium completion."""
 
 MAX_CONSORTIUM = 50
+_ACTIVITY_DAYS = 730
 """Projects with more participants make no graph edges (weak links; the CORDIS protocol)."""
 
 logger = logging.getLogger(__name__)
@@ -380,7 +381,9 @@ class Matcher:
                 self.store, max_consortium=MAX_CONSORTIUM, include_isolated=True, as_of=as_of
             )
         if activity is None:
-            recent = self.store.activity(since=as_of - dt.timedelta(days=730), until=as_of)
+            recent = self.store.activity(
+                since=as_of - dt.timedelta(days=_ACTIVITY_DAYS), until=as_of
+            )
             activity = np.array([recent.get(o.id, 0) for o in orgs], np.float64)
         return ProfileTable(
             orgs, vectors["text"], vectors["offers"], vectors["seeks"], graph, as_of, activity
@@ -767,12 +770,43 @@ class Matcher:
         Raises:
             ReferentialError: an organisation of a collaboration is not in the store.
         """
+        rows = [_collaboration_row(c) for c in collaborations]
         with self._write_lock:
-            changed = self.store.upsert_collaborations(collaborations)
+            fresh = self.store.unknown_collaboration_rows(rows)
+            changed = self.store.upsert_collaboration_rows(rows)
             state = self._current_state()
-            if changed and state is not None:
+            if changed and state is not None and not self._add_edges(state, fresh):
                 self._swap(state, state.table.organisations, {}, [], graph_changed=True)
         return changed
+
+    def _add_edges(self, state: _State, fresh: list[CollaborationRow]) -> bool:
+        """Add new collaborations to the loaded graph without reading it from the store.
+
+        Exact when no collaboration is dated after the graph's ``as_of`` (that would move
+        every recency feature) and no project grows past :data:`MAX_CONSORTIUM` (its
+        earlier collaborations would then leave the graph); returns False in those cases,
+        for a rebuild from the store. Weight changes of known collaborations do not change
+        the (binary) graph.
+        """
+        table = state.table
+        if any(dt.date.fromisoformat(r[3][:10]) > table.as_of for r in fresh):
+            return False
+        refs = {r[5] for r in fresh if r[5]}
+        if any(self.store.consortium_size(ref) > MAX_CONSORTIUM for ref in refs):
+            return False
+        if any(r[0] not in table.rows or r[1] not in table.rows for r in fresh):
+            return False
+        graph = table.graph.with_collaborations(fresh)
+        activity = table.activity.copy()
+        since = table.as_of - dt.timedelta(days=_ACTIVITY_DAYS)
+        for a, b, _, date, _, _ in fresh:
+            if dt.date.fromisoformat(date[:10]) >= since:
+                activity[table.rows[a]] += 1.0
+                activity[table.rows[b]] += 1.0
+        new = table.with_graph(graph, activity)
+        self._state = _State(state.folder, state.manifest, state.index, new, state.tags)
+        logger.info("added %d collaborations to the graph in place", len(fresh))
+        return True
 
     def remove_collaboration(self, collaboration: Collaboration) -> bool:
         """Delete one collaboration; return whether it existed."""
@@ -909,9 +943,19 @@ class Matcher:
             for name, vector in fields.items():
                 if name in vectors:
                     vectors[name][rows[org_id]] = vector
-        rebuild_graph = graph_changed or [o.id for o in orgs] != old.ids
-        graph = None if rebuild_graph else old.graph
-        activity = None if rebuild_graph else old.activity[np.maximum(take, 0)]
+        ids = [o.id for o in orgs]
+        graph, activity = None, None  # None: read from the store
+        if not graph_changed and ids == old.ids:
+            graph, activity = old.graph, old.activity
+        elif (
+            not graph_changed
+            and not removed
+            and len(ids) - len(old.ids) == int((take < 0).sum())
+            and not any(self.store.partners(ids[r]) for r in np.flatnonzero(take < 0))
+        ):
+            # Only new organisations, none of them in a collaboration yet: new rows.
+            graph = old.graph.with_collaborations([], ids=ids)
+            activity = np.where(take >= 0, old.activity[np.maximum(take, 0)], 0.0)
         table = self._make_table(orgs, vectors, graph, activity)
         self._apply_index_changes(state, removed, changed)
         self._state = _State(state.folder, state.manifest, state.index, table, state.tags)
@@ -923,6 +967,11 @@ class Matcher:
             UnknownOrganisationError: the id is not in the store.
         """
         return self.store.get_organisation(organisation_id)
+
+
+def _collaboration_row(c: Collaboration) -> CollaborationRow:
+    kind = c.kind.value if hasattr(c.kind, "value") else str(c.kind)
+    return (c.organisation_a, c.organisation_b, kind, c.date.isoformat(), c.weight, c.source_ref)
 
 
 def _apply_changes(

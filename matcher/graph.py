@@ -13,6 +13,7 @@ over all rows, or takes several rows (a sequence or an integer array) and return
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -156,6 +157,7 @@ class CollaborationGraph:
         keep = a != b
         a, b, days, weights = a[keep], b[keep], days[keep], weights[keep]
         refs, kinds = refs[keep], kinds[keep]
+        self._raw = (a, b, days, weights, refs, kinds)
         if as_of is None:
             as_of = dt.date.fromordinal(int(days.max())) if len(days) else dt.date.today()
         self.as_of = as_of
@@ -329,6 +331,75 @@ class CollaborationGraph:
             weighted=weighted,
             half_life_years=half_life_years,
             as_of=as_of,
+        )
+
+    def with_collaborations(
+        self,
+        rows: Iterable[CollaborationRow | Collaboration],
+        *,
+        ids: Sequence[str] | None = None,
+    ) -> CollaborationGraph:
+        """A new graph with more collaborations and optionally more organisations.
+
+        Built from this graph's arrays (no store read), with the same edge settings and
+        ``as_of``; the rows are taken as they are (no date or consortium filter). This
+        graph is not changed, so readers holding it keep a consistent view.
+
+        Args:
+            rows: collaborations to add; both ends must be organisations of the new graph.
+            ids: the new graph's organisations, sorted, a superset of this graph's
+                (default: the same).
+
+        Raises:
+            ValueError: ``ids`` is not sorted or drops an organisation of this graph.
+            UnknownOrganisationError: a collaboration names an organisation not in ``ids``.
+        """
+        new_ids = self.ids if ids is None else list(ids)
+        if ids is not None and any(x >= y for x, y in itertools.pairwise(new_ids)):
+            raise ValueError("ids must be sorted and distinct")
+        index = self.index if ids is None else {o: i for i, o in enumerate(new_ids)}
+        try:
+            moved = np.array([index[o] for o in self.ids], np.int64)
+        except KeyError as exc:
+            raise ValueError(f"ids drop organisation {exc.args[0]!r} of the graph") from exc
+        a, b, days, weights, refs, kinds = self._raw
+        ref_names, kind_names = list(self._ref_names), list(self._kind_names)
+        ref_codes = {r: i for i, r in enumerate(ref_names)}
+        kind_codes = {k: i for i, k in enumerate(kind_names)}
+        extra = [_as_row(r) for r in rows]
+        for row in extra:
+            for end in row[:2]:
+                if end not in index:
+                    raise UnknownOrganisationError(end)
+            for name, codes, names in (
+                (row[5], ref_codes, ref_names),
+                (row[2], kind_codes, kind_names),
+            ):
+                if name not in codes:
+                    codes[name] = len(names)
+                    names.append(name)
+
+        def column(values: Iterable[Any], dtype: type[Any]) -> npt.NDArray[Any]:
+            return np.fromiter(values, dtype, count=len(extra))
+
+        return type(self)(
+            new_ids,
+            np.concatenate([moved[a], column((index[r[0]] for r in extra), np.int64)]),
+            np.concatenate([moved[b], column((index[r[1]] for r in extra), np.int64)]),
+            np.concatenate(
+                [
+                    days,
+                    column((dt.date.fromisoformat(r[3][:10]).toordinal() for r in extra), np.int64),
+                ]
+            ),
+            np.concatenate([weights, column((r[4] for r in extra), np.float64)]),
+            np.concatenate([refs, column((ref_codes[r[5]] for r in extra), np.int64)]),
+            ref_names,
+            np.concatenate([kinds, column((kind_codes[r[2]] for r in extra), np.int64)]),
+            kind_names,
+            weighted=self.weighted,
+            half_life_years=self.half_life_years,
+            as_of=self.as_of,
         )
 
     # -- edge values -----------------------------------------------------------------------

@@ -213,6 +213,25 @@ class ProfileTable:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def with_graph(
+        self, graph: CollaborationGraph, activity: npt.NDArray[np.float64]
+    ) -> ProfileTable:
+        """A copy of the table over another graph of the same organisations.
+
+        Everything but the graph, the activity and the degrees is shared with this table.
+
+        Raises:
+            ValueError: the graph's rows are not the table's organisations.
+        """
+        if graph.ids != self.ids:
+            raise ValueError("the graph's rows must be the table's organisations, in order")
+        if activity.shape != (len(self.ids),):
+            raise ValueError("one activity value per organisation is needed")
+        new = copy.copy(self)
+        new.graph, new.activity = graph, activity
+        new.degree = graph.degree().astype(np.float64)
+        return new
+
     def with_profiles(self, changed: Mapping[int, Organisation]) -> ProfileTable | None:
         """A copy of the table with some rows' profiles replaced (same ids), in O(changes).
 

@@ -87,6 +87,10 @@ _MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX feedback_other ON feedback(other_id);
     """,
+    # 3: collaborations by project, for consortium sizes on incremental graph updates.
+    """
+    CREATE INDEX collaborations_source ON collaborations(source_ref);
+    """,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -401,6 +405,38 @@ class Store:
                 weight=row["weight"],
                 source_ref=row["source_ref"],
             )
+
+    def unknown_collaboration_rows(
+        self, collaborations: Iterable[CollaborationRow]
+    ) -> list[CollaborationRow]:
+        """The rows whose key (ends, kind, date, source_ref) the store does not hold yet."""
+        sql = (
+            "SELECT 1 FROM collaborations WHERE organisation_a=? AND organisation_b=? "
+            "AND kind=? AND date=? AND source_ref=?"
+        )
+        out: dict[tuple[str, str, str, str, str], CollaborationRow] = {}
+        for row in collaborations:
+            key = (row[0], row[1], row[2], row[3], row[5])
+            if key not in out and self._db.execute(sql, key).fetchone() is None:
+                out[key] = row
+        return list(out.values())
+
+    def consortium_size(self, source_ref: str) -> int:
+        """A project's participants, else the organisations its collaborations name.
+
+        The same count :meth:`CollaborationGraph.from_store` filters large projects by.
+        """
+        count = self._db.execute(
+            "SELECT COUNT(*) FROM participations WHERE project_id=?", (source_ref,)
+        ).fetchone()[0]
+        if count:
+            return int(count)
+        named = self._db.execute(
+            "SELECT COUNT(*) FROM (SELECT organisation_a FROM collaborations WHERE source_ref=? "
+            "UNION SELECT organisation_b FROM collaborations WHERE source_ref=?)",
+            (source_ref, source_ref),
+        ).fetchone()[0]
+        return int(named)
 
     def partners(self, organisation_id: str) -> set[str]:
         """Ids of every organisation this one has collaborated with."""

@@ -8,6 +8,7 @@ import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,8 +16,11 @@ import pytest
 
 from embeddings import SentenceTransformerEncoder
 from embeddings.artefact import current_folder
+from matcher import facade
 from matcher.errors import ReferentialError, UnknownOrganisationError
-from matcher.facade import Matcher
+from matcher.facade import MAX_CONSORTIUM, Matcher
+from matcher.graph import CollaborationGraph
+from matcher.ranking import RankingOptions
 from matcher.schema import Collaboration, Organisation
 from matcher.settings import Settings
 from matcher.vocab import FeedbackKind
@@ -276,3 +280,87 @@ def test_a_profile_update_in_place_equals_a_fresh_table(
             assert words(table, row) == words(other, row)
             assert set(table.targets[row].indices) == set(other.targets[row].indices)
         assert ids(m.recommend("CL-AGRI-ES", k=5)) == ids(fresh.recommend("CL-AGRI-ES", k=5))
+
+
+def _same_graph(live: CollaborationGraph, rebuilt: CollaborationGraph) -> None:
+    assert live.ids == rebuilt.ids
+    assert (live.adjacency != rebuilt.adjacency).nnz == 0
+    assert (live.binary != rebuilt.binary).nnz == 0
+    for a, b in zip(*live.binary.nonzero(), strict=True):
+        assert live.link(live.ids[a], live.ids[b]) == rebuilt.link(live.ids[a], live.ids[b])
+
+
+def test_collaborations_and_new_organisations_update_the_graph_in_place(
+    live: tuple[Matcher, CountingEncoder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m, _ = live
+    table = m.state().table
+    as_of = table.as_of
+    from_store = CollaborationGraph.from_store
+    reads: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> CollaborationGraph:
+        reads.append(1)
+        return from_store(*args, **kwargs)
+
+    monkeypatch.setattr(CollaborationGraph, "from_store", counted)
+    m.upsert_organisations([drone_cluster()])
+    tie = Collaboration(
+        organisation_a="CL-DRONE-PL",
+        organisation_b="SME-COLD-IT",
+        date=as_of - dt.timedelta(days=30),
+        source_ref="P-DRONE",
+    )
+    old_tie = Collaboration(
+        organisation_a="CL-AGRI-ES", organisation_b="SME-COLD-IT", date=dt.date(2001, 1, 1)
+    )
+    assert m.add_collaborations([tie, old_tie, tie]) == 2
+    assert m.add_collaborations([tie]) == 0  # known: nothing changes
+    assert reads == []  # neither write read the graph from the store
+    live_table = m.state().table
+    assert live_table.as_of == as_of
+    rebuilt = from_store(m.store, max_consortium=MAX_CONSORTIUM, include_isolated=True, as_of=as_of)
+    _same_graph(live_table.graph, rebuilt)
+    recent = m.store.activity(since=as_of - dt.timedelta(days=730), until=as_of)
+    expected = np.array([recent.get(i, 0) for i in live_table.ids], np.float64)
+    np.testing.assert_array_equal(live_table.activity, expected)
+    np.testing.assert_array_equal(live_table.degree, rebuilt.degree())
+    row = live_table.rows["CL-DRONE-PL"]
+    assert live_table.activity[row] == 1 and live_table.degree[row] == 1
+    assert "CL-DRONE-PL" not in table.graph  # the readers' old view is kept
+    assert "CL-DRONE-PL" in ids(
+        m.recommend("SME-COLD-IT", k=50, options=RankingOptions(partnered="flag"))
+    )
+
+    # A collaboration after the graph's date moves every recency feature: rebuilt.
+    later = tie.model_copy(update={"date": as_of + dt.timedelta(days=1)})
+    assert m.add_collaborations([later]) == 1
+    assert reads == [1] and m.state().table.as_of == later.date
+
+
+def test_a_project_growing_past_the_consortium_limit_rebuilds_the_graph(
+    live: tuple[Matcher, CountingEncoder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m, _ = live
+    limit = 5
+    monkeypatch.setattr(facade, "MAX_CONSORTIUM", limit)
+    as_of = m.state().table.as_of
+    members = m.state().table.ids[: limit + 2]
+    ties = [
+        Collaboration(
+            organisation_a=members[0], organisation_b=other, date=as_of, source_ref="P-HUGE"
+        )
+        for other in members[1:]
+    ]
+    m.add_collaborations(ties[:3])  # a small project (4 members): in the graph
+    assert m.state().table.graph.link(members[0], members[1]).source_ref == "P-HUGE"  # type: ignore[union-attr]
+    m.add_collaborations(ties[3:])  # now 7 members, too many: all its ties leave the graph
+    graph = m.state().table.graph
+    links = [graph.link(members[0], o) for o in members[1:]]
+    assert "P-HUGE" not in {link.source_ref for link in links if link is not None}
+    _same_graph(
+        graph,
+        CollaborationGraph.from_store(
+            m.store, max_consortium=limit, include_isolated=True, as_of=as_of
+        ),
+    )
