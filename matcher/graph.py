@@ -131,6 +131,7 @@ class CollaborationGraph:
         weighted: bool = False,
         half_life_years: float | None = None,
         as_of: dt.date | None = None,
+        index: dict[str, int] | None = None,
     ) -> None:
         """Assemble from per-collaboration arrays; prefer :meth:`from_rows`.
 
@@ -147,10 +148,13 @@ class CollaborationGraph:
             weighted: edge value = sum of weights instead of 1.
             half_life_years: decay each collaboration by its age with this half-life.
             as_of: the date ages are measured from (default: the latest collaboration).
+            index: id → row, when the caller has it already (it is shared, not copied).
 
         """
         self.ids: list[str] = list(ids)
-        self.index: dict[str, int] = {o: i for i, o in enumerate(self.ids)}
+        self.index: dict[str, int] = (
+            {o: i for i, o in enumerate(self.ids)} if index is None else index
+        )
         self.weighted = weighted
         self.half_life_years = half_life_years
         n = len(self.ids)
@@ -358,14 +362,15 @@ class CollaborationGraph:
         if ids is not None and any(x >= y for x, y in itertools.pairwise(new_ids)):
             raise ValueError("ids must be sorted and distinct")
         index = self.index if ids is None else {o: i for i, o in enumerate(new_ids)}
-        try:
-            moved = np.array([index[o] for o in self.ids], np.int64)
-        except KeyError as exc:
-            raise ValueError(f"ids drop organisation {exc.args[0]!r} of the graph") from exc
         a, b, days, weights, refs, kinds = self._raw
+        if ids is not None:
+            try:
+                moved = np.array([index[o] for o in self.ids], np.int64)
+            except KeyError as exc:
+                raise ValueError(f"ids drop organisation {exc.args[0]!r} of the graph") from exc
+            a, b = moved[a], moved[b]
         ref_names, kind_names = list(self._ref_names), list(self._kind_names)
-        ref_codes = {r: i for i, r in enumerate(ref_names)}
-        kind_codes = {k: i for i, k in enumerate(kind_names)}
+        ref_codes, kind_codes = dict(self._ref_codes), dict(self._kind_codes)
         extra = [_as_row(r) for r in rows]
         for row in extra:
             for end in row[:2]:
@@ -382,10 +387,10 @@ class CollaborationGraph:
         def column(values: Iterable[Any], dtype: type[Any]) -> npt.NDArray[Any]:
             return np.fromiter(values, dtype, count=len(extra))
 
-        return type(self)(
+        graph = type(self)(
             new_ids,
-            np.concatenate([moved[a], column((index[r[0]] for r in extra), np.int64)]),
-            np.concatenate([moved[b], column((index[r[1]] for r in extra), np.int64)]),
+            np.concatenate([a, column((index[r[0]] for r in extra), np.int64)]),
+            np.concatenate([b, column((index[r[1]] for r in extra), np.int64)]),
             np.concatenate(
                 [
                     days,
@@ -400,7 +405,18 @@ class CollaborationGraph:
             weighted=self.weighted,
             half_life_years=self.half_life_years,
             as_of=self.as_of,
+            index=index,
         )
+        graph.__dict__["_ref_codes"], graph.__dict__["_kind_codes"] = ref_codes, kind_codes
+        return graph
+
+    @cached_property
+    def _ref_codes(self) -> dict[str, int]:
+        return {r: i for i, r in enumerate(self._ref_names)}
+
+    @cached_property
+    def _kind_codes(self) -> dict[str, int]:
+        return {k: i for i, k in enumerate(self._kind_names)}
 
     # -- edge values -----------------------------------------------------------------------
 
