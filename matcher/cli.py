@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -472,7 +474,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTP service on the state in MATCHER_HOME (extra 'service')",
+        description="Run the HTTP service: the same program as `matcher-serve` and "
+        "`python -m service`, started in this process's place.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--no-access-log", action="store_true", help="do not log each request")
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Replace this process by the service's own entry point.
+
+    The matcher package never imports the service (imports point service → matcher); it
+    starts the installed program ``python -m service`` by name instead.
+    """
+    if importlib.util.find_spec("service") is None or importlib.util.find_spec("fastapi") is None:
+        print(
+            "error: the HTTP service is not installed: pip install 'eccp-partner-matcher[service]'",
+            file=sys.stderr,
+        )
+        return 1
+    argv = [sys.executable, "-m", "service", "--host", args.host, "--port", str(args.port)]
+    if args.no_access_log:
+        argv.append("--no-access-log")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -483,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.command == "serve":
+        return _serve(args)
     if getattr(args, "country", None):
         args.country = args.country.upper()
     try:

@@ -1,7 +1,7 @@
 """``matcher-serve`` / ``python -m service``: run the service under uvicorn.
 
-Not a ``matcher serve`` subcommand: imports point one way (service → matcher, checked by
-``tests/test_architecture.py``), so the ``matcher`` package cannot start the service.
+``matcher serve`` starts this program by name (imports point one way, service → matcher,
+checked by ``tests/test_architecture.py``, so the ``matcher`` package does not import it).
 """
 
 from __future__ import annotations

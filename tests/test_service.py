@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -632,7 +632,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
 # -- kill -9 ------------------------------------------------------------------------------
 
 
-def _start(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(
+    home: Path, port: int, log: Path, program: Sequence[str] = ("-m", "service")
+) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "MATCHER_HOME": str(home),
         "MATCHER_API_KEY": KEY,
@@ -642,12 +644,28 @@ def _start(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "service", "--port", str(port), "--no-access-log"],
+            [sys.executable, *program, "--port", str(port), "--no-access-log"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=home,
         )
+
+
+def test_matcher_serve_runs_the_service(examples_home: Path, tmp_path: Path) -> None:
+    home = copy_home(examples_home, tmp_path / "home")
+    port = free_port()
+    proc = _start(home, port, tmp_path / "server.log", ("-m", "matcher", "serve"))
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+            wait_ready(c, timeout=300)
+            r = c.get("/recommend", params={"organisation_id": "CL-AGRI-ES", "k": 3})
+            assert r.status_code == 200, r.text
+            assert len(r.json()["suggestions"]) == 3
+            assert c.put("/organisations/CL-AGRI-ES", json={}).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_kill_9_during_batch_writes_loses_nothing_acknowledged(
