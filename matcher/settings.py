@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=2_000_000, ge=1_024, description="largest request body the service accepts"
     )
+    max_in_flight: int = Field(
+        default=64,
+        ge=0,
+        description="requests the service handles at once; more get 503 'overloaded' at once "
+        "(0: no limit)",
+    )
 
     @property
     def home_path(self) -> Path:

@@ -31,7 +31,12 @@ from matcher.errors import StateError
 from matcher.facade import Matcher
 from matcher.settings import Settings
 from service.errors import error_response, install_error_handlers, responses
-from service.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from service.middleware import (
+    BodyLimitMiddleware,
+    InFlightLimitMiddleware,
+    Metrics,
+    MetricsMiddleware,
+)
 from service.routes import router
 from service.schemas import Health, Ready
 
@@ -173,6 +178,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         )
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -121,7 +121,8 @@ _DESCRIPTIONS = {
     409: "The organisation is in the store but not in the loaded index",
     413: "Request body too large",
     422: "Invalid request: `field` names the first field at fault, `problems` all of them",
-    503: "Not ready: the index is still loading, or there is no build yet",
+    503: "Not ready (`not_ready`: the index is still loading, or there is no build yet), "
+    "or overloaded (`overloaded`: MATCHER_MAX_IN_FLIGHT requests in hand already)",
 }
 
 

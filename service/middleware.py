@@ -1,4 +1,4 @@
-"""ASGI middleware: request-body limit (413) and request metrics."""
+"""ASGI middleware: request-body limit (413), in-flight limit (503) and request metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import error_response
 
-__all__ = ["BodyLimitMiddleware", "Metrics", "MetricsMiddleware"]
+__all__ = ["BodyLimitMiddleware", "InFlightLimitMiddleware", "Metrics", "MetricsMiddleware"]
 
 _LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
@@ -86,6 +86,48 @@ class MetricsMiddleware:
             route = _route(scope)
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+class InFlightLimitMiddleware:
+    """Answer 503 ``overloaded`` at once when ``limit`` requests are already in hand.
+
+    Without it an overloaded server queues without bound: measured at 100k profiles and
+    100 requests/s offered, answers came after more than a minute. With it a caller gets
+    either an answer within the limit's worth of queueing or an immediate 503 with
+    ``Retry-After: 1``. ``exempt`` paths (liveness, readiness, metrics) always pass and do
+    not count.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        exempt: frozenset[str] = frozenset({"/health", "/ready", "/metrics"}),
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http" or self.limit <= 0 or scope.get("path") in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            response = error_response(
+                503,
+                "overloaded",
+                f"the service is handling {self.limit} requests already; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1  # one event loop: no lock needed between awaits
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 class BodyLimitMiddleware:

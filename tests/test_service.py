@@ -6,6 +6,7 @@ example home, except the kill -9 test, which starts ``python -m service`` as a p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -27,6 +28,7 @@ from pydantic import SecretStr
 from embeddings import SentenceTransformerEncoder
 from matcher.settings import Settings
 from service.app import create_app
+from service.middleware import InFlightLimitMiddleware
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "test-key-0123456789"
@@ -740,3 +742,49 @@ def test_kill_9_during_batch_writes_loses_nothing_acknowledged(
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# -- overload -----------------------------------------------------------------------------
+
+
+def test_requests_beyond_the_in_flight_limit_get_503_at_once() -> None:
+    async def scenario() -> None:
+        entered, release = asyncio.Event(), asyncio.Event()
+        inside = [0]
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["path"] != "/health":
+                inside[0] += 1
+                entered.set()
+                await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        limited = InFlightLimitMiddleware(app, limit=1)
+        transport = httpx.ASGITransport(app=limited)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            first = asyncio.create_task(c.get("/recommend", params={"organisation_id": "A"}))
+            await entered.wait()
+            refused = await c.get("/recommend", params={"organisation_id": "B"})
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "1"
+            assert refused.json()["error"]["code"] == "overloaded"
+            assert (await c.get("/health")).status_code == 200  # exempt, even when full
+            release.set()
+            assert (await first).status_code == 200
+            assert (await c.get("/recommend")).status_code == 200
+            assert limited.in_flight == 0
+        release.clear()
+        inside[0] = 0
+        unlimited = InFlightLimitMiddleware(app, limit=0)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=unlimited), base_url="http://test"
+        ) as c:
+            tasks = [asyncio.create_task(c.get("/recommend")) for _ in range(5)]
+            while inside[0] < 5:  # all five are in hand at once
+                await asyncio.sleep(0.01)
+            release.set()
+            assert [(await t).status_code for t in tasks] == [200] * 5
+
+    asyncio.run(scenario())
+    assert Settings().max_in_flight == 64
