@@ -16,8 +16,10 @@ organisation. Then starts ``python -m service`` on 127.0.0.1 and runs
    each timed from its scheduled start (queueing included, no coordinated omission).
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, to leave as much of
-the shared CPU as possible to the server. Every non-2xx answer or failed request counts
-as an error.
+the shared CPU as possible to the server. A 503 (the server already had
+``MATCHER_MAX_IN_FLIGHT`` requests in hand and refused this one at once) is counted apart,
+as refused, and not in the latencies or the throughput; every other non-2xx answer or
+failed request counts as an error.
 """
 
 from __future__ import annotations
@@ -194,6 +196,7 @@ class Tally:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     unanswered: int = 0
+    shed: int = 0
 
     def add(self, kind: str, ms: float) -> None:
         self.latencies.setdefault(kind, []).append(ms)
@@ -249,6 +252,9 @@ async def _one(conn: Connection, mix: Mix, tally: Tally, started: float | None =
     except (OSError, asyncio.IncompleteReadError) as exc:
         tally.errors.append(f"{method} {path}: {type(exc).__name__}")
         raise
+    if status == 503:  # over MATCHER_MAX_IN_FLIGHT: refused at once, not an answer
+        tally.shed += 1
+        return
     if not 200 <= status < 300:
         tally.errors.append(f"{method} {path}: {status}")
     tally.add(kind, (time.perf_counter() - t0) * 1000)
@@ -316,6 +322,7 @@ def report(name: str, tally: Tally, seconds: float) -> list[str]:
     lines = [
         f"{name}: {len(every)} requests in {seconds:.0f} s = {len(every) / seconds:.1f} req/s, "
         f"errors: {len(tally.errors)}"
+        + (f", refused 503 overloaded: {tally.shed}" if tally.shed else "")
         + (f", unanswered when the drain ended: {tally.unanswered}" if tally.unanswered else "")
     ]
     for kind, values in sorted(tally.latencies.items()):
