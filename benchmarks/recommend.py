@@ -1,7 +1,7 @@
 """Latency of Matcher.recommend in-process: median and p95 of N calls on a built home.
 
 Usage: python benchmarks/recommend.py [--home DIR] [--calls 100] [-k 10]
-       [--baseline REF [--rounds 10]] [--busy]
+       [--baseline REF [--rounds 10] [--baseline-home DIR]] [--busy]
 (build the demo first: `MATCHER_HOME=DIR matcher demo`).
 
 With ``--baseline``, a git revision (e.g. the commit before an optimisation) is unpacked
@@ -100,16 +100,27 @@ def unpack(ref: str, into: Path) -> Path:
 
 
 def side_by_side(
-    home: Path | None, calls: int, k: int, baseline: str, rounds: int, busy: bool
+    home: Path | None,
+    calls: int,
+    k: int,
+    baseline: str,
+    rounds: int,
+    busy: bool,
+    baseline_home: Path | None = None,
 ) -> None:
-    """Alternate the baseline revision and this tree on the same queries."""
+    """Alternate the baseline revision and this tree on the same queries.
+
+    ``baseline_home`` (default ``home``) is a copy of the same state for the baseline, for
+    when this tree's store schema is newer than the baseline can open.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         trees = {f"baseline {baseline}": unpack(baseline, Path(tmp)), "this tree": HERE.parent}
+        homes = {f"baseline {baseline}": baseline_home or home, "this tree": home}
         procs = {}
         for name, tree in trees.items():
             cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "-k", str(k)]
-            if home:
-                cmd += ["--home", str(home)]
+            if homes[name]:
+                cmd += ["--home", str(homes[name])]
             env = {**os.environ, "PYTHONPATH": str(tree)}
             procs[name] = subprocess.Popen(
                 cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -179,12 +190,23 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="git revision to compare against")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--busy", action="store_true", help="keep one core busy meanwhile")
+    parser.add_argument(
+        "--baseline-home", type=Path, default=None, help="a copy of --home for the baseline"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.home, args.k)
     elif args.baseline:
-        side_by_side(args.home, args.calls, args.k, args.baseline, args.rounds, args.busy)
+        side_by_side(
+            args.home,
+            args.calls,
+            args.k,
+            args.baseline,
+            args.rounds,
+            args.busy,
+            args.baseline_home,
+        )
     else:
         single(args.home, args.calls, args.k)
 

@@ -1,6 +1,8 @@
 """Do two versions of the code recommend the same partners? Top-k lists, scores and reasons.
 
 Usage: python benchmarks/recommend_equivalence.py --home DIR [--baseline REF] [--queries 200]
+       [--baseline-home DIR]  (a copy of the home, when the baseline cannot open this
+       tree's newer store schema)
 
 The baseline is a git revision (default HEAD) unpacked into a temporary folder; each
 version runs in its own process on the same home and the same random queries, and the
@@ -120,6 +122,9 @@ def main() -> None:
     parser.add_argument("--baseline", default="HEAD", help="git revision to compare against")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument(
+        "--baseline-home", type=Path, default=None, help="a copy of --home for the baseline"
+    )
     parser.add_argument("--dump", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dump:
@@ -127,7 +132,12 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         print(f"baseline {args.baseline}:")
-        old = run(unpack(args.baseline, Path(tmp)), args.home, args.queries, args.k)
+        old = run(
+            unpack(args.baseline, Path(tmp)),
+            args.baseline_home or args.home,
+            args.queries,
+            args.k,
+        )
     print("this tree:")
     new = run(REPO, args.home, args.queries, args.k)
     compare(old, new, args.k)

@@ -89,7 +89,7 @@ _MIGRATIONS: list[str] = [
     """,
     # 3: collaborations by project, for consortium sizes on incremental graph updates.
     """
-    CREATE INDEX collaborations_source ON collaborations(source_ref);
+    CREATE INDEX IF NOT EXISTS collaborations_source ON collaborations(source_ref);
     """,
 ]
 
