@@ -57,8 +57,9 @@ TOPIC_WEIGHT = 0.3
 """Weight of a candidate's text similarity to the call topic in consortium completion."""
 
 MAX_CONSORTIUM = 50
-_ACTIVITY_DAYS = 730
 """Projects with more participants make no graph edges (weak links; the CORDIS protocol)."""
+
+_ACTIVITY_DAYS = 730
 
 logger = logging.getLogger(__name__)
 
@@ -789,6 +790,10 @@ class Matcher:
         the (binary) graph.
         """
         table = state.table
+        if not fresh:
+            return True
+        if table.graph.edge_count == 0:  # its as_of was not a collaboration's date
+            return False
         if any(dt.date.fromisoformat(r[3][:10]) > table.as_of for r in fresh):
             return False
         refs = {r[5] for r in fresh if r[5]}
