@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import logging
@@ -744,6 +745,9 @@ class Matcher:
             new_ids = [i for i in ids if i not in table.rows]
             if not new_ids and self._update_in_place(state, orgs, changed):
                 return ids
+            if new_ids and self._insert_in_place(state, orgs, changed):
+                logger.info("upserted %d organisations (%d new)", len(ids), len(new_ids))
+                return ids
             merged = {o.id: o for o in table.organisations}
             merged.update((o.id, o) for o in orgs)
             self._swap(state, sorted(merged.values(), key=lambda o: o.id), changed, [])
@@ -906,6 +910,44 @@ class Matcher:
             for name, vector in fields.items():
                 if name in _FIELDS:
                     getattr(new, name)[table.rows[org_id]] = vector
+        self._apply_index_changes(state, [], changed)
+        self._state = _State(state.folder, state.manifest, state.index, new, state.tags)
+        return True
+
+    def _insert_in_place(
+        self,
+        state: _State,
+        orgs: list[Organisation],
+        changed: dict[str, dict[str, npt.NDArray[np.float32]]],
+    ) -> bool:
+        """Insert new organisations (and apply changes to known ones) without a rebuild.
+
+        The other rows' arrays are moved into the new table, not rebuilt from their
+        profiles; the graph gains rows without edges. Returns False when that does not
+        apply (a new organisation already has collaborations in the store, or names a
+        country the table has no code for): the caller then builds the table whole.
+        """
+        table = state.table
+        fresh = [o for o in orgs if o.id not in table.rows]
+        known = {table.rows[o.id]: o for o in orgs if o.id in table.rows}
+        if any(self.store.partners(o.id) for o in fresh):
+            return False
+        base = table.with_profiles(known) if known else table
+        if base is None:
+            return False
+        ids = sorted([*table.ids, *(o.id for o in fresh)])
+        graph = table.graph.with_collaborations([], ids=ids)
+        at = np.array([bisect.bisect_left(table.ids, o.id) for o in fresh], np.int64)
+        vectors = {name: np.stack([changed[o.id][name] for o in fresh]) for name in _FIELDS}
+        activity = np.insert(table.activity, np.sort(at), 0.0)
+        new = base.with_new_organisations(fresh, vectors, graph, activity)
+        if new is None:
+            return False
+        for org_id, fields in changed.items():  # known rows: into the new table's own copies
+            if org_id in table.rows:
+                for name, vector in fields.items():
+                    if name in _FIELDS:
+                        getattr(new, name)[new.rows[org_id]] = vector
         self._apply_index_changes(state, [], changed)
         self._state = _State(state.folder, state.manifest, state.index, new, state.tags)
         return True

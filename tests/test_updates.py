@@ -23,6 +23,7 @@ from matcher.graph import CollaborationGraph
 from matcher.ranking import RankingOptions
 from matcher.schema import Collaboration, Organisation
 from matcher.settings import Settings
+from matcher.signals import ProfileTable
 from matcher.vocab import FeedbackKind
 
 
@@ -364,3 +365,51 @@ def test_a_project_growing_past_the_consortium_limit_rebuilds_the_graph(
             m.store, max_consortium=limit, include_isolated=True, as_of=as_of
         ),
     )
+
+
+def test_new_organisations_are_inserted_like_a_fresh_table(
+    live: tuple[Matcher, CountingEncoder],
+    encoder: SentenceTransformerEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    m, _ = live
+    before = m.state().table
+    known = m.organisation("CL-AGRI-ES")
+    first = drone_cluster("AAA-FIRST-DRONES")  # sorts before every demo id
+    last = drone_cluster("ZZZ-LAST-DRONES").model_copy(
+        update={"keywords": ["a keyword nobody had"], "target_countries": ["DK"]}
+    )
+    middle = drone_cluster("CL-AGRI-ET")  # right after CL-AGRI-ES
+    changed = known.model_copy(update={"keywords": ["drones"], "description": "Drones now."})
+    monkeypatch.setattr(
+        CollaborationGraph, "from_store", lambda *a, **k: pytest.fail("graph read from store")
+    )
+    monkeypatch.setattr(
+        ProfileTable, "__post_init__", lambda *a, **k: pytest.fail("table built whole")
+    )
+    m.upsert_organisations([last, changed, first, middle])
+    table = m.state().table
+    monkeypatch.undo()
+    assert before.ids == sorted(set(before.ids))  # the readers' old table is untouched
+    assert "AAA-FIRST-DRONES" not in before.rows
+    assert table.ids[0] == "AAA-FIRST-DRONES" and table.ids[-1] == "ZZZ-LAST-DRONES"
+    assert table.rows["CL-AGRI-ET"] == table.rows["CL-AGRI-ES"] + 1
+    m.build(show_progress=False)
+    with Matcher(Settings(home=m.home), encoder=encoder) as fresh:
+        other = fresh.state().table
+        assert table.ids == other.ids and table.graph.ids == other.graph.ids
+        for name in ("country", "kind", "ecosystems", "stages", "keyword_counts", "activity"):
+            np.testing.assert_array_equal(getattr(table, name), getattr(other, name), name)
+        np.testing.assert_array_equal(table.degree, other.degree)
+        for name in ("text", "offers", "seeks"):
+            np.testing.assert_allclose(getattr(table, name), getattr(other, name), atol=1e-5)
+
+        def words(t: object, row: int) -> set[str]:
+            inverse = {c: w for w, c in t.keyword_vocab.items()}  # type: ignore[attr-defined]
+            return {inverse[c] for c in t.keywords[row].indices}  # type: ignore[attr-defined]
+
+        for row in range(len(table)):
+            assert words(table, row) == words(other, row)
+            assert set(table.targets[row].indices) == set(other.targets[row].indices)
+        for org_id in ("CL-AGRI-ES", "ZZZ-LAST-DRONES", "SME-COLD-IT"):
+            assert ids(m.recommend(org_id, k=5)) == ids(fresh.recommend(org_id, k=5))
