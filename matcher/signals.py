@@ -13,7 +13,7 @@ import bisect
 import copy
 import datetime as dt
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,27 @@ def _mask(values: Sequence[Ecosystem] | Sequence[Stage], order: list[object]) ->
     for v in values:
         out |= 1 << order.index(v)
     return out
+
+
+def _entries_of(
+    rows: Iterable[tuple[int, Organisation]], vocab: dict[str, int], code: Mapping[str, int]
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Keyword and target-market matrix entries (rows and columns) of organisations.
+
+    New keywords are added to ``vocab``; ``code`` maps a country to its column.
+    """
+    kw_rows: list[int] = []
+    kw_cols: list[int] = []
+    t_rows: list[int] = []
+    t_cols: list[int] = []
+    for row, org in rows:
+        for kw in {k.lower() for k in org.keywords}:
+            kw_rows.append(row)
+            kw_cols.append(vocab.setdefault(kw, len(vocab)))
+        for c in org.target_countries:
+            t_rows.append(row)
+            t_cols.append(code[c])
+    return kw_rows, kw_cols, t_rows, t_cols
 
 
 @dataclass
@@ -302,17 +323,9 @@ class ProfileTable:
             [_mask(o.stages, _STAGES) for o in added],  # type: ignore[arg-type]
         ).astype(np.int64)
         vocab = dict(self.keyword_vocab)
-        kw_rows: list[int] = []
-        kw_cols: list[int] = []
-        t_rows: list[int] = []
-        t_cols: list[int] = []
-        for row, org in zip(final.tolist(), added, strict=True):
-            for kw in {k.lower() for k in org.keywords}:
-                kw_rows.append(row)
-                kw_cols.append(vocab.setdefault(kw, len(vocab)))
-            for c in org.target_countries:
-                t_rows.append(row)
-                t_cols.append(code[c])
+        kw_rows, kw_cols, t_rows, t_cols = _entries_of(
+            zip(final.tolist(), added, strict=True), vocab, code
+        )
 
         def moved(
             matrix: sp.csr_matrix, rows: list[int], cols: list[int], width: int
@@ -358,22 +371,13 @@ class ProfileTable:
         ecosystems, stages = self.ecosystems.copy(), self.stages.copy()
         vocab = dict(self.keyword_vocab)
         kinds = list(OrganisationKind)
-        kw_rows: list[int] = []
-        kw_cols: list[int] = []
-        t_rows: list[int] = []
-        t_cols: list[int] = []
         for row, org in changed.items():
             new.organisations[row] = org
             country[row] = code.get(org.country or "", -1)
             kind[row] = kinds.index(org.kind)
             ecosystems[row] = _mask(org.ecosystems, _ECOSYSTEMS)  # type: ignore[arg-type]
             stages[row] = _mask(org.stages, _STAGES)  # type: ignore[arg-type]
-            for kw in {k.lower() for k in org.keywords}:
-                kw_rows.append(row)
-                kw_cols.append(vocab.setdefault(kw, len(vocab)))
-            for c in org.target_countries:
-                t_rows.append(row)
-                t_cols.append(code[c])
+        kw_rows, kw_cols, t_rows, t_cols = _entries_of(changed.items(), vocab, code)
         n = len(self.ids)
         keep = np.ones(n, np.bool_)
         keep[list(changed)] = False

@@ -248,6 +248,24 @@ def test_index_candidates_rank_like_the_full_scan(live: tuple[Matcher, CountingE
     ) == ids(m.recommend("CL-AGRI-ES", k=3))
 
 
+def _assert_same_table(table: ProfileTable, other: ProfileTable) -> None:
+    """Two profile tables hold the same organisations with the same arrays."""
+    assert table.ids == other.ids
+    for name in ("country", "kind", "ecosystems", "stages", "keyword_counts", "activity"):
+        np.testing.assert_array_equal(getattr(table, name), getattr(other, name), name)
+    np.testing.assert_array_equal(table.degree, other.degree)
+    for name in ("text", "offers", "seeks"):
+        np.testing.assert_allclose(getattr(table, name), getattr(other, name), atol=1e-5)
+
+    def words(t: ProfileTable, row: int) -> set[str]:
+        inverse = {c: w for w, c in t.keyword_vocab.items()}
+        return {inverse[c] for c in t.keywords[row].indices}
+
+    for row in range(len(table)):
+        assert words(table, row) == words(other, row)
+        assert set(table.targets[row].indices) == set(other.targets[row].indices)
+
+
 def test_a_profile_update_in_place_equals_a_fresh_table(
     live: tuple[Matcher, CountingEncoder], encoder: SentenceTransformerEncoder
 ) -> None:
@@ -268,18 +286,7 @@ def test_a_profile_update_in_place_equals_a_fresh_table(
     with Matcher(Settings(home=m.home), encoder=encoder) as fresh:
         other = fresh.state().table
         assert table.ids == other.ids
-        for name in ("country", "kind", "ecosystems", "stages", "keyword_counts", "activity"):
-            np.testing.assert_array_equal(getattr(table, name), getattr(other, name), name)
-        for name in ("text", "offers", "seeks"):
-            np.testing.assert_allclose(getattr(table, name), getattr(other, name), atol=1e-5)
-
-        def words(t: object, row: int) -> set[str]:
-            inverse = {c: w for w, c in t.keyword_vocab.items()}  # type: ignore[attr-defined]
-            return {inverse[c] for c in t.keywords[row].indices}  # type: ignore[attr-defined]
-
-        for row in range(len(table)):
-            assert words(table, row) == words(other, row)
-            assert set(table.targets[row].indices) == set(other.targets[row].indices)
+        _assert_same_table(table, other)
         assert ids(m.recommend("CL-AGRI-ES", k=5)) == ids(fresh.recommend("CL-AGRI-ES", k=5))
 
 
@@ -398,18 +405,6 @@ def test_new_organisations_are_inserted_like_a_fresh_table(
     with Matcher(Settings(home=m.home), encoder=encoder) as fresh:
         other = fresh.state().table
         assert table.ids == other.ids and table.graph.ids == other.graph.ids
-        for name in ("country", "kind", "ecosystems", "stages", "keyword_counts", "activity"):
-            np.testing.assert_array_equal(getattr(table, name), getattr(other, name), name)
-        np.testing.assert_array_equal(table.degree, other.degree)
-        for name in ("text", "offers", "seeks"):
-            np.testing.assert_allclose(getattr(table, name), getattr(other, name), atol=1e-5)
-
-        def words(t: object, row: int) -> set[str]:
-            inverse = {c: w for w, c in t.keyword_vocab.items()}  # type: ignore[attr-defined]
-            return {inverse[c] for c in t.keywords[row].indices}  # type: ignore[attr-defined]
-
-        for row in range(len(table)):
-            assert words(table, row) == words(other, row)
-            assert set(table.targets[row].indices) == set(other.targets[row].indices)
+        _assert_same_table(table, other)
         for org_id in ("CL-AGRI-ES", "ZZZ-LAST-DRONES", "SME-COLD-IT"):
             assert ids(m.recommend(org_id, k=5)) == ids(fresh.recommend(org_id, k=5))
