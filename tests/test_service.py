@@ -7,6 +7,7 @@ example home, except the kill -9 test, which starts ``python -m service`` as a p
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -146,6 +147,7 @@ def test_health_ready_and_metrics(client: httpx.Client) -> None:
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
     assert ready.json()["organisations"] >= 10
+    assert gc.get_freeze_count() > 0  # the loaded state is left out of garbage collections
     client.get("/recommend", params={"organisation_id": "CL-AGRI-DK"})
     metrics = client.get("/metrics")
     assert metrics.status_code == 200
