@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matcher.domains import DomainActivity
 from matcher.graph import CollaborationGraph
 from matcher.schema import Organisation
 from matcher.vocab import (
@@ -142,6 +143,9 @@ class ProfileTable:
     graph: CollaborationGraph
     as_of: dt.date
     activity: npt.NDArray[np.float64]
+    domains: DomainActivity | None = None
+    """Project counts by funding domain (:mod:`matcher.domains`), where the ranking weighs
+    them; None: not built."""
     ids: list[str] = field(init=False)
     rows: dict[str, int] = field(init=False)
     countries: list[str] = field(init=False)
@@ -162,6 +166,8 @@ class ProfileTable:
         self.ids = [o.id for o in orgs]
         if self.graph.ids != self.ids:
             raise ValueError("the graph's rows must be the table's organisations, in order")
+        if self.domains is not None and list(self.domains.ids) != self.ids:
+            raise ValueError("the domains' rows must be the table's organisations, in order")
         self.rows = {i: n for n, i in enumerate(self.ids)}
         n = len(orgs)
         neighbour_map = load_neighbours()

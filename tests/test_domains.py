@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from embeddings import SentenceTransformerEncoder
 from matcher.domains import DomainActivity, domain_keys
+from matcher.facade import Matcher
 from matcher.graph import CollaborationGraph
 from matcher.ranking import DOMAIN_SIGNAL, HAND_DOMAIN_WEIGHT, hand_ranker, score_all
 from matcher.schema import Organisation, Participation, Project
-from matcher.signals import ProfileTable
+from matcher.settings import Settings
+from matcher.signals import SIGNALS, ProfileTable
+from models import LinearRanker
 
 PROJECTS = [
     Project(id="p1", topic="ICT-12-2015", programme="LEIT", funding_scheme="RIA",
@@ -75,3 +80,60 @@ def test_hand_ranker_with_domains_ranks_the_active_candidate_first() -> None:
     assert both[0, 1] > both[0, 3]
     with pytest.raises(ValueError, match=DOMAIN_SIGNAL):
         score_all(table, ranker, np.array([0]))
+
+
+# -- the facade ----------------------------------------------------------------------------
+
+_PROJECT_HEADER = "id;acronym;title;startDate;topics;programmePart;fundingScheme;objective"
+_ORG_HEADER = "projectID;projectAcronym;organisationID;name;activityType;country;role"
+# A works in LEIT / ICT / RIA with B. C and F are equally active (one project of two each,
+# same text), neither linked to A: C in A's domains, F elsewhere.
+_PROJECTS = [
+    "1;ROBO1;Robots;2015-01-01;ICT-01-2014;LEIT;RIA;robot arms for factories",
+    "2;ROBO2;Robots;2015-02-01;ICT-01-2014;LEIT;RIA;robot arms for factories",
+    "3;ROBO3;Robots;2015-03-01;SFS-01-2014;SC2;CSA;robot arms for factories",
+]
+_ORGS = [
+    "1;ROBO1;alpha;Alpha;PRC;DE;coordinator",
+    "1;ROBO1;beta;Beta;PRC;DE;participant",
+    "2;ROBO2;gamma;Gamma;PRC;DE;coordinator",
+    "2;ROBO2;delta;Delta;PRC;DE;participant",
+    "3;ROBO3;phi;Phi;PRC;DE;coordinator",
+    "3;ROBO3;psi;Psi;PRC;DE;participant",
+]
+
+
+def _cordis(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "project.csv").write_text("\n".join([_PROJECT_HEADER, *_PROJECTS]) + "\n")
+    (directory / "organization.csv").write_text("\n".join([_ORG_HEADER, *_ORGS]) + "\n")
+    return directory
+
+
+def test_facade_recommends_with_the_domain_activity(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    directory = _cordis(tmp_path / "cordis")
+    settings = Settings(home=tmp_path / "home", domain_activity=True, reciprocity="forward")
+    with Matcher(settings, encoder=encoder) as m:
+        m.import_cordis(directory)
+        m.build(show_progress=False)
+        assert DOMAIN_SIGNAL in m.ranker.features
+        names = [s.organisation.name for s in m.recommend("alpha", k=4)]
+        # Gamma and Delta (in Alpha's domains) before Phi and Psi (elsewhere)
+        assert set(names[:2]) == {"Gamma", "Delta"}
+        # a learned ranker with the domain activity is read back from JSON
+        learned = LinearRanker.from_weights(
+            (*SIGNALS, DOMAIN_SIGNAL), {DOMAIN_SIGNAL: 1.0}, card={"kind": "test"}
+        )
+        learned.save(m.home / "ranker.json")
+    with Matcher(Settings(home=tmp_path / "home"), encoder=encoder) as m:
+        assert m.ranker.features == (*SIGNALS, DOMAIN_SIGNAL)
+        top = m.recommend("alpha", k=4)
+        assert {s.organisation.name for s in top[:2]} == {"Gamma", "Delta"}
+        assert any(r.signal == DOMAIN_SIGNAL for r in top[0].reasons)
+    (tmp_path / "home" / "ranker.json").unlink()
+    with Matcher(Settings(home=tmp_path / "home"), encoder=encoder) as m:  # the default
+        assert DOMAIN_SIGNAL not in m.ranker.features
+        assert m.state().table.domains is None
+        assert len(m.recommend("alpha", k=4)) == 4
