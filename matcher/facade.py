@@ -26,13 +26,16 @@ from embeddings import (
 )
 from embeddings.artefact import ManifestMismatchError, current_folder
 from embeddings.fields import search_fields
+from matcher.domains import DomainActivity
 from matcher.errors import StateError
 from matcher.graph import CollaborationGraph
 from matcher.importers import ImportReport, import_cordis, import_platform
 from matcher.ranking import (
+    DOMAIN_SIGNAL,
     Filters,
     Ranked,
     RankingOptions,
+    add_domain_columns,
     combine,
     eligible,
     hand_ranker,
@@ -387,20 +390,49 @@ class Matcher:
                 since=as_of - dt.timedelta(days=_ACTIVITY_DAYS), until=as_of
             )
             activity = np.array([recent.get(o.id, 0) for o in orgs], np.float64)
+        domains = None
+        if DOMAIN_SIGNAL in self.ranker.features:
+            domains = DomainActivity.build(
+                [o.id for o in orgs],
+                self.store.projects(),
+                self.store.participations(),
+                as_of=as_of,
+            )
         return ProfileTable(
-            orgs, vectors["text"], vectors["offers"], vectors["seeks"], graph, as_of, activity
+            orgs,
+            vectors["text"],
+            vectors["offers"],
+            vectors["seeks"],
+            graph,
+            as_of,
+            activity,
+            domains,
         )
 
     @property
     def ranker(self) -> LinearRanker:
-        """The learned ranker in ``MATCHER_HOME/ranker.json``, else the hand weights."""
+        """The learned ranker in ``MATCHER_HOME/ranker.json``, else the hand weights.
+
+        A learned ranker weighs the signals, or the signals and the domain activity
+        (:data:`~matcher.ranking.DOMAIN_SIGNAL`); the hand weights add the domain activity
+        when ``MATCHER_DOMAIN_ACTIVITY`` is set.
+
+        Raises:
+            ValueError: the saved ranker weighs other features (retrain it).
+        """
         if self._ranker is None:
             path = self.home / "ranker.json"
             if path.exists():
-                self._ranker = LinearRanker.load(path, features=SIGNALS)
+                found = LinearRanker.load(path)
+                if found.features not in (SIGNALS, (*SIGNALS, DOMAIN_SIGNAL)):
+                    raise ValueError(
+                        f"{path}: trained on features {list(found.features)}, this code "
+                        f"computes {list(SIGNALS)} (and optionally {DOMAIN_SIGNAL}); retrain"
+                    )
+                self._ranker = found
                 logger.info("using the learned ranker %s", path)
             else:
-                self._ranker = hand_ranker()
+                self._ranker = hand_ranker(domain=self.settings.domain_activity)
         return self._ranker
 
     def options(self) -> RankingOptions:
@@ -618,6 +650,8 @@ class Matcher:
             return []
         ranker = self.ranker
         fwd, rev = signal_columns(table, [table.query(r) for r in seeds], candidates)
+        if DOMAIN_SIGNAL in ranker.features:
+            add_domain_columns(table, [table.query(r) for r in seeds], candidates, fwd, rev)
         pair = combine(
             ranker.probability(ranker.logits_of_columns(fwd)),
             ranker.probability(ranker.logits_of_columns(rev)),
@@ -673,13 +707,13 @@ class Matcher:
         out = []
         for n, j in enumerate(order, start=1):
             best = int(np.argmax(pair[:, j]))
-            x_fwd = np.stack([fwd[s][best, j] for s in SIGNALS])[None, :]
+            x_fwd = np.stack([fwd[s][best, j] for s in ranker.features])[None, :]
             ranked = Ranked(
                 row=int(candidates[j]),
                 score=float(pair[best, j]),
                 forward=0.0,
                 reverse=0.0,
-                signals=x_fwd[0],
+                signals=np.array([fwd[s][best, j] for s in SIGNALS]),
                 contributions=ranker.contributions(x_fwd)[0],
             )
             member = members[best]

@@ -18,6 +18,10 @@ real encoder; :func:`register_profile_methods` registers the methods for a split
   the pools of the year before (measured: it does not beat the logistic ranker here);
 - ``hybrid-forward``, ``learned-forward``: the hybrid and the logistic ranker scored from
   the query's side only (does reciprocity help? on CORDIS it does not);
+- ``hybrid-domain``, ``learned-domain``: the same two, query side only, with the
+  candidate's activity in the query's funding domains (:mod:`matcher.domains`) as one more
+  feature: the hand weights plus :data:`matcher.ranking.HAND_DOMAIN_WEIGHT`, and a
+  logistic ranker fit like ``learned`` on the signals and that feature;
 - ``hybrid-minus-<signal>``: ``learned`` refit without one signal (the ablation).
 
 The signal-based methods rank with :func:`matcher.ranking.score_all` (both sides' scores
@@ -37,11 +41,12 @@ import numpy as np
 import numpy.typing as npt
 
 from embeddings import Encoder
+from matcher.domains import DomainActivity
 from matcher.evaluation import Scorer, Split, register_method
 from matcher.facade import Matcher
 from matcher.graph import FloatArray, IntArray
 from matcher.pairfeatures import PAIR_FEATURES, pair_columns
-from matcher.ranking import Reciprocity, hand_ranker, score_all
+from matcher.ranking import DOMAIN_SIGNAL, Reciprocity, hand_ranker, score_all
 from matcher.settings import Settings
 from matcher.signals import (
     COUNT_SIGNALS,
@@ -78,6 +83,8 @@ PROFILE_METHODS: tuple[str, ...] = (
     "learned-boosted",
     "learned-forward",
     "hybrid-forward",
+    "hybrid-domain",
+    "learned-domain",
     *(f"hybrid-minus-{s}" for s in SIGNALS),
 )
 """The methods :func:`register_profile_methods` adds."""
@@ -138,6 +145,15 @@ class CordisStates:
                 self.encoder = matcher.encoder
             return matcher.state().table
 
+    def domains(self, until: dt.date, ids: Sequence[str]) -> DomainActivity:
+        """The domain activity as of ``until`` from that cut-off's home, rows as ``ids``.
+
+        The home must exist (:meth:`table` builds it).
+        """
+        with Matcher(Settings(home=self.home(until)), encoder=self.encoder) as matcher:
+            store = matcher.store
+            return DomainActivity.build(ids, store.projects(), store.participations(), as_of=until)
+
 
 def _aligned(split: Split, table: ProfileTable) -> IntArray:
     """Table row of each split row."""
@@ -155,6 +171,7 @@ def training_pairs(
     negatives: int = 300,
     hard_negatives: int = 0,
     seed: int = 0,
+    domains: DomainActivity | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int_], npt.NDArray[np.int_]]:
     """Labelled pairs: each query's new partners, random and hard negatives.
 
@@ -164,7 +181,8 @@ def training_pairs(
     0.152, 50 gave 0.131 (2,000 queries), mostly hard ones 0.100, so none by default.
 
     Returns:
-        Features (forward signals), labels and query groups.
+        Features (forward signals, then :data:`~matcher.ranking.DOMAIN_SIGNAL` when
+        ``domains`` are given), labels and query groups.
     """
     rng = np.random.default_rng(seed)
     to_table = _aligned(labels, table)
@@ -177,6 +195,8 @@ def training_pairs(
         if g % batch == 0:  # every row's signals for the next batch of queries at once
             chunk = to_table[labels.queries[g : g + batch]]
             columns, _ = signal_columns(table, [table.query(int(r)) for r in chunk])
+            if domains is not None:
+                columns[DOMAIN_SIGNAL] = domains.scores(chunk)
         positives = set(to_table[labels.new_partners(int(q))].tolist())
         linked = set(table.graph.binary[qt].indices.tolist()) | {qt}
         two_hop = np.flatnonzero(table.graph.common_neighbours(qt) > 0)
@@ -188,7 +208,8 @@ def training_pairs(
                 negs.update(picked.tolist())
         negs -= positives | linked
         cands = np.array(sorted(positives) + sorted(negs), np.int64)
-        xs.append(np.stack([columns[s][g % batch, cands] for s in SIGNALS], axis=1))
+        names = (*SIGNALS, DOMAIN_SIGNAL) if domains is not None else SIGNALS
+        xs.append(np.stack([columns[s][g % batch, cands] for s in names], axis=1))
         ys.append(np.array([1] * len(positives) + [0] * len(negs)))
         gs.append(np.full(len(cands), g))
     if not xs:
@@ -457,6 +478,42 @@ def register_profile_methods(
         assert isinstance(found, LinearRanker)
         return found
 
+    def domains() -> DomainActivity:
+        if "domains" not in cache:
+            cache["domains"] = states.domains(until, table().ids)
+        found = cache["domains"]
+        assert isinstance(found, DomainActivity)
+        return found
+
+    def domain_ranker() -> LinearRanker:
+        if "learned-domain" not in cache:
+            old_until = dt.date(split.train_until - 1, 12, 31)
+            old_table = states.table(old_until)
+            x, y, g = training_pairs(
+                old_table, labels(), seed=split.seed,
+                domains=states.domains(old_until, old_table.ids),
+            )  # fmt: skip
+            card = {"data": f"CORDIS {states.directory}", "features_as_of": split.train_until - 1,
+                    "labels": f"new pairs in {split.train_until}"}  # fmt: skip
+            cache["learned-domain"] = fit_ranker(
+                x, y, (*SIGNALS, DOMAIN_SIGNAL), log_features=COUNT_SIGNALS, groups=g, card=card
+            )
+            logger.info("learned-domain: %s", cache["learned-domain"].card)  # type: ignore[attr-defined]
+        found = cache["learned-domain"]
+        assert isinstance(found, LinearRanker)
+        return found
+
+    def domain_scorer(ranker_of: Callable[[], LinearRanker]) -> Scorer:
+        def score(rows: IntArray) -> FloatArray:
+            t = table()
+            to_table = _aligned(split, t)
+            full = score_all(
+                t, ranker_of(), to_table[rows], reciprocity="forward", domains=domains()
+            )
+            return full[:, to_table]
+
+        return score
+
     def text_scores(rows: IntArray) -> FloatArray:
         t = table()
         to_table = _aligned(split, t)
@@ -499,6 +556,18 @@ def register_profile_methods(
         "hybrid-forward",
         lambda s: scorer(hand_ranker(), reciprocity="forward"),
         description="every signal, hand weights, the query's side only (no reciprocity)",
+        replace=True,
+    )
+    register_method(
+        "hybrid-domain",
+        lambda s: domain_scorer(lambda: hand_ranker(domain=True)),
+        description="hand weights and the domain activity, the query's side only",
+        replace=True,
+    )
+    register_method(
+        "learned-domain",
+        lambda s: domain_scorer(domain_ranker),
+        description="logistic ranker on every signal and the domain activity, query side only",
         replace=True,
     )
     for signal in SIGNALS:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from matcher.ranking import Ranked
+from matcher.ranking import DOMAIN_SIGNAL, Ranked
 from matcher.schema import Organisation, Reason
 from matcher.signals import SIGNALS, ProfileTable
 from matcher.vocab import STAGE_ORDER, load_complementarity
@@ -124,6 +124,9 @@ class _Explainer:
     def degree(self) -> str:
         return f"well connected: {self.value['degree']:.0f} partners"
 
+    def domain_activity(self) -> str:
+        return "active in the funding programmes and call topics you work in"
+
 
 def explain(
     table: ProfileTable,
@@ -140,6 +143,7 @@ def explain(
     contributions: npt.NDArray[np.float64] = ranked.contributions
     positive = float(contributions[contributions > 0].sum())
     order: list[int] = np.argsort(-contributions, kind="stable").tolist()
+    names = (*SIGNALS, DOMAIN_SIGNAL)  # a ranker's features: the signals, then maybe it
     values: list[float] = contributions.tolist()
     reasons: list[Reason] = []
     seen_graph = False
@@ -147,7 +151,7 @@ def explain(
         share = values[i]
         if share <= 0 or (positive > 0 and share < _MIN_SHARE * positive):
             break
-        name = SIGNALS[i]
+        name = names[i]
         if name in {"common_partners", "adamic_adar", "resource_allocation"}:
             if seen_graph:
                 continue

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     reciprocity: Literal["harmonic", "geometric", "min", "forward"] = Field(
         default="harmonic", description="how both sides' scores combine"
     )
+    domain_activity: bool = Field(
+        default=False,
+        description="the hand weights also weigh the candidate's activity in the query's "
+        "funding domains (programme parts, call-topic families, schemes); measured on "
+        "CORDIS with reciprocity 'forward'",
+    )
     partnered: Literal["exclude", "flag"] = Field(
         default="exclude", description="existing partners: left out, or kept and flagged"
     )

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from matcher.domains import DomainActivity
 from matcher.graph import CollaborationGraph
 from matcher.schema import Organisation
 from matcher.vocab import (
@@ -164,6 +165,9 @@ class ProfileTable:
     graph: CollaborationGraph
     as_of: dt.date
     activity: npt.NDArray[np.float64]
+    domains: DomainActivity | None = None
+    """Project counts by funding domain (:mod:`matcher.domains`), where the ranking weighs
+    them; None: not built."""
     ids: list[str] = field(init=False)
     rows: dict[str, int] = field(init=False)
     countries: list[str] = field(init=False)
@@ -184,6 +188,8 @@ class ProfileTable:
         self.ids = [o.id for o in orgs]
         if self.graph.ids != self.ids:
             raise ValueError("the graph's rows must be the table's organisations, in order")
+        if self.domains is not None and list(self.domains.ids) != self.ids:
+            raise ValueError("the domains' rows must be the table's organisations, in order")
         self.rows = {i: n for n, i in enumerate(self.ids)}
         n = len(orgs)
         neighbour_map = load_neighbours()
@@ -275,12 +281,15 @@ class ProfileTable:
 
         Returns:
             The new table, or None when a new organisation names a country this table has
-            no code for (the caller then builds the table whole).
+            no code for, or the table carries domain activity (its rows would not be the
+            new table's): the caller then builds the table whole.
 
         Raises:
             ValueError: an organisation is in the table already, or the graph's rows are
                 not the new table's ids.
         """
+        if self.domains is not None:
+            return None
         code = {c: i for i, c in enumerate(self.countries)}
         for org in orgs:
             if org.id in self.rows:
