@@ -648,11 +648,11 @@ class CollaborationGraph:
         push (Andersen, Chung and Lang 2006), which stops when every organisation's
         undistributed mass is below ``tol`` times its number of partners; its work depends
         on ``tol``, not on the size of the graph. Without ``tol`` graphs above
-        :attr:`PUSH_ABOVE` organisations use push with :attr:`PUSH_TOL`.
+        :attr:`PUSH_ABOVE` organisations (if set) use push with :attr:`PUSH_TOL`.
         """
         rows, single = self._query(q)
         n = len(self.ids)
-        if tol is None and n > self.PUSH_ABOVE:
+        if tol is None and self.PUSH_ABOVE is not None and n > self.PUSH_ABOVE:
             tol = self.PUSH_TOL
         if tol is not None:
             pushed = np.stack([self._push(int(row), alpha, tol) for row in rows.tolist()])
@@ -678,8 +678,12 @@ class CollaborationGraph:
             r = nxt
         return self._shape(np.ascontiguousarray(r.T), single)
 
-    PUSH_ABOVE = 20_000
-    """Graphs with more organisations compute personalised PageRank by local push."""
+    PUSH_ABOVE: int | None = None
+    """Graphs with more organisations compute personalised PageRank by local push; None:
+    never. Off by default: push takes 1.4x less CPU per query at 100k organisations, but its
+    many small numpy steps hold the GIL, while the power rounds' sparse products release
+    it; under the service's concurrent requests on 2 cores the power rounds answered 27
+    requests/s against 19 (``benchmarks/results/recommend-100k-2026-11-25.txt``)."""
 
     PUSH_TOL = 3e-6
     """Undistributed mass per partner at which local push stops."""
