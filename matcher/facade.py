@@ -65,6 +65,11 @@ MAX_CONSORTIUM = 50
 
 _ACTIVITY_DAYS = 730
 
+REANCHOR_DAYS = 30
+"""A collaboration dated up to this many days after the loaded graph's ``as_of`` is added
+in place as if dated ``as_of``; a later one reads the graph from the store again, which
+moves ``as_of`` to it."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -821,19 +826,27 @@ class Matcher:
     def _add_edges(self, state: _State, fresh: list[CollaborationRow]) -> bool:
         """Add new collaborations to the loaded graph without reading it from the store.
 
-        Exact when no collaboration is dated after the graph's ``as_of`` (that would move
-        every recency feature) and no project grows past :data:`MAX_CONSORTIUM` (its
-        earlier collaborations would then leave the graph); returns False in those cases,
-        for a rebuild from the store. Weight changes of known collaborations do not change
-        the (binary) graph.
+        Exact when no collaboration is dated after the graph's ``as_of`` and no project
+        grows past :data:`MAX_CONSORTIUM` (its earlier collaborations would then leave the
+        graph). A collaboration dated up to :data:`REANCHOR_DAYS` after ``as_of`` (the
+        platform records today's) is added as if dated ``as_of``: moving ``as_of`` would
+        move every recency feature, by a common factor of at most 0.5 ** (30 / 730) =
+        0.97, and cost a rebuild per write. Returns False otherwise, for a rebuild from
+        the store. Weight changes of known collaborations do not change the (binary) graph.
         """
         table = state.table
         if not fresh:
             return True
         if table.graph.edge_count == 0:  # its as_of was not a collaboration's date
             return False
-        if any(dt.date.fromisoformat(r[3][:10]) > table.as_of for r in fresh):
+        latest = table.as_of + dt.timedelta(days=REANCHOR_DAYS)
+        if any(dt.date.fromisoformat(r[3][:10]) > latest for r in fresh):
             return False
+        anchor = table.as_of.isoformat()
+        fresh = [
+            (a, b, kind, min(date, anchor, key=lambda d: d[:10]), weight, ref)
+            for a, b, kind, date, weight, ref in fresh
+        ]
         refs = {r[5] for r in fresh if r[5]}
         if any(self.store.consortium_size(ref) > MAX_CONSORTIUM for ref in refs):
             return False

@@ -340,8 +340,22 @@ def test_collaborations_and_new_organisations_update_the_graph_in_place(
         m.recommend("SME-COLD-IT", k=50, options=RankingOptions(partnered="flag"))
     )
 
-    # A collaboration after the graph's date moves every recency feature: rebuilt.
-    later = tie.model_copy(update={"date": as_of + dt.timedelta(days=1)})
+    # Dated just after the graph's date (the platform records today's): in place, as if
+    # dated as_of; the graph's date stays.
+    soon = Collaboration(
+        organisation_a="CL-AGRI-ES",
+        organisation_b="CL-DRONE-PL",
+        date=as_of + dt.timedelta(days=facade.REANCHOR_DAYS),
+    )
+    assert m.add_collaborations([soon]) == 1
+    live_table = m.state().table
+    assert reads == [] and live_table.as_of == as_of
+    assert live_table.graph.link("CL-AGRI-ES", "CL-DRONE-PL").date == as_of  # type: ignore[union-attr]
+    assert live_table.activity[live_table.rows["CL-DRONE-PL"]] == 2
+    assert live_table.degree[live_table.rows["CL-DRONE-PL"]] == 2
+
+    # Later than that: the graph is read from the store again, its date moves.
+    later = tie.model_copy(update={"date": as_of + dt.timedelta(days=facade.REANCHOR_DAYS + 1)})
     assert m.add_collaborations([later]) == 1
     assert reads == [1] and m.state().table.as_of == later.date
 
