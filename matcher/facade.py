@@ -971,8 +971,9 @@ class Matcher:
 
         The other rows' arrays are moved into the new table, not rebuilt from their
         profiles; the graph gains rows without edges. Returns False when that does not
-        apply (a new organisation already has collaborations in the store, or names a
-        country the table has no code for): the caller then builds the table whole.
+        apply (a new organisation already has collaborations in the store or names a
+        country the table has no code for, or the table carries domain activity): the
+        caller then builds the table whole.
         """
         table = state.table
         fresh = [o for o in orgs if o.id not in table.rows]

@@ -110,14 +110,19 @@ def _cordis(directory: Path) -> Path:
     return directory
 
 
+def _built(tmp_path: Path, encoder: SentenceTransformerEncoder) -> Matcher:
+    """A matcher weighing the domain activity, built on the hand-made CORDIS files."""
+    settings = Settings(home=tmp_path / "home", domain_activity=True, reciprocity="forward")
+    m = Matcher(settings, encoder=encoder)
+    m.import_cordis(_cordis(tmp_path / "cordis"))
+    m.build(show_progress=False)
+    return m
+
+
 def test_facade_recommends_with_the_domain_activity(
     tmp_path: Path, encoder: SentenceTransformerEncoder
 ) -> None:
-    directory = _cordis(tmp_path / "cordis")
-    settings = Settings(home=tmp_path / "home", domain_activity=True, reciprocity="forward")
-    with Matcher(settings, encoder=encoder) as m:
-        m.import_cordis(directory)
-        m.build(show_progress=False)
+    with _built(tmp_path, encoder) as m:
         assert DOMAIN_SIGNAL in m.ranker.features
         names = [s.organisation.name for s in m.recommend("alpha", k=4)]
         # Gamma and Delta (in Alpha's domains) before Phi and Psi (elsewhere)
@@ -142,11 +147,7 @@ def test_facade_recommends_with_the_domain_activity(
 def test_a_new_organisation_is_ranked_with_the_domain_activity(
     tmp_path: Path, encoder: SentenceTransformerEncoder
 ) -> None:
-    directory = _cordis(tmp_path / "cordis")
-    settings = Settings(home=tmp_path / "home", domain_activity=True, reciprocity="forward")
-    with Matcher(settings, encoder=encoder) as m:
-        m.import_cordis(directory)
-        m.build(show_progress=False)
+    with _built(tmp_path, encoder) as m:
         m.state()  # loaded before the write, as in the service
         new = Organisation(id="omega", name="Omega", kind="sme", country="DE",
                            description="robot arms for factories")  # fmt: skip

@@ -132,12 +132,16 @@ def instances(draw: st.DrawFn) -> tuple[Problem, int]:
         for b in range(a + 1, n)
         if planted[r, a] == planted[r, b]
     )
-    # Organisations: people never seated together may share one.
+    # Organisations: people never seated together may share one (with everyone in it).
     org = list(range(n))
+    members = {i: [i] for i in range(n)}
     for a in range(n):
         for b in range(a + 1, n):
-            if met[(a, b)] == 0 and org[b] == b and org[a] == a and rng.random() < 0.1:
+            apart = all(met[(m, b)] == 0 for m in members[a])  # m <= a < b
+            if apart and org[b] == b and org[a] == a and rng.random() < 0.1:
                 org[b] = a
+                members[a].append(b)
+    assert all(met[(a, b)] == 0 for a in range(n) for b in range(a + 1, n) if org[a] == org[b])
     names = {i: f"O{org[i]}" for i in range(n)}
     orgs = organisations(n, seed)
     pairs = [(a, b) for a in range(n) for b in range(a + 1, n)]
