@@ -217,6 +217,31 @@ def test_agrees_with_networkx_on_a_random_graph() -> None:
     assert {ids[i]: int(d) for i, d in enumerate(mine) if np.isfinite(d)} == lengths
 
 
+def test_pagerank_in_degree_order_equals_the_plain_rounds() -> None:
+    ref = nx.gnp_random_graph(120, 0.04, seed=11)  # uneven degrees, some organisations alone
+    ids = [f"o{i:03d}" for i in ref.nodes]
+    rows = [(ids[u], ids[v], "joint_project", "2020-01-01", 1.0, "") for u, v in ref.edges]
+    g = CollaborationGraph.from_rows(rows, organisations=ids)
+    lengths = np.diff(g._ordered_transition_t[0].indptr)
+    assert (np.diff(lengths) <= 0).all() and lengths[0] > lengths[-1]  # really reordered
+    t = g._transition_t  # the same rounds in id order, written out
+    queries = [0, 5, int(np.argmin(g.degree()))]
+    for q in queries:
+        r = np.zeros(len(ids))
+        r[q] = 1.0
+        for _ in range(20):
+            r = 0.85 * (t @ r)
+            r[q] += 1.0 - r.sum()
+        np.testing.assert_allclose(g.personalised_pagerank(q), r, rtol=0, atol=1e-14)
+    batch = g.personalised_pagerank(np.array(queries))
+    for n, q in enumerate(queries):
+        np.testing.assert_allclose(batch[n], g.personalised_pagerank(q), rtol=0, atol=1e-14)
+    exact = nx.pagerank(ref, alpha=0.85, personalization={0: 1.0}, weight=None, tol=1e-12)
+    np.testing.assert_allclose(
+        g.personalised_pagerank(0, iters=200), [exact[i] for i in ref.nodes], atol=1e-8
+    )
+
+
 def test_from_store(tmp_path: Path) -> None:
     with Store(tmp_path / "s.sqlite") as store:
         store.upsert_organisations(
