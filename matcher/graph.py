@@ -699,7 +699,8 @@ class CollaborationGraph:
 
     PUSH_ABOVE: int | None = None
     """Graphs with more organisations compute personalised PageRank by local push; None:
-    never. Off by default: push takes 1.4x less CPU per query at 100k organisations, but its
+    never. Off by default: at 100k organisations push took 1.4x less CPU per query than the
+    power rounds in id order (since sorted by row length, 1.41x faster themselves), but its
     many small numpy steps hold the GIL, while the power rounds' sparse products release
     it; under the service's concurrent requests on 2 cores the power rounds answered 27
     requests/s against 19 (``benchmarks/results/recommend-100k-2026-11-25.txt``)."""
