@@ -953,12 +953,7 @@ class Matcher:
         new = table.with_profiles({table.rows[o.id]: o for o in orgs})
         if new is None:
             return False
-        for org_id, fields in changed.items():
-            for name, vector in fields.items():
-                if name in _FIELDS:
-                    getattr(new, name)[table.rows[org_id]] = vector
-        self._apply_index_changes(state, [], changed)
-        self._state = _State(state.folder, state.manifest, state.index, new, state.tags)
+        self._install(state, new, changed)
         return True
 
     def _insert_in_place(
@@ -991,14 +986,32 @@ class Matcher:
         new = base.with_new_organisations(fresh, vectors, graph, activity)
         if new is None:
             return False
-        for org_id, fields in changed.items():  # known rows: into the new table's own copies
-            if org_id in table.rows:
-                for name, vector in fields.items():
-                    if name in _FIELDS:
-                        getattr(new, name)[new.rows[org_id]] = vector
+        known_changes = {i: fields for i, fields in changed.items() if i in table.rows}
+        self._install(state, new, changed, vectors_of=known_changes)  # new rows hold theirs
+        return True
+
+    def _install(
+        self,
+        state: _State,
+        new: ProfileTable,
+        changed: dict[str, dict[str, npt.NDArray[np.float32]]],
+        *,
+        vectors_of: dict[str, dict[str, npt.NDArray[np.float32]]] | None = None,
+    ) -> None:
+        """Write changed vectors into ``new``'s rows, update the indexes, swap ``new`` in.
+
+        Args:
+            state: the loaded state.
+            new: the table to swap in.
+            changed: each organisation's new vectors, for the indexes.
+            vectors_of: the vectors to write into ``new`` (default: all of ``changed``).
+        """
+        for org_id, fields in (changed if vectors_of is None else vectors_of).items():
+            for name, vector in fields.items():
+                if name in _FIELDS:
+                    getattr(new, name)[new.rows[org_id]] = vector
         self._apply_index_changes(state, [], changed)
         self._state = _State(state.folder, state.manifest, state.index, new, state.tags)
-        return True
 
     def _apply_index_changes(
         self,
