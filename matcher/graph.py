@@ -627,8 +627,12 @@ class CollaborationGraph:
             cached = self._recency[key] = (decayed, right)
         return cached
 
-    @cached_property
+    @property
     def _transition_t(self) -> sp.csr_matrix:
+        """Column j: where a walker at organisation j steps next, in id order.
+
+        Not kept: the power rounds use :attr:`_ordered_transition_t`.
+        """
         strength = self.strength()
         inv = np.divide(1.0, strength, out=np.zeros_like(strength), where=strength > 0)
         return sp.csr_matrix((sp.diags(inv) @ self.adjacency).T)
