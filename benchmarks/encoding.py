@@ -54,8 +54,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from embeddings.encoder import Encoder, SentenceTransformerEncoder, make_encoder  # noqa: E402
-from matcher.demo import generate_demo  # noqa: E402
-from matcher.importers.cordis import read_cordis  # noqa: E402
+from matcher.ingest.cordis import read_cordis  # noqa: E402
+from matcher.lab.demo import generate_demo  # noqa: E402
 
 DEFAULT_BACKENDS = "torch,onnx,onnx-int8,onnx-s128"
 Vectors = npt.NDArray[np.float32]

@@ -42,10 +42,10 @@ from typing import Any
 
 from machine import describe
 
-from matcher.facade import Matcher
-from matcher.schema import Collaboration, Organisation
-from matcher.settings import Settings
-from matcher.vocab import EU27, CollaborationKind, Ecosystem, OrganisationKind, Stage
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.domain.schema import Collaboration, Organisation
+from matcher.domain.vocab import EU27, CollaborationKind, Ecosystem, OrganisationKind, Stage
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "load-test-key"

@@ -46,8 +46,8 @@ def queries(ids: list[str], calls: int) -> list[str]:
 
 def single(home: Path | None, calls: int, k: int) -> None:
     """Measure the code on sys.path alone."""
-    from matcher.facade import Matcher
-    from matcher.settings import Settings
+    from matcher.app.matcher import Matcher
+    from matcher.app.settings import Settings
 
     settings = Settings(home=home) if home else Settings()
     with Matcher(settings) as m:
@@ -70,8 +70,8 @@ def single(home: Path | None, calls: int, k: int) -> None:
 def worker(home: Path | None, k: int) -> None:
     """Serve timing requests on stdin: a JSON list of ids in, a JSON list of ms out."""
     import matcher
-    from matcher.facade import Matcher
-    from matcher.settings import Settings
+    from matcher.app.matcher import Matcher
+    from matcher.app.settings import Settings
 
     settings = Settings(home=home) if home else Settings()
     with Matcher(settings) as m:

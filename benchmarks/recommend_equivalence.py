@@ -39,9 +39,9 @@ def unpack(ref: str, into: Path) -> Path:
 def dump(home: Path, queries: int, k: int) -> None:
     """Print one JSON line per query: the suggestions of the code on sys.path."""
     import matcher
-    from matcher.facade import Matcher
-    from matcher.ranking import rank
-    from matcher.settings import Settings
+    from matcher.app.matcher import Matcher
+    from matcher.app.settings import Settings
+    from matcher.ranking.rank import rank
 
     print(json.dumps({"code": str(Path(matcher.__file__).parent)}), flush=True)
     with Matcher(Settings(home=home)) as m:

@@ -19,8 +19,9 @@ import time
 import numpy as np
 from machine import describe
 
-from matcher.schema import Organisation
-from matcher.tables import (
+from matcher.domain.schema import Organisation
+from matcher.domain.vocab import OrganisationKind
+from matcher.planner.tables import (
     MixTargets,
     PairScores,
     Participant,
@@ -31,7 +32,6 @@ from matcher.tables import (
     solve,
     upper_bound,
 )
-from matcher.vocab import OrganisationKind
 
 TABLE_SIZE = {60: 6, 150: 8, 300: 10}
 COUNTRIES = ["DE", "FR", "IT", "ES", "PL", "NL", "PT", "FI", "AT", "BE", "SE", "CZ"]

@@ -3,15 +3,22 @@
 The :class:`Matcher` facade is the front door that the CLI, the service and notebooks use.
 """
 
-from matcher.errors import (
+from matcher.app.settings import Settings
+from matcher.domain.errors import (
     ImportProblem,
     InvalidImportError,
     MatcherError,
     StateError,
     UnknownOrganisationError,
 )
-from matcher.schema import Collaboration, Organisation, Participation, Project, Reason, Suggestion
-from matcher.settings import Settings
+from matcher.domain.schema import (
+    Collaboration,
+    Organisation,
+    Participation,
+    Project,
+    Reason,
+    Suggestion,
+)
 from matcher.store import Store
 
 __all__ = [

@@ -28,9 +28,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from threadpoolctl import threadpool_limits
 
 from embeddings import Encoder
-from matcher.errors import StateError
-from matcher.facade import Matcher
-from matcher.settings import Settings
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.domain.errors import StateError
 from service.errors import error_response, install_error_handlers, responses
 from service.middleware import (
     BodyLimitMiddleware,

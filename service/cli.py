@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from matcher.settings import Settings
+from matcher.app.settings import Settings
 from service.app import create_app
 
 __all__ = ["main"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from matcher.facade import Matcher
+from matcher.app.matcher import Matcher
 from service.errors import ApiError
 
 __all__ = ["get_matcher"]

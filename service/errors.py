@@ -21,7 +21,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from matcher.errors import MatcherError, ReferentialError, StateError, UnknownOrganisationError
+from matcher.domain.errors import (
+    MatcherError,
+    ReferentialError,
+    StateError,
+    UnknownOrganisationError,
+)
 
 __all__ = [
     "ERROR_RESPONSES",

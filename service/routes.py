@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from matcher.errors import UnknownOrganisationError
-from matcher.facade import Matcher
-from matcher.schema import Collaboration, CountryCode, Organisation
-from matcher.vocab import CollaborationKind, Ecosystem, OrganisationKind, Stage
+from matcher.app.matcher import Matcher
+from matcher.domain.errors import UnknownOrganisationError
+from matcher.domain.schema import Collaboration, CountryCode, Organisation
+from matcher.domain.vocab import CollaborationKind, Ecosystem, OrganisationKind, Stage
 from service.deps import get_matcher
 from service.errors import ApiError, responses
 from service.schemas import (

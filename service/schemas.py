@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from matcher.ranking import Filters
-from matcher.schema import Collaboration, CountryCode, Organisation, Reason, Suggestion
-from matcher.vocab import Ecosystem, FeedbackKind, OrganisationKind, Stage
+from matcher.domain.schema import Collaboration, CountryCode, Organisation, Reason, Suggestion
+from matcher.domain.vocab import Ecosystem, FeedbackKind, OrganisationKind, Stage
+from matcher.ranking.rank import Filters
 
 __all__ = [
     "ID_PATTERN",
@@ -47,7 +47,7 @@ MAX_SEED = 50
 """Most members of a seed group (consortium completion)."""
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
-"""An organisation id (as in :mod:`matcher.schema`)."""
+"""An organisation id (as in :mod:`matcher.domain.schema`)."""
 
 OrganisationId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from matcher.settings import Settings
+from matcher.app.settings import Settings
 from service.errors import ApiError
 
 __all__ = ["require_read_key", "require_write_key"]

@@ -1,10 +1,10 @@
 """Workshop tables over HTTP: plan, score an edited plan, and the organiser page.
 
 ``router`` is included by the app factory; it reads the loaded
-:class:`~matcher.facade.Matcher` from ``request.app.state.matcher``.
+:class:`~matcher.app.matcher.Matcher` from ``request.app.state.matcher``.
 
 - ``POST /tables``: participants (a list, or CSV text), layout, rules, seed, time limit →
-  the plan as JSON (:meth:`matcher.tables.Plan.to_json`).
+  the plan as JSON (:meth:`matcher.planner.tables.Plan.to_json`).
 - ``POST /tables/score``: the same request plus an edited ``plan`` → that plan's score,
   themes, reasons and the rules it breaks (same JSON shape).
 - ``GET /tables``: the organiser page (self-contained HTML, no network).
@@ -20,10 +20,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from matcher.errors import MatcherError
-from matcher.facade import Matcher
-from matcher.schema import Organisation
-from matcher.tables import (
+from matcher.app.matcher import Matcher
+from matcher.domain.errors import MatcherError
+from matcher.domain.schema import Organisation
+from matcher.planner.tables import (
     InfeasiblePlanError,
     InvalidParticipantsError,
     MixTargets,
@@ -49,7 +49,7 @@ router = APIRouter()
 
 
 class ParticipantIn(BaseModel):
-    """One participant (see :class:`matcher.tables.Participant`)."""
+    """One participant (see :class:`matcher.planner.tables.Participant`)."""
 
     model_config = ConfigDict(extra="forbid")
 

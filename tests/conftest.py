@@ -12,8 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 from embeddings import SentenceTransformerEncoder
-from matcher.facade import Matcher
-from matcher.settings import Settings
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

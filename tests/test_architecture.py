@@ -43,5 +43,5 @@ def test_imports_point_one_way(package: str) -> None:
 
 def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("from matcher.facade import Matcher\nimport service.app\n")
+    bad.write_text("from matcher.app.matcher import Matcher\nimport service.app\n")
     assert _imports(bad) == {"matcher", "service"}

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo data generator (matcher.demo)."""
+"""Tests for the synthetic demo data generator (matcher.lab.demo)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from matcher.demo import DemoData, generate_demo
-from matcher.schema import Collaboration, Organisation
-from matcher.vocab import ASSOCIATED, EU27, CollaborationKind, OrganisationKind
+from matcher.domain.schema import Collaboration, Organisation
+from matcher.domain.vocab import ASSOCIATED, EU27, CollaborationKind, OrganisationKind
+from matcher.lab.demo import DemoData, generate_demo
 
 REPO = Path(__file__).resolve().parent.parent
 ALLOWED_COUNTRIES = set(EU27) | set(ASSOCIATED)
@@ -75,7 +75,7 @@ def test_same_seed_gives_identical_output_and_other_seed_differs() -> None:
 def test_output_does_not_depend_on_hash_seed() -> None:
     code = (
         "import hashlib, json\n"
-        "from matcher.demo import generate_demo\n"
+        "from matcher.lab.demo import generate_demo\n"
         "d = generate_demo(seed=3, clusters=30, smes=60)\n"
         "p = {'organisations': [o.model_dump(mode='json') for o in d.organisations],\n"
         "     'collaborations': [c.model_dump(mode='json') for c in d.collaborations]}\n"

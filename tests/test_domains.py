@@ -1,4 +1,4 @@
-"""Domain activity (matcher.domains): known answers on hand-made projects."""
+"""Domain activity (matcher.ranking.domains): known answers on hand-made projects."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from embeddings import SentenceTransformerEncoder
-from matcher.domains import DomainActivity, domain_keys
-from matcher.facade import Matcher
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.domain.schema import Organisation, Participation, Project
 from matcher.graph import CollaborationGraph
-from matcher.ranking import DOMAIN_SIGNAL, HAND_DOMAIN_WEIGHT, hand_ranker, score_all
-from matcher.schema import Organisation, Participation, Project
-from matcher.settings import Settings
-from matcher.signals import SIGNALS, ProfileTable
+from matcher.ranking.domains import DomainActivity, domain_keys
+from matcher.ranking.rank import DOMAIN_SIGNAL, HAND_DOMAIN_WEIGHT, hand_ranker, score_all
+from matcher.ranking.signals import SIGNALS, ProfileTable
 from models import LinearRanker
 
 PROJECTS = [

@@ -12,12 +12,12 @@ import pytest
 
 from embeddings import SentenceTransformerEncoder
 from embeddings.artefact import current_folder, read_manifest
-from matcher.errors import StateError, UnknownOrganisationError
-from matcher.facade import Matcher
-from matcher.ranking import RankingOptions
-from matcher.schema import Organisation
-from matcher.settings import Settings
-from matcher.signals import SIGNALS
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.domain.errors import StateError, UnknownOrganisationError
+from matcher.domain.schema import Organisation
+from matcher.ranking.rank import RankingOptions
+from matcher.ranking.signals import SIGNALS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.cli import main
-from matcher.errors import InvalidImportError
-from matcher.evaluation import (
+from matcher.cli.main import main
+from matcher.domain.errors import InvalidImportError
+from matcher.evaluation.harness import (
     Scorer,
     Split,
     UnknownMethodError,

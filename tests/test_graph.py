@@ -8,9 +8,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from matcher.errors import UnknownOrganisationError
+from matcher.domain.errors import UnknownOrganisationError
+from matcher.domain.schema import Organisation, Participation, Project
 from matcher.graph import CollaborationGraph, CommonPartner, Link
-from matcher.schema import Organisation, Participation, Project
 from matcher.store import Store
 
 # Two triangles joined by a bridge C–D:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from matcher.errors import ImportProblem, InvalidImportError
-from matcher.importers import import_cordis, import_platform
-from matcher.importers.report import ImportReport
+from matcher.domain.errors import ImportProblem, InvalidImportError
+from matcher.ingest import import_cordis, import_platform
+from matcher.ingest.report import ImportReport
 from matcher.store import Store
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from matcher.errors import ImportProblem, InvalidImportError
-from matcher.importers import import_platform
+from matcher.domain.errors import ImportProblem, InvalidImportError
+from matcher.ingest import import_platform
 from matcher.store import Store
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -9,14 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from matcher.schema import Organisation
-from matcher.store import Store
-from matcher.vocab import (
+from matcher.domain.schema import Organisation
+from matcher.domain.vocab import (
     Ecosystem,
     FeedbackKind,
     load_complementarity,
     load_neighbours,
 )
+from matcher.store import Store
 from models import LinearRanker, fit_ranker
 
 FEATURES = ("a", "b", "count")

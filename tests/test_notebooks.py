@@ -56,7 +56,7 @@ def notebook_home(
     tmp_path_factory: pytest.TempPathFactory, encoder: SentenceTransformerEncoder
 ) -> Path:
     """The demo home every notebook reuses (built once, with the session's encoder)."""
-    from matcher.analysis import demo_home
+    from matcher.lab.analysis import demo_home
 
     return demo_home(tmp_path_factory.mktemp("notebook-home") / "home", encoder=encoder)
 

@@ -10,12 +10,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.evaluation import Split
+from matcher.domain.schema import Organisation
+from matcher.evaluation.harness import Split
+from matcher.evaluation.offline import BOOSTED_FEATURES, boosted_scores, boosted_training_pairs
 from matcher.graph import CollaborationGraph
-from matcher.offline import BOOSTED_FEATURES, boosted_scores, boosted_training_pairs
-from matcher.pairfeatures import PAIR_FEATURES, SWAPS, pair_columns, swapped
-from matcher.schema import Organisation
-from matcher.signals import ProfileTable
+from matcher.ranking.pairfeatures import PAIR_FEATURES, SWAPS, pair_columns, swapped
+from matcher.ranking.signals import ProfileTable
 from models import BoostedRanker, fit_boosted
 
 Row = tuple[str, str, str, str, float, str]

@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from threadpoolctl import threadpool_info
 
+from matcher.domain.schema import Organisation
+from matcher.domain.vocab import EU27, Ecosystem, OrganisationKind, Stage
 from matcher.graph import CollaborationGraph
-from matcher.ranking import (
+from matcher.ranking.rank import (
     Filters,
     RankingOptions,
     _best,
@@ -20,10 +22,8 @@ from matcher.ranking import (
     rank,
     score_all,
 )
-from matcher.reasons import explain
-from matcher.schema import Organisation
-from matcher.signals import SIGNALS, ProfileTable, compute_signals, signal_columns
-from matcher.vocab import EU27, Ecosystem, OrganisationKind, Stage
+from matcher.ranking.reasons import explain
+from matcher.ranking.signals import SIGNALS, ProfileTable, compute_signals, signal_columns
 
 DIM = 8
 

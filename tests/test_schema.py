@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from matcher.schema import Collaboration, Organisation
-from matcher.vocab import EU27, Ecosystem, normalise_country
+from matcher.domain.schema import Collaboration, Organisation
+from matcher.domain.vocab import EU27, Ecosystem, normalise_country
 
 
 def org(**kw: object) -> Organisation:

@@ -27,7 +27,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from embeddings import SentenceTransformerEncoder
-from matcher.settings import Settings
+from matcher.app.settings import Settings
 from service.app import create_app
 from service.middleware import InFlightLimitMiddleware
 

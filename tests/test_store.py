@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from matcher.errors import ReferentialError, UnknownOrganisationError
-from matcher.schema import Collaboration, Organisation
+from matcher.domain.errors import ReferentialError, UnknownOrganisationError
+from matcher.domain.schema import Collaboration, Organisation
 from matcher.store import SCHEMA_VERSION, Store
 
 

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from embeddings import SentenceTransformerEncoder
-from matcher.cli import main
-from matcher.facade import Matcher
-from matcher.ranking import RankingOptions
-from matcher.schema import Organisation
-from matcher.settings import Settings
-from matcher.tables import (
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.cli.main import main
+from matcher.domain.schema import Organisation
+from matcher.domain.vocab import OrganisationKind
+from matcher.planner.tables import (
     RULES,
     InfeasiblePlanError,
     InvalidParticipantsError,
@@ -39,7 +39,7 @@ from matcher.tables import (
     solve,
     upper_bound,
 )
-from matcher.vocab import OrganisationKind
+from matcher.ranking.rank import RankingOptions
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KINDS = list(OrganisationKind)

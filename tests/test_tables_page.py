@@ -17,7 +17,7 @@ uvicorn = pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
 from embeddings import SentenceTransformerEncoder  # noqa: E402
-from matcher.settings import Settings  # noqa: E402
+from matcher.app.settings import Settings  # noqa: E402
 from service.app import create_app  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

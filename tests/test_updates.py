@@ -16,15 +16,15 @@ import pytest
 
 from embeddings import SentenceTransformerEncoder
 from embeddings.artefact import current_folder
-from matcher import facade
-from matcher.errors import ReferentialError, UnknownOrganisationError
-from matcher.facade import MAX_CONSORTIUM, Matcher
+from matcher.app import matcher as facade
+from matcher.app.matcher import MAX_CONSORTIUM, Matcher
+from matcher.app.settings import Settings
+from matcher.domain.errors import ReferentialError, UnknownOrganisationError
+from matcher.domain.schema import Collaboration, Organisation
+from matcher.domain.vocab import FeedbackKind
 from matcher.graph import CollaborationGraph
-from matcher.ranking import RankingOptions
-from matcher.schema import Collaboration, Organisation
-from matcher.settings import Settings
-from matcher.signals import ProfileTable
-from matcher.vocab import FeedbackKind
+from matcher.ranking.rank import RankingOptions
+from matcher.ranking.signals import ProfileTable
 
 
 class CountingEncoder:

@@ -259,7 +259,7 @@ def load_complementarity(path: Path | None = None) -> dict[frozenset[Ecosystem],
 
     Args:
         path: a CSV with columns ``ecosystem_a``, ``ecosystem_b``, ``relation``; the
-            bundled ``matcher/data/complementarity.csv`` when omitted.
+            bundled ``matcher/domain/data/complementarity.csv`` when omitted.
 
     Raises:
         ValueError: a row names an unknown ecosystem (with its line).
@@ -281,7 +281,7 @@ def load_neighbours(path: Path | None = None) -> dict[str, frozenset[str]]:
 
     Args:
         path: a CSV with columns ``country`` and ``neighbours`` (``;``-separated ISO
-            codes); the bundled ``matcher/data/neighbours.csv`` when omitted.
+            codes); the bundled ``matcher/domain/data/neighbours.csv`` when omitted.
     """
     path = path or _DATA / "neighbours.csv"
     pairs: dict[str, set[str]] = {}

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matcher.errors import MatcherError
-from matcher.facade import Matcher
-from matcher.ranking import Filters
-from matcher.schema import Suggestion
-from matcher.settings import Settings
-from matcher.vocab import Ecosystem, OrganisationKind, Stage
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.domain.errors import MatcherError
+from matcher.domain.schema import Suggestion
+from matcher.domain.vocab import Ecosystem, OrganisationKind, Stage
+from matcher.ranking.rank import Filters
 
 __all__ = ["main"]
 
@@ -224,8 +224,8 @@ def _cmd_list(args: argparse.Namespace, matcher: Matcher) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, matcher: Matcher) -> int:
-    from matcher.demo import generate_demo
-    from matcher.importers import write_collaborations, write_organisations
+    from matcher.ingest import write_collaborations, write_organisations
+    from matcher.lab.demo import generate_demo
 
     started = time.perf_counter()
     data = generate_demo(seed=args.seed, clusters=args.clusters, smes=args.smes)
@@ -247,7 +247,7 @@ def _cmd_demo(args: argparse.Namespace, matcher: Matcher) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, matcher: Matcher) -> int:
-    from matcher.evaluation import (
+    from matcher.evaluation.harness import (
         Split,
         UnknownMethodError,
         evaluate,
@@ -266,7 +266,7 @@ def _cmd_evaluate(args: argparse.Namespace, matcher: Matcher) -> int:
         raise SystemExit(f"--test-years: {exc}") from None
     if test_years[0] <= args.train_until:
         raise SystemExit("--test-years must come after --train-until")
-    from matcher.offline import (
+    from matcher.evaluation.offline import (
         DEFAULT_METHODS,
         PROFILE_METHODS,
         CordisStates,
@@ -308,7 +308,13 @@ def _cmd_evaluate(args: argparse.Namespace, matcher: Matcher) -> int:
 
 
 def _cmd_tables(args: argparse.Namespace, matcher: Matcher) -> int:
-    from matcher.tables import MixTargets, PlanOptions, build_problem, read_participants, solve
+    from matcher.planner.tables import (
+        MixTargets,
+        PlanOptions,
+        build_problem,
+        read_participants,
+        solve,
+    )
 
     themes: dict[int, str] = {}
     for item in args.theme or []:

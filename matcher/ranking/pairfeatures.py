@@ -1,11 +1,11 @@
 """Pair features for the boosted re-ranker: graph structure, activity and text, in bulk.
 
-The 18 :data:`~matcher.signals.SIGNALS` are built to be explained to people; a tree model
+The 18 :data:`~matcher.ranking.signals.SIGNALS` are built to be explained to people; a tree model
 gains from more raw material about the collaboration graph: both sides' degree, recent
 degree, repeat collaborations and time since their last collaboration, common neighbours
 over recent edges and repeat-weighted edges, paths of length three, and the
 normalisations trees cannot form themselves (Jaccard, shares of each side's partners).
-Every feature is a pure function of a :class:`~matcher.signals.ProfileTable`, so the
+Every feature is a pure function of a :class:`~matcher.ranking.signals.ProfileTable`, so the
 offline evaluation and the facade compute the same numbers.
 
 Features come in two kinds: symmetric ones (the same seen from either side) and pairs
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.signals import ProfileTable
+from matcher.ranking.signals import ProfileTable
 
 __all__ = ["PAIR_FEATURES", "SWAPS", "NodeStats", "node_stats", "pair_columns", "swapped"]
 

@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 
-from matcher.domains import DomainActivity
-from matcher.signals import (
+from matcher.domain.vocab import Ecosystem, OrganisationKind, Stage
+from matcher.ranking.domains import DomainActivity
+from matcher.ranking.signals import (
     COUNT_SIGNALS,
     SIGNALS,
     Columns,
@@ -33,7 +34,6 @@ from matcher.signals import (
     Query,
     signal_columns,
 )
-from matcher.vocab import Ecosystem, OrganisationKind, Stage
 from models import LinearRanker
 
 __all__ = [
@@ -78,8 +78,8 @@ HAND_WEIGHTS: dict[str, float] = {
 HAND_BIAS = -5.7
 
 DOMAIN_SIGNAL = "domain_activity"
-"""The candidate's activity in the query's funding domains (:mod:`matcher.domains`); not one
-of :data:`~matcher.signals.SIGNALS`: it needs projects, so rankers that weigh it take it as
+"""The candidate's activity in the query's funding domains (:mod:`matcher.ranking.domains`); not one
+of :data:`~matcher.ranking.signals.SIGNALS`: it needs projects, so rankers that weigh it take it as
 an extra column (:func:`score_all`'s ``domains``)."""
 
 HAND_DOMAIN_WEIGHT = 1.5
@@ -180,7 +180,7 @@ class Ranked:
     forward: float
     reverse: float
     signals: npt.NDArray[np.float64]
-    """Every one of :data:`~matcher.signals.SIGNALS`, as the query sees the pair."""
+    """Every one of :data:`~matcher.ranking.signals.SIGNALS`, as the query sees the pair."""
     contributions: npt.NDArray[np.float64]
     """Each of the ranker's features' share of the logit: the signals, then
     :data:`DOMAIN_SIGNAL` for a ranker that weighs it."""
@@ -263,7 +263,7 @@ def eligible(table: ProfileTable, filters: Filters) -> npt.NDArray[np.bool_]:
         mask = sum(1 << eco.index(e) for e in filters.ecosystems)
         ok &= (table.ecosystems & mask) != 0
     if filters.stages:
-        from matcher.vocab import STAGE_ORDER
+        from matcher.domain.vocab import STAGE_ORDER
 
         mask = sum(1 << STAGE_ORDER.index(s) for s in filters.stages)
         ok &= (table.stages & mask) != 0

@@ -1,6 +1,6 @@
 """Profile-based methods for the offline evaluation: text, graph, hybrid, learned, ablations.
 
-The baselines of :mod:`matcher.evaluation` need only the train graph; these methods need
+The baselines of :mod:`matcher.evaluation.harness` need only the train graph; these methods need
 the state as of the end of the train year: profiles and project texts up to then, embedded
 and indexed. :class:`CordisStates` imports a CORDIS directory up to a cut-off into its own
 home (one per cut-off, kept, so a second run only reads it back) and builds it with the
@@ -14,12 +14,12 @@ real encoder; :func:`register_profile_methods` registers the methods for a split
   test years are never seen;
 - ``learned-boosted``: two stages: :func:`graph_first_stage` ranks everyone,
   gradient-boosted trees (:mod:`models.boosted`) on the pair features of
-  :mod:`matcher.pairfeatures` re-rank its best :data:`BOOSTED_POOL`; fit the same way, on
+  :mod:`matcher.ranking.pairfeatures` re-rank its best :data:`BOOSTED_POOL`; fit the same way, on
   the pools of the year before (measured: it does not beat the logistic ranker here);
 - ``hybrid-forward``, ``learned-forward``: the hybrid and the logistic ranker scored from
   the query's side only (does reciprocity help? on CORDIS it does not);
 - ``hybrid-domain``, ``learned-domain``: the same two, query side only, with the
-  candidate's activity in the query's funding domains (:mod:`matcher.domains`) as one more
+  candidate's activity in the query's funding domains (:mod:`matcher.ranking.domains`) as one more
   feature: the hand weights plus :data:`matcher.ranking.HAND_DOMAIN_WEIGHT`, and a
   logistic ranker fit like ``learned`` on the signals and that feature;
 - ``hybrid-minus-<signal>``: ``learned`` refit without one signal (the ablation).
@@ -41,14 +41,14 @@ import numpy as np
 import numpy.typing as npt
 
 from embeddings import Encoder
-from matcher.domains import DomainActivity
-from matcher.evaluation import Scorer, Split, register_method
-from matcher.facade import Matcher
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.evaluation.harness import Scorer, Split, register_method
 from matcher.graph import FloatArray, IntArray
-from matcher.pairfeatures import PAIR_FEATURES, pair_columns
-from matcher.ranking import DOMAIN_SIGNAL, Reciprocity, hand_ranker, score_all
-from matcher.settings import Settings
-from matcher.signals import (
+from matcher.ranking.domains import DomainActivity
+from matcher.ranking.pairfeatures import PAIR_FEATURES, pair_columns
+from matcher.ranking.rank import DOMAIN_SIGNAL, Reciprocity, hand_ranker, score_all
+from matcher.ranking.signals import (
     COUNT_SIGNALS,
     GRAPH_SIGNAL_NAMES,
     SIGNALS,
@@ -220,7 +220,7 @@ def training_pairs(
 
 
 BOOSTED_FEATURES: tuple[str, ...] = (*PAIR_FEATURES, "first_stage")
-"""The boosted ranker's features: :data:`matcher.pairfeatures.PAIR_FEATURES` and the
+"""The boosted ranker's features: :data:`matcher.ranking.pairfeatures.PAIR_FEATURES` and the
 first stage's score."""
 
 BOOSTED_POOL = 300

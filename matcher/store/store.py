@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from matcher.errors import ReferentialError, UnknownOrganisationError
-from matcher.schema import Collaboration, Organisation, Participation, Project
-from matcher.vocab import FeedbackKind
+from matcher.domain.errors import ReferentialError, UnknownOrganisationError
+from matcher.domain.schema import Collaboration, Organisation, Participation, Project
+from matcher.domain.vocab import FeedbackKind
 
 __all__ = ["SCHEMA_VERSION", "CollaborationRow", "Store"]
 

@@ -16,7 +16,13 @@ from pydantic import (
     model_validator,
 )
 
-from matcher.vocab import CollaborationKind, Ecosystem, OrganisationKind, Stage, normalise_country
+from matcher.domain.vocab import (
+    CollaborationKind,
+    Ecosystem,
+    OrganisationKind,
+    Stage,
+    normalise_country,
+)
 
 __all__ = [
     "Collaboration",

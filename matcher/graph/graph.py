@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.errors import UnknownOrganisationError
-from matcher.schema import Collaboration
+from matcher.domain.errors import UnknownOrganisationError
+from matcher.domain.schema import Collaboration
 
 if TYPE_CHECKING:
     from matcher.store import CollaborationRow, Store
@@ -225,7 +225,7 @@ class CollaborationGraph:
 
         Args:
             rows: collaboration rows as the store and importers give them, or
-                :class:`~matcher.schema.Collaboration` objects.
+                :class:`~matcher.domain.schema.Collaboration` objects.
             organisations: extra ids to hold as rows even without an edge.
             until: leave out collaborations dated after this day.
             max_consortium: leave out collaborations of projects (``source_ref``) with more

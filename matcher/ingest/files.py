@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, cast
 
-from matcher.errors import ImportProblem
+from matcher.domain.errors import ImportProblem
 
 __all__ = ["CsvRows", "find_file", "open_text"]
 

@@ -26,11 +26,14 @@ from embeddings import (
 )
 from embeddings.artefact import ManifestMismatchError, current_folder
 from embeddings.fields import search_fields
-from matcher.domains import DomainActivity
-from matcher.errors import StateError
+from matcher.app.settings import Settings
+from matcher.domain.errors import StateError
+from matcher.domain.schema import Collaboration, Organisation, Reason, Suggestion
+from matcher.domain.vocab import FeedbackKind
 from matcher.graph import CollaborationGraph
-from matcher.importers import ImportReport, import_cordis, import_platform
-from matcher.ranking import (
+from matcher.ingest import ImportReport, import_cordis, import_platform
+from matcher.ranking.domains import DomainActivity
+from matcher.ranking.rank import (
     DOMAIN_SIGNAL,
     Filters,
     Ranked,
@@ -41,12 +44,9 @@ from matcher.ranking import (
     hand_ranker,
     rank,
 )
-from matcher.reasons import explain
-from matcher.schema import Collaboration, Organisation, Reason, Suggestion
-from matcher.settings import Settings
-from matcher.signals import SIGNALS, ProfileTable, signal_columns
+from matcher.ranking.reasons import explain
+from matcher.ranking.signals import SIGNALS, ProfileTable, signal_columns
 from matcher.store import CollaborationRow, Store
-from matcher.vocab import FeedbackKind
 from models import LinearRanker
 
 _FIELDS = ("text", "offers", "seeks")
@@ -136,7 +136,7 @@ class Matcher:
         collaborations: Path | None = None,
         skip_invalid: bool = False,
     ) -> ImportReport:
-        """Import files in the platform's format (see :mod:`matcher.importers.platform`)."""
+        """Import files in the platform's format (see :mod:`matcher.ingest.platform`)."""
         return import_platform(
             self.store,
             organisations=organisations,
@@ -148,7 +148,7 @@ class Matcher:
     def import_cordis(
         self, directory: Path, *, until: dt.date | None = None, skip_invalid: bool = False
     ) -> ImportReport:
-        """Import a directory in CORDIS's schema (see :mod:`matcher.importers.cordis`)."""
+        """Import a directory in CORDIS's schema (see :mod:`matcher.ingest.cordis`)."""
         return import_cordis(
             self.store,
             directory,

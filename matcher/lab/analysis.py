@@ -38,7 +38,10 @@ import numpy.typing as npt
 
 from embeddings import Encoder
 from embeddings.artefact import current_folder
-from matcher.evaluation import (
+from matcher.app.matcher import MAX_CONSORTIUM, Matcher
+from matcher.app.settings import Settings
+from matcher.domain.schema import Organisation, Suggestion
+from matcher.evaluation.harness import (
     EvaluationReport,
     Scorer,
     Split,
@@ -47,14 +50,9 @@ from matcher.evaluation import (
     read_organisations_file,
     scorers_for,
 )
-from matcher.facade import MAX_CONSORTIUM, Matcher
 from matcher.graph import CollaborationGraph, FloatArray, IntArray
-from matcher.importers import write_collaborations, write_organisations
-from matcher.ranking import HAND_BIAS, HAND_WEIGHTS, hand_ranker, score_all
-from matcher.schema import Organisation, Suggestion
-from matcher.settings import Settings
-from matcher.signals import COUNT_SIGNALS, SIGNALS, ProfileTable
-from matcher.tables import (
+from matcher.ingest import write_collaborations, write_organisations
+from matcher.planner.tables import (
     Participant,
     Plan,
     Problem,
@@ -62,6 +60,8 @@ from matcher.tables import (
     random_seating,
     upper_bound,
 )
+from matcher.ranking.rank import HAND_BIAS, HAND_WEIGHTS, hand_ranker, score_all
+from matcher.ranking.signals import COUNT_SIGNALS, SIGNALS, ProfileTable
 from models import LinearRanker
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def demo_home(
         ValueError: the folder holds other data, or a demo made with other arguments.
 
     """
-    from matcher.demo import generate_demo
+    from matcher.lab.demo import generate_demo
 
     chosen = path if path is not None else os.environ.get("MATCHER_HOME")
     home = (
@@ -886,7 +886,7 @@ def cordis_comparison(
     Profile methods need the state as of each cut-off: imported and built under ``root``
     (kept, so a second run only reads it back). Slow on a first run (minutes).
     """
-    from matcher.offline import (
+    from matcher.evaluation.offline import (
         DEFAULT_METHODS,
         PROFILE_METHODS,
         CordisStates,

@@ -28,12 +28,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from matcher.errors import ImportProblem
-from matcher.importers._files import CsvRows, find_file, open_text
-from matcher.importers.report import ImportReport, finish_validation
-from matcher.schema import Organisation, Participation, Project
+from matcher.domain.errors import ImportProblem
+from matcher.domain.schema import Organisation, Participation, Project
+from matcher.domain.vocab import CollaborationKind, Ecosystem, OrganisationKind, normalise_country
+from matcher.ingest.files import CsvRows, find_file, open_text
+from matcher.ingest.report import ImportReport, finish_validation
 from matcher.store import CollaborationRow, Store
-from matcher.vocab import CollaborationKind, Ecosystem, OrganisationKind, normalise_country
 
 __all__ = ["CordisData", "import_cordis", "read_cordis"]
 

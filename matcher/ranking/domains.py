@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.schema import Participation, Project
+from matcher.domain.schema import Participation, Project
 
 __all__ = ["DOMAIN_FAMILIES", "DomainActivity", "domain_keys"]
 

@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from matcher.errors import ImportProblem, InvalidImportError
-from matcher.importers._files import CsvRows, open_text
-from matcher.importers.report import ImportReport, finish_validation, problems_from
-from matcher.schema import Collaboration, Organisation
+from matcher.domain.errors import ImportProblem, InvalidImportError
+from matcher.domain.schema import Collaboration, Organisation
+from matcher.ingest.files import CsvRows, open_text
+from matcher.ingest.report import ImportReport, finish_validation, problems_from
 from matcher.store import Store
 
 __all__ = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from matcher.errors import ImportProblem, InvalidImportError
+from matcher.domain.errors import ImportProblem, InvalidImportError
 
 __all__ = ["ImportReport", "finish_validation", "problems_from"]
 

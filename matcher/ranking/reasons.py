@@ -11,10 +11,10 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from matcher.ranking import DOMAIN_SIGNAL, Ranked
-from matcher.schema import Organisation, Reason
-from matcher.signals import SIGNALS, ProfileTable
-from matcher.vocab import STAGE_ORDER, load_complementarity
+from matcher.domain.schema import Organisation, Reason
+from matcher.domain.vocab import STAGE_ORDER, load_complementarity
+from matcher.ranking.rank import DOMAIN_SIGNAL, Ranked
+from matcher.ranking.signals import SIGNALS, ProfileTable
 
 __all__ = ["explain"]
 

@@ -38,10 +38,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.errors import ImportProblem, InvalidImportError, MatcherError
+from matcher.domain.errors import ImportProblem, InvalidImportError, MatcherError
+from matcher.domain.schema import Collaboration, Organisation
 from matcher.graph import CollaborationGraph, FloatArray, IntArray
-from matcher.importers._files import CsvRows, find_file
-from matcher.schema import Collaboration, Organisation
+from matcher.ingest.files import CsvRows, find_file
 
 if TYPE_CHECKING:
     from matcher.store import CollaborationRow, Store
@@ -327,7 +327,7 @@ class Split:
 
         Args:
             rows: collaboration rows ``(a, b, kind, iso_date, weight, source_ref)`` or
-                :class:`~matcher.schema.Collaboration` objects.
+                :class:`~matcher.domain.schema.Collaboration` objects.
             train_until: last train year.
             test_years: first and last test year.
             organisations: profiles giving countries and kinds (optional).
@@ -497,7 +497,7 @@ def read_collaborations_file(path: str | Path) -> list[CollaborationRow]:
         InvalidImportError: any row or the file is invalid.
 
     """
-    from matcher.importers.platform import read_collaborations
+    from matcher.ingest.platform import read_collaborations
 
     return [_row(c) for c in read_collaborations(Path(path))]
 
@@ -509,7 +509,7 @@ def read_organisations_file(path: str | Path) -> list[Organisation]:
         InvalidImportError: any row or the file is invalid.
 
     """
-    from matcher.importers.platform import read_organisations
+    from matcher.ingest.platform import read_organisations
 
     return read_organisations(Path(path))
 

@@ -50,12 +50,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from matcher.errors import ImportProblem, MatcherError
-from matcher.schema import Organisation
-from matcher.vocab import Ecosystem, FeedbackKind, OrganisationKind
+from matcher.domain.errors import ImportProblem, MatcherError
+from matcher.domain.schema import Organisation
+from matcher.domain.vocab import Ecosystem, FeedbackKind, OrganisationKind
 
 if TYPE_CHECKING:
-    from matcher.facade import Matcher
+    from matcher.app.matcher import Matcher
 
 __all__ = [
     "INDUSTRY_KINDS",
@@ -371,7 +371,7 @@ class Problem:
     """A compiled planning problem: participants, layout, rules and the score matrix.
 
     Build it with :meth:`build` (scores given) or :func:`build_problem` (scores from a
-    :class:`~matcher.facade.Matcher`).
+    :class:`~matcher.app.matcher.Matcher`).
     """
 
     participants: list[Participant]
@@ -1847,7 +1847,7 @@ def pair_scores(
 
     Organisations in the loaded index are scored with every signal (graph included);
     profiles not in it (cold start) have their texts encoded and no graph signals, as
-    :meth:`~matcher.facade.Matcher.recommend_profile` treats them. Both sides are scored
+    :meth:`~matcher.app.matcher.Matcher.recommend_profile` treats them. Both sides are scored
     by the ranker and combined as the settings say (harmonic mean by default).
 
     Returns:
@@ -1858,9 +1858,9 @@ def pair_scores(
         StateError: no usable index.
     """
     from matcher.graph import CollaborationGraph
-    from matcher.ranking import Ranked, combine
-    from matcher.reasons import explain
-    from matcher.signals import SIGNALS, ProfileTable, signal_columns
+    from matcher.ranking.rank import Ranked, combine
+    from matcher.ranking.reasons import explain
+    from matcher.ranking.signals import SIGNALS, ProfileTable, signal_columns
 
     state = matcher.state()
     table = state.table

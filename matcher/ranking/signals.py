@@ -21,10 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from matcher.domains import DomainActivity
-from matcher.graph import CollaborationGraph
-from matcher.schema import Organisation
-from matcher.vocab import (
+from matcher.domain.schema import Organisation
+from matcher.domain.vocab import (
     STAGE_ORDER,
     Ecosystem,
     OrganisationKind,
@@ -32,6 +30,8 @@ from matcher.vocab import (
     load_complementarity,
     load_neighbours,
 )
+from matcher.graph import CollaborationGraph
+from matcher.ranking.domains import DomainActivity
 
 __all__ = [
     "COUNT_SIGNALS",
@@ -72,13 +72,13 @@ SIGNALS: tuple[str, ...] = (
 text: cosine of the organisations' text vectors; ecosystems: Jaccard of their ecosystems;
 keywords: Jaccard of their technology keywords; complementarity: 1 for the same ecosystem
 at another value-chain stage, 0.6 for ecosystems that supply or buy from each other (the
-editable table ``matcher/data/complementarity.csv``); they_offer / you_offer: cosine of
+editable table ``matcher/domain/data/complementarity.csv``); they_offer / you_offer: cosine of
 what the candidate offers against what the query seeks, and the reverse; common_partners,
 adamic_adar, resource_allocation: the classic link-prediction scores on the
 collaboration graph; graph_distance: 1 / shortest-path length (0 beyond 3 steps);
 pagerank: personalised PageRank from the query (times the number of organisations);
 recent_ties: Adamic–Adar over recency-weighted edges; same_country /
-neighbour_country: geography (``matcher/data/neighbours.csv``); target_market: the
+neighbour_country: geography (``matcher/domain/data/neighbours.csv``); target_market: the
 candidate is in a country the query wants to enter; international: the query wants to go
 abroad (has target markets) and the candidate is abroad; activity: the candidate's
 collaborations in the two years before the reference date; degree: its partner count.
@@ -166,7 +166,7 @@ class ProfileTable:
     as_of: dt.date
     activity: npt.NDArray[np.float64]
     domains: DomainActivity | None = None
-    """Project counts by funding domain (:mod:`matcher.domains`), where the ranking weighs
+    """Project counts by funding domain (:mod:`matcher.ranking.domains`), where the ranking weighs
     them; None: not built."""
     ids: list[str] = field(init=False)
     rows: dict[str, int] = field(init=False)

@@ -20,8 +20,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from matcher.schema import Collaboration, Organisation
-from matcher.vocab import (
+from matcher.domain.schema import Collaboration, Organisation
+from matcher.domain.vocab import (
     ASSOCIATED,
     EU27,
     CollaborationKind,

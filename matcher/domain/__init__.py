@@ -1,0 +1,1 @@
+"""The domain's records, closed vocabularies and errors: what every other part speaks."""
