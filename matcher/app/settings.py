@@ -30,13 +30,6 @@ class Settings(BaseSettings):
         description="encoder backend: torch, onnx (default), onnx-int8 or openvino; "
         "all but torch take -sNNN, tokens per window",
     )
-    tag_weight: float = Field(
-        default=0.3,
-        ge=0.0,
-        le=1.0,
-        description="weight of the tags (ecosystems, stages, keywords) against the profile "
-        "text in searches and in the candidates of large tables",
-    )
     batch_size: int = Field(default=32, ge=1, le=1024, description="texts per encoder batch")
     threads: int = Field(
         default=0, ge=0, description="encoder threads; 0 keeps the backend's default"
@@ -44,25 +37,30 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="logging level of the CLI and service")
     keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")
     api_key: SecretStr | None = Field(default=None, description="key for write endpoints")
-    reciprocity: Literal["harmonic", "geometric", "min", "forward"] = Field(
-        default="harmonic", description="how both sides' scores combine"
+    ranker: Literal["auto", "listwise", "linear", "hand"] = Field(
+        default="auto",
+        description="how a build ranks: auto (learned from the store's history when there is "
+        "enough, LightGBM LambdaRank), listwise, linear (logistic regression) or hand weights",
     )
-    domain_activity: bool = Field(
-        default=False,
-        description="the hand weights also weigh the candidate's activity in the query's "
-        "funding domains (programme parts, call-topic families, schemes); measured on "
-        "CORDIS with reciprocity 'forward'",
-    )
-    partnered: Literal["exclude", "flag"] = Field(
-        default="exclude", description="existing partners: left out, or kept and flagged"
-    )
-    not_interested: Literal["exclude", "flag"] = Field(
-        default="exclude", description="pairs marked 'not interested': left out or flagged"
-    )
-    diversity: float = Field(
-        default=0.15, ge=0.0, le=1.0, description="weight of variety against score (MMR)"
-    )
-    max_hubs: int = Field(
+    training_queries: int = Field(
+        default=2000, ge=10, le=100_000,
+        description="organisations sampled from the store's history to learn the ranker from",
+    )  # fmt: skip
+    pool_two_hop: int = Field(
+        default=300, ge=0, le=5000,
+        description="candidates taken from an organisation's partners' partners per request "
+        "(the best by Adamic–Adar and degree); a build learns with the same pool",
+    )  # fmt: skip
+    max_same_country: int | None = Field(
+        default=3, ge=0, le=10,
+        description="at most this many of every ten suggestions share the asking "
+        "organisation's country (cross-border default); unset: no limit",
+    )  # fmt: skip
+    target_share: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="share of a list reserved for the asking organisation's target countries",
+    )  # fmt: skip
+    max_hubs: int | None = Field(
         default=3, ge=0, description="at most this many of the best-connected 1 % per list"
     )
     read_key_required: bool = Field(

@@ -10,6 +10,7 @@ __all__ = [
     "MatcherError",
     "ReferentialError",
     "StateError",
+    "StoreFullError",
     "UnknownOrganisationError",
 ]
 
@@ -35,6 +36,10 @@ class ReferentialError(MatcherError):
 
 class StateError(MatcherError):
     """The state under MATCHER_HOME is missing, stale or does not match."""
+
+
+class StoreFullError(MatcherError, OSError):
+    """The disk holding the store is full: the write was refused whole."""
 
 
 @dataclass(frozen=True)

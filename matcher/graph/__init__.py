@@ -1,12 +1,15 @@
-"""The collaboration graph and its link scores."""
+"""The collaboration graph and its local link scores."""
 
-from matcher.graph.graph import (
-    CollaborationGraph,
-    CommonPartner,
-    FloatArray,
-    IntArray,
-    Link,
-    Rows,
-)
+from matcher.graph.graph import CollaborationGraph, FloatArray, IntArray, Rows
+from matcher.graph.live import LiveGraph
+from matcher.graph.scores import Neighbourhood, two_hop
 
-__all__ = ["CollaborationGraph", "CommonPartner", "FloatArray", "IntArray", "Link", "Rows"]
+__all__ = [
+    "CollaborationGraph",
+    "FloatArray",
+    "IntArray",
+    "LiveGraph",
+    "Neighbourhood",
+    "Rows",
+    "two_hop",
+]

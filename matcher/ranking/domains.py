@@ -1,38 +1,33 @@
 """Domain activity: how active a candidate is in the funding domains the query works in.
 
-Popularity predicts new partnerships on CORDIS (organisations that take part in many
-projects keep forming new pairs), but global popularity recommends the same hubs to
-everyone. Popularity *within the query's domains* keeps that signal and makes it the
-query's own: a candidate scores high when it took part in many projects of the programme
-parts, call-topic families and funding schemes the query's own projects came from.
+Popularity predicts new partnerships on CORDIS, but global popularity recommends the same
+hubs to everyone. Popularity *within the query's domains* keeps that signal and makes it
+the query's own: a candidate scores high when it took part in many projects of the
+programme parts, call-topic families and funding schemes of the query's own projects.
 
-For each key family (programme part such as ``SC1`` or ``LEIT``; call-topic prefix such as
-``ICT`` or ``MSCA``; funding scheme such as ``RIA``) the query's projects give it a share
-``s_q(key)`` of each key; the candidate's counts ``n_c(key)`` give
+For each key family (programme part such as ``SC1``; call-topic prefix such as ``ICT``;
+funding scheme such as ``RIA``) the query's projects give it a share ``s_q(key)`` of each
+key and the candidate's counts ``n_c(key)`` give
 
     family score(q, c) = log1p( Σ_key s_q(key) · log1p(n_c(key)) )
 
-and the domain activity is the sum of the three families' scores (a query without
-projects scores 0 against everyone). Measured on CORDIS (features as of 2015, new pairs of
-2016, 800 queries, seed 7): the hand weights from the query's side alone reach nDCG@10
-0.153; adding the domain activity with weight 1 reaches 0.161 (on each half of those
-queries: 0.136 → 0.146 and 0.170 → 0.177). On the protocol split (train ≤ 2016, test
-2017–2018, 2,000 queries) the gain is smaller: 0.160 → 0.162 (paired difference +0.003,
-95% CI [+0.000, +0.006]); see ``benchmarks/results/evaluation-quality-2026-11-25.txt``.
-Everything here reads only projects that started on or before the table's date.
+and the domain activity is the sum of the families' scores. Only projects that started on
+or before the snapshot's date count. Organisations without projects score 0.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from matcher.domain.schema import Participation, Project
+from matcher.graph.graph import entries
 
 __all__ = ["DOMAIN_FAMILIES", "DomainActivity", "domain_keys"]
 
@@ -43,34 +38,33 @@ DOMAIN_FAMILIES: tuple[str, ...] = ("programme", "topic_prefix", "funding_scheme
 
 
 def domain_keys(project: Project) -> tuple[list[str], list[str], list[str]]:
-    """A project's keys in each family: programme parts, call-topic prefix, scheme.
-
-    ``programme`` may join several parts with ';' (``Innovation in SMEs;LEIT``); the
-    topic prefix is the call topic's code up to the first '-' (``ICT-12-2015`` → ``ICT``).
-    Empty values give no key.
-    """
+    """A project's keys in each family: programme parts, call-topic prefix, scheme."""
     programme = [p.strip() for p in project.programme.split(";") if p.strip()]
     prefix = project.topic.split("-")[0].strip()
     scheme = project.funding_scheme.strip()
     return programme, [prefix] if prefix else [], [scheme] if scheme else []
 
 
-@dataclass(frozen=True)
 class DomainActivity:
-    """Per-organisation project counts by domain key, aligned with a table's rows.
+    """Per-organisation project counts by domain key, row-aligned with a snapshot.
 
-    Attributes:
-        ids: organisation ids, one per row.
-        counts: one ``(len(ids), keys)`` sparse count matrix per family.
+    Args:
+        families: per family, CSR arrays (indptr, indices, counts) over its keys.
+        vocab: per family, the keys by code.
     """
 
-    ids: tuple[str, ...]
-    counts: tuple[sp.csr_matrix, ...]
+    def __init__(
+        self,
+        families: Sequence[tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]],
+        vocab: Sequence[Sequence[str]],
+    ) -> None:
+        self.families = list(families)
+        self.vocab = [list(v) for v in vocab]
 
     @classmethod
     def build(
         cls,
-        ids: Sequence[str],
+        index: dict[str, int],
         projects: Iterable[Project],
         participations: Iterable[Participation],
         *,
@@ -79,61 +73,98 @@ class DomainActivity:
         """Count each organisation's projects per key.
 
         Args:
-            ids: the table's organisation ids, in row order (others are ignored).
+            index: organisation id → row (others are ignored).
             projects: the projects (their topic, programme and scheme).
             participations: who took part in which project.
             as_of: leave out projects starting after this date (undated ones count).
         """
-        row = {i: n for n, i in enumerate(ids)}
-        keys_of: dict[str, tuple[list[str], list[str], list[str]]] = {}
-        for p in projects:
-            if as_of is not None and p.start_date is not None and p.start_date > as_of:
-                continue
-            keys_of[p.id] = domain_keys(p)
+        keys_of = {
+            p.id: domain_keys(p)
+            for p in projects
+            if as_of is None or p.start_date is None or p.start_date <= as_of
+        }
         vocab: list[dict[str, int]] = [{} for _ in DOMAIN_FAMILIES]
-        entries: list[tuple[list[int], list[int]]] = [([], []) for _ in DOMAIN_FAMILIES]
+        counts: list[dict[tuple[int, int], int]] = [{} for _ in DOMAIN_FAMILIES]
         for part in participations:
             keys = keys_of.get(part.project_id)
-            r = row.get(part.organisation_id)
+            r = index.get(part.organisation_id)
             if keys is None or r is None:
                 continue
             for family, family_keys in enumerate(keys):
-                rows, cols = entries[family]
                 for key in family_keys:
-                    rows.append(r)
-                    cols.append(vocab[family].setdefault(key, len(vocab[family])))
-        counts = []
-        for (rows, cols), names in zip(entries, vocab, strict=True):
-            m = sp.csr_matrix(
-                (np.ones(len(rows), np.float64), (rows, cols)),
-                shape=(len(ids), max(len(names), 1)),
+                    cell = (r, vocab[family].setdefault(key, len(vocab[family])))
+                    counts[family][cell] = counts[family].get(cell, 0) + 1
+        n = len(index)
+        families = []
+        for cells in counts:
+            ordered = sorted(cells.items())
+            rows = np.array([r for (r, _), _ in ordered], np.int64)
+            indptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+            families.append(
+                (
+                    indptr,
+                    np.array([c for (_, c), _ in ordered], np.int32),
+                    np.array([v for _, v in ordered], np.float32),
+                )
             )
-            m.sum_duplicates()
-            counts.append(m)
-        return cls(tuple(ids), tuple(counts))
+        return cls(families, [list(v) for v in vocab])
 
-    def __len__(self) -> int:
-        return len(self.ids)
+    def save(self, folder: Path) -> None:
+        """Write ``domains_*.npy`` and ``domains.json`` into a snapshot folder."""
+        (folder / "domains.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
+        for f, (indptr, indices, counts) in enumerate(self.families):
+            np.save(folder / f"domains_{f}_indptr.npy", indptr, allow_pickle=False)
+            np.save(folder / f"domains_{f}_indices.npy", indices, allow_pickle=False)
+            np.save(folder / f"domains_{f}_counts.npy", counts, allow_pickle=False)
 
-    def scores(
-        self, rows: npt.NDArray[np.int64], candidates: npt.NDArray[np.int64] | None = None
-    ) -> FloatArray:
-        """Domain activity of each candidate for each query row: ``(len(rows), m)``.
+    @classmethod
+    def load(cls, folder: Path) -> DomainActivity:
+        """Memory-map arrays written by :meth:`save`."""
 
-        Args:
-            rows: query rows.
-            candidates: candidate rows; every row when None.
-        """
-        rows = np.asarray(rows, np.int64).reshape(-1)
-        total: FloatArray = np.zeros(
-            (len(rows), len(self.ids) if candidates is None else len(candidates))
-        )
-        for counts in self.counts:
-            mine = np.asarray(counts[rows].toarray(), np.float64)
-            sums = mine.sum(axis=1, keepdims=True)
-            share = np.divide(mine, sums, out=np.zeros_like(mine), where=sums > 0)
-            theirs = counts if candidates is None else counts[candidates]
-            logged = sp.csr_matrix(theirs, copy=True)
-            logged.data = np.log1p(logged.data)
-            total += np.log1p(np.asarray(logged @ share.T, np.float64).T)
+        def read(name: str) -> npt.NDArray[Any]:
+            return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+        vocab = json.loads((folder / "domains.json").read_text())
+        families = [
+            (read(f"domains_{f}_indptr"), read(f"domains_{f}_indices"), read(f"domains_{f}_counts"))
+            for f in range(len(vocab))
+        ]
+        return cls(families, vocab)
+
+    def scores(self, query: int, candidates: npt.NDArray[np.int64]) -> FloatArray:
+        """Domain activity of each candidate row for the query row."""
+        total = np.zeros(len(candidates))
+        for (indptr, indices, counts), names in zip(self.families, self.vocab, strict=True):
+            n = len(indptr) - 1
+            if query >= n or indptr[query] == indptr[query + 1]:
+                continue
+            own = slice(int(indptr[query]), int(indptr[query + 1]))
+            share = np.zeros(max(len(names), 1))
+            share[np.asarray(indices[own])] = np.asarray(counts[own], np.float64)
+            share /= share.sum()
+            inside = candidates[candidates < n]
+            positions, owner = entries(indptr, inside)
+            weights = share[np.asarray(indices[positions])] * np.log1p(
+                np.asarray(counts[positions], np.float64)
+            )
+            part = np.zeros(len(candidates))
+            part[candidates < n] = np.bincount(owner, weights=weights, minlength=len(inside))
+            total += np.log1p(part)
         return total
+
+    def shared(self, query: int, candidate: int) -> list[tuple[str, int]]:
+        """Keys both work in, with the candidate's project count, most projects first."""
+        out: list[tuple[str, int]] = []
+        for (indptr, indices, counts), names in zip(self.families, self.vocab, strict=True):
+            n = len(indptr) - 1
+            if query >= n or candidate >= n:
+                continue
+            mine = set(np.asarray(indices[indptr[query] : indptr[query + 1]]).tolist())
+            span = slice(int(indptr[candidate]), int(indptr[candidate + 1]))
+            for key, count in zip(
+                np.asarray(indices[span]).tolist(), np.asarray(counts[span]).tolist(), strict=True
+            ):
+                if key in mine:
+                    out.append((names[key], int(count)))
+        return sorted(out, key=lambda kc: (-kc[1], kc[0]))

@@ -1,163 +1,215 @@
-"""Reasons: the largest contributions to a suggestion's score, in words people read.
+"""Reasons: why a suggestion was made, in words, and only when it is true.
 
-Every reason names the signal it comes from and carries that signal's contribution to the
-score, so what is shown is what was computed; nothing is written separately.
+A signal becomes a reason when its value is clearly above what a random pair gets (above
+the 90th percentile of random pairs, measured at build time: :class:`Thresholds`) and it
+pushed the score up (a positive contribution). Popularity (activity, number of partners)
+and a shared country are never reasons. What seeks and what is offered match only above
+the threshold and between different roles: an organisation offering much the same as the
+query is a competitor, not a supplier of what the query seeks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from matcher.domain.schema import Organisation, Reason
 from matcher.domain.vocab import STAGE_ORDER, load_complementarity
-from matcher.ranking.rank import DOMAIN_SIGNAL, Ranked
-from matcher.ranking.signals import SIGNALS, ProfileTable
 
-__all__ = ["explain"]
+__all__ = ["REASON_SIGNALS", "Evidence", "Thresholds", "explain"]
+
+FloatArray = npt.NDArray[np.float64]
+
+REASON_SIGNALS: dict[str, tuple[str, ...]] = {
+    "text": ("text", "text_rank", "text_share"),
+    "keywords": ("keywords", "tags", "tags_rank", "tags_share"),
+    "ecosystems": ("ecosystems",),
+    "complementarity": ("complementarity",),
+    "they_offer": ("they_offer",),
+    "you_offer": ("you_offer",),
+    "common_partners": (
+        "common_partners",
+        "adamic_adar",
+        "resource_allocation",
+        "resource_allocation_rank",
+        "resource_allocation_share",
+    ),
+    "walk": ("walk", "walk_rank", "walk_share"),
+    "domain_activity": ("domain_activity", "domain_activity_rank", "domain_activity_share"),
+    "target_market": ("target_market",),
+    "their_target": ("their_target",),
+}
+"""Each reason and the features whose contributions it sums (popularity has none)."""
 
 _MAX_REASONS = 4
-_MIN_SHARE = 0.05
+_GRID = 101
 
 
-def _clip(text: str, width: int = 90) -> str:
+@dataclass(frozen=True)
+class Thresholds:
+    """What random pairs get: per signal, its percentiles 0..100 over random pairs.
+
+    Attributes:
+        grid: per signal, 101 values (the 0th to 100th percentile).
+        pairs: how many random pairs were measured.
+    """
+
+    grid: dict[str, tuple[float, ...]]
+    pairs: int
+
+    @classmethod
+    def measure(cls, samples: Mapping[str, FloatArray]) -> Thresholds:
+        """Percentiles of each signal's values over random pairs (absent texts left out)."""
+        grid = {
+            name: tuple(float(v) for v in np.percentile(values, np.arange(_GRID)))
+            for name, values in samples.items()
+            if len(values)
+        }
+        return cls(grid, max((len(v) for v in samples.values()), default=0))
+
+    def percentile(self, name: str, value: float) -> float:
+        """The share (0–100) of random pairs below ``value``."""
+        grid = self.grid.get(name)
+        if grid is None:
+            return 0.0
+        return float(np.interp(value, grid, np.arange(_GRID), left=0.0, right=100.0))
+
+    def clearly_above(self, name: str, value: float, *, floor: float = 0.0) -> bool:
+        """Above the 90th percentile of random pairs (and above ``floor``)."""
+        grid = self.grid.get(name)
+        line = max(grid[90] if grid else 0.0, floor)
+        return value > line
+
+    def to_json(self) -> dict[str, object]:
+        """As JSON data for the manifest."""
+        return {"pairs": self.pairs, "percentiles": {k: list(v) for k, v in self.grid.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Thresholds:
+        """Read :meth:`to_json`'s output."""
+        grid = data.get("percentiles", {})
+        assert isinstance(grid, dict)
+        pairs = data.get("pairs", 0)
+        return cls(
+            {k: tuple(v) for k, v in grid.items()}, int(pairs) if isinstance(pairs, int) else 0
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a reason may name about the pair beyond its feature values.
+
+    Attributes:
+        common_partners: names of partners both have, most recent first.
+        path: for a pair two steps apart, (their partner, your partner) linking them.
+        domains: funding domains both work in, with the candidate's project count.
+        offers_alike: cosine of what both offer (a competitor offers much the same).
+    """
+
+    common_partners: Sequence[str] = ()
+    path: tuple[str, str] | None = None
+    domains: Sequence[tuple[str, int]] = ()
+    offers_alike: float = 0.0
+
+
+def _clip(text: str, width: int = 80) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
-def _names(items: list[str]) -> str:
-    return ", ".join(items)
+def _than(share: float) -> str:
+    return f"closer than {min(share, 99.0):.0f} % of pairs"
 
 
-class _Explainer:
-    def __init__(
-        self, table: ProfileTable, query: Organisation, query_row: int | None, ranked: Ranked
-    ) -> None:
-        self.table = table
-        self.query = query
-        self.query_row = query_row
-        self.ranked = ranked
-        self.other = table.organisations[ranked.row]
-        self.value = dict(zip(SIGNALS, ranked.signals.tolist(), strict=True))
-
-    def text(self) -> str:
-        return f"your profiles describe related work (text similarity {self.value['text']:.2f})"
-
-    def ecosystems(self) -> str:
-        shared = [e.label for e in self.other.ecosystems if e in self.query.ecosystems]
-        return f"shared ecosystems: {_names(shared)}"
-
-    def keywords(self) -> str:
-        mine = {k.lower() for k in self.query.keywords}
-        shared = [k for k in self.other.keywords if k.lower() in mine]
-        return f"shared technologies: {_names(shared)}"
-
-    def complementarity(self) -> str:
-        q, o = self.query, self.other
-        shared = [e for e in o.ecosystems if e in q.ecosystems]
-        if shared and q.stages and o.stages:
-            theirs = [s for s in STAGE_ORDER if s in o.stages and s not in q.stages]
-            mine = [s for s in STAGE_ORDER if s in q.stages]
-            if theirs:
-                return (
-                    f"complements your stage in {shared[0].label}: you do "
-                    f"{_names([s.label for s in mine])}, they do "
-                    f"{_names([s.label for s in theirs])}"
-                )
-        table = load_complementarity()
-        for a in q.ecosystems:
-            for b in o.ecosystems:
-                relation = table.get(frozenset((a, b)))
-                if relation:
-                    return f"their ecosystem works with yours ({b.label} ↔ {a.label}): {relation}"
-        return "complementary value chains"
-
-    def they_offer(self) -> str:
-        return f"they offer {_clip(self.other.offers, 80)!r}, which matches what you seek"
-
-    def you_offer(self) -> str:
-        return f"they seek {_clip(self.other.seeks, 80)!r}, which you offer"
-
-    def common_partners(self) -> str:
-        if self.query_row is None:
-            return "partners in common"
-        items = self.table.graph.common_partners(self.table.ids[self.query_row], self.other.id)
-        named = []
-        for item in items[:3]:
-            row = self.table.rows.get(item.partner)
-            name = self.table.organisations[row].name if row is not None else item.partner
-            named.append(f"{name} ({item.latest})")
-        more = f" and {len(items) - 3} more" if len(items) > 3 else ""
-        return f"{len(items)} partner(s) in common: {_names(named)}{more}"
-
-    adamic_adar = common_partners
-    resource_allocation = common_partners
-
-    def graph_distance(self) -> str:
-        steps = round(1 / self.value["graph_distance"]) if self.value["graph_distance"] else 0
-        return f"reachable through your partners' network ({steps} steps away)"
-
-    def pagerank(self) -> str:
-        return "close to you in the collaboration network"
-
-    def recent_ties(self) -> str:
-        return "linked to you through recent collaborations"
-
-    def same_country(self) -> str:
-        return f"based in your country ({self.other.country})"
-
-    def neighbour_country(self) -> str:
-        return f"based in a neighbouring country ({self.other.country})"
-
-    def target_market(self) -> str:
-        return f"based in {self.other.country}, a market you want to enter"
-
-    def international(self) -> str:
-        return f"a partner abroad ({self.other.country}), as you look to go international"
-
-    def activity(self) -> str:
-        n = self.value["activity"]
-        return f"active: {n:.0f} collaboration(s) in the last two years"
-
-    def degree(self) -> str:
-        return f"well connected: {self.value['degree']:.0f} partners"
-
-    def domain_activity(self) -> str:
-        return "active in the funding programmes and call topics you work in"
+def _complementarity(query: Organisation, other: Organisation) -> str:
+    shared = [e for e in other.ecosystems if e in query.ecosystems]
+    if shared and query.stages and other.stages:
+        theirs = [s for s in STAGE_ORDER if s in other.stages and s not in query.stages]
+        mine = [s for s in STAGE_ORDER if s in query.stages]
+        if theirs:
+            return (
+                f"complements your stage in {shared[0].label}: you do "
+                f"{', '.join(s.label for s in mine)}, they do "
+                f"{', '.join(s.label for s in theirs)}"
+            )
+    table = load_complementarity()
+    for a in query.ecosystems:
+        for b in other.ecosystems:
+            relation = table.get(frozenset((a, b)))
+            if relation and a != b:
+                return f"their ecosystem works with yours ({b.label} ↔ {a.label}): {relation}"
+    return ""
 
 
 def explain(
-    table: ProfileTable,
     query: Organisation,
-    query_row: int | None,
-    ranked: Ranked,
+    other: Organisation,
+    values: Mapping[str, float],
+    contributions: Mapping[str, float],
+    thresholds: Thresholds,
+    evidence: Evidence,
 ) -> list[Reason]:
-    """Reasons for one suggestion, largest contribution first.
+    """The reasons for one suggestion, largest contribution first (at most four).
 
-    A signal becomes a reason when its contribution is positive and at least 5 % of the
-    sum of positive contributions; at most four are given.
+    Args:
+        query: who asks.
+        other: the suggested organisation.
+        values: the pair's feature values.
+        contributions: each feature's share of the score (absent: 0).
+        thresholds: what random pairs get.
+        evidence: names and facts the reasons cite.
     """
-    explainer = _Explainer(table, query, query_row, ranked)
-    contributions: npt.NDArray[np.float64] = ranked.contributions
-    positive = float(contributions[contributions > 0].sum())
-    order: list[int] = np.argsort(-contributions, kind="stable").tolist()
-    names = (*SIGNALS, DOMAIN_SIGNAL)  # a ranker's features: the signals, then maybe it
-    values: list[float] = contributions.tolist()
-    reasons: list[Reason] = []
-    seen_graph = False
-    for i in order:
-        share = values[i]
-        if share <= 0 or (positive > 0 and share < _MIN_SHARE * positive):
-            break
-        name = names[i]
-        if name in {"common_partners", "adamic_adar", "resource_allocation"}:
-            if seen_graph:
-                continue
-            seen_graph = True
-        render: Callable[[], str] = getattr(explainer, name)
-        reasons.append(Reason(signal=name, contribution=round(share, 6), text=render()))
-        if len(reasons) == _MAX_REASONS:
-            break
-    return reasons
+    texts: dict[str, Callable[[], str]] = {}
+    v = values
+    if thresholds.clearly_above("text", v.get("text", 0.0)):
+        share = thresholds.percentile("text", v["text"])
+        texts["text"] = lambda: f"their profile describes work close to yours ({_than(share)})"
+    mine = {k.lower() for k in query.keywords}
+    shared_kw = [k for k in other.keywords if k.lower() in mine]
+    if shared_kw:
+        texts["keywords"] = lambda: "shared technologies: " + ", ".join(shared_kw[:5])
+    shared_eco = [e.label for e in other.ecosystems if e in query.ecosystems]
+    if shared_eco and thresholds.clearly_above("ecosystems", v.get("ecosystems", 0.0)):
+        texts["ecosystems"] = lambda: "shared ecosystems: " + ", ".join(shared_eco)
+    complement = _complementarity(query, other) if v.get("complementarity", 0.0) > 0 else ""
+    if complement:
+        texts["complementarity"] = lambda: complement
+    competitor = thresholds.clearly_above("offers_alike", evidence.offers_alike)
+    if not competitor and query.seeks and other.offers:
+        if thresholds.clearly_above("they_offer", v.get("they_offer", 0.0)):
+            texts["they_offer"] = lambda: (
+                f"they offer {_clip(other.offers)!r}, which matches what you seek"
+            )
+    if not competitor and query.offers and other.seeks:
+        if thresholds.clearly_above("you_offer", v.get("you_offer", 0.0)):
+            texts["you_offer"] = lambda: f"they seek {_clip(other.seeks)!r}, which you offer"
+    names = list(evidence.common_partners)
+    if names:
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        texts["common_partners"] = lambda: (
+            f"{len(names)} partner(s) in common: {', '.join(names[:3])}{more}"
+        )
+    elif evidence.path is not None and thresholds.clearly_above("walk", v.get("walk", 0.0)):
+        theirs, yours = evidence.path
+        texts["walk"] = lambda: f"their partner {theirs} works with your partner {yours}"
+    if evidence.domains and thresholds.clearly_above(
+        "domain_activity", v.get("domain_activity", 0.0)
+    ):
+        shown = ", ".join(f"{key} ({count} projects)" for key, count in evidence.domains[:3])
+        texts["domain_activity"] = lambda: f"active in the funding domains you work in: {shown}"
+    if v.get("target_market", 0.0) > 0 and other.country:
+        texts["target_market"] = lambda: f"based in {other.country}, a market you want to enter"
+    if v.get("their_target", 0.0) > 0 and query.country:
+        texts["their_target"] = lambda: f"they want to enter your market ({query.country})"
+    weight = {
+        name: float(sum(contributions.get(f, 0.0) for f in REASON_SIGNALS[name])) for name in texts
+    }
+    ordered = sorted(texts, key=lambda name: (-weight[name], name))
+    return [
+        Reason(signal=name, contribution=round(weight[name], 6), text=texts[name]())
+        for name in ordered
+        if weight[name] > 0 or name in {"target_market", "their_target"}
+    ][:_MAX_REASONS]

@@ -6,15 +6,14 @@ import datetime as dt
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from matcher.domain.errors import ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation, Participation, Project
 from matcher.domain.vocab import FeedbackKind
+from matcher.store.changes import ChangeKind, ChangeLog
+from matcher.store.migrations import SCHEMA_VERSION
 
 __all__ = ["SCHEMA_VERSION", "CollaborationRow", "Store"]
 
@@ -22,79 +21,6 @@ CollaborationRow = tuple[str, str, str, str, float, str]
 """A validated collaboration as stored: a, b (a < b), kind, ISO date, weight, source_ref."""
 
 logger = logging.getLogger(__name__)
-
-_MIGRATIONS: list[str] = [
-    # 1: the first schema.
-    """
-    CREATE TABLE organisations (
-        id TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        country TEXT,
-        region TEXT,
-        description TEXT NOT NULL DEFAULT '',
-        ecosystems TEXT NOT NULL DEFAULT '[]',
-        stages TEXT NOT NULL DEFAULT '[]',
-        keywords TEXT NOT NULL DEFAULT '[]',
-        offers TEXT NOT NULL DEFAULT '',
-        seeks TEXT NOT NULL DEFAULT '',
-        target_countries TEXT NOT NULL DEFAULT '[]',
-        size INTEGER,
-        languages TEXT NOT NULL DEFAULT '[]',
-        website TEXT,
-        updated_at TEXT
-    );
-    CREATE INDEX organisations_kind_country ON organisations(kind, country);
-    CREATE TABLE collaborations (
-        organisation_a TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
-        organisation_b TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL,
-        date TEXT NOT NULL,
-        weight REAL NOT NULL,
-        source_ref TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (organisation_a, organisation_b, kind, date, source_ref),
-        CHECK (organisation_a < organisation_b)
-    ) WITHOUT ROWID;
-    CREATE INDEX collaborations_b ON collaborations(organisation_b);
-    CREATE TABLE projects (
-        id TEXT PRIMARY KEY,
-        acronym TEXT NOT NULL DEFAULT '',
-        title TEXT NOT NULL DEFAULT '',
-        topic TEXT NOT NULL DEFAULT '',
-        topic_title TEXT NOT NULL DEFAULT '',
-        objective TEXT NOT NULL DEFAULT '',
-        programme TEXT NOT NULL DEFAULT '',
-        funding_scheme TEXT NOT NULL DEFAULT '',
-        start_date TEXT,
-        end_date TEXT
-    );
-    CREATE TABLE participations (
-        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
-        organisation_id TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
-        role TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (project_id, organisation_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX participations_organisation ON participations(organisation_id);
-    """,
-    # 2: feedback on suggestions, and blocked pairs.
-    """
-    CREATE TABLE feedback (
-        organisation_id TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
-        other_id TEXT NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
-        kind TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (organisation_id, other_id, kind)
-    ) WITHOUT ROWID;
-    CREATE INDEX feedback_other ON feedback(other_id);
-    """,
-    # 3: collaborations by project, for consortium sizes on incremental graph updates.
-    """
-    CREATE INDEX IF NOT EXISTS collaborations_source ON collaborations(source_ref);
-    """,
-]
-
-SCHEMA_VERSION = len(_MIGRATIONS)
-"""The schema version this code writes; older stores are migrated on open."""
 
 _LIST_FIELDS = ("ecosystems", "stages", "keywords", "target_countries", "languages")
 _ORG_COLUMNS = (
@@ -132,56 +58,15 @@ def _org_from_row(row: sqlite3.Row) -> Organisation:
     return Organisation.model_validate(data)
 
 
-class Store:
-    """One SQLite file (WAL mode) holding the platform's state.
+class Store(ChangeLog):
+    """One SQLite file (WAL mode) holding the platform's state: the single source of truth.
+
+    Every write also appends to the change log (:class:`~matcher.store.changes.ChangeLog`)
+    in the same transaction.
 
     Args:
         path: the database file; created with the current schema if missing.
-
     """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
-        self._migrate()
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    @property
-    def _db(self) -> sqlite3.Connection:
-        """The calling thread's connection (one per thread, so transactions never mix)."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=10000")
-            self._local.db = db
-            self._local.depth = 0
-            with self._connections_lock:
-                self._connections.append(db)
-        return db
-
-    @property
-    def _depth(self) -> int:
-        return int(getattr(self._local, "depth", 0))
-
-    @_depth.setter
-    def _depth(self, value: int) -> None:
-        self._local.depth = value
-
-    def close(self) -> None:
-        """Close every thread's connection."""
-        with self._connections_lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
-        self._local = threading.local()
 
     def __enter__(self) -> Store:
         return self
@@ -189,63 +74,30 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def schema_version(self) -> int:
-        """The schema version of the open file."""
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _migrate(self) -> None:
-        version = self.schema_version
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path}: schema version {version} is newer than this code's "
-                f"({SCHEMA_VERSION}); upgrade the package"
-            )
-        for number in range(version, SCHEMA_VERSION):
-            logger.info("migrating %s to schema version %d", self.path, number + 1)
-            with self.transaction():
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={number + 1}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run the block as one transaction (nested blocks join the outer one)."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
-        finally:
-            self._depth = 0
-
     # -- organisations ---------------------------------------------------------------------
 
     def upsert_organisations(self, organisations: Iterable[Organisation]) -> int:
         """Insert or replace organisations by id; return how many rows changed."""
+        return len(self.write_organisations(organisations))
+
+    def write_organisations(self, organisations: Iterable[Organisation]) -> list[str]:
+        """Insert or replace organisations by id; return the ids whose row changed.
+
+        Each changed organisation is a change in the log (same transaction).
+        """
         placeholders = ", ".join("?" for _ in _ORG_COLUMNS)
         updates = ", ".join(f"{c}=excluded.{c}" for c in _ORG_COLUMNS[1:])
         differs = " OR ".join(f"{c} IS NOT excluded.{c}" for c in _ORG_COLUMNS[1:])
         sql = (
             f"INSERT INTO organisations ({', '.join(_ORG_COLUMNS)}) VALUES ({placeholders}) "
-            f"ON CONFLICT(id) DO UPDATE SET {updates} WHERE {differs}"
+            f"ON CONFLICT(id) DO UPDATE SET {updates} WHERE {differs} RETURNING id"
         )
+        changed: list[str] = []
         with self.transaction():
-            before = self._db.total_changes
-            self._db.executemany(sql, (_org_row(o) for o in organisations))
-            return self._db.total_changes - before
+            for org in organisations:
+                changed.extend(r[0] for r in self._db.execute(sql, _org_row(org)).fetchall())
+            self.record_many(ChangeKind.ORGANISATION, ((i, "") for i in changed))
+        return changed
 
     def delete_organisation(self, organisation_id: str) -> None:
         """Delete an organisation with its collaborations and participations."""
@@ -253,6 +105,7 @@ class Store:
             cur = self._db.execute("DELETE FROM organisations WHERE id=?", (organisation_id,))
             if cur.rowcount == 0:
                 raise UnknownOrganisationError(organisation_id)
+            self.record(ChangeKind.ORGANISATION_DELETED, organisation_id)
 
     def get_organisation(self, organisation_id: str) -> Organisation:
         """Return one organisation.
@@ -357,13 +210,17 @@ class Store:
                 f"{len(missing)} collaboration end(s) name unknown organisations: {shown}"
             )
         sql = (
-            "INSERT INTO collaborations VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET weight=excluded.weight WHERE weight IS NOT excluded.weight"
+            "INSERT INTO collaborations VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+            "SET weight=excluded.weight WHERE weight IS NOT excluded.weight "
+            "RETURNING organisation_a, organisation_b"
         )
+        pairs: dict[tuple[str, str], None] = {}
         with self.transaction():
-            before = self._db.total_changes
-            self._db.executemany(sql, rows)
-            return self._db.total_changes - before
+            for row in rows:
+                for a, b in self._db.execute(sql, row).fetchall():
+                    pairs[(a, b)] = None
+            self.record_many(ChangeKind.COLLABORATION, pairs)
+        return len(pairs)
 
     def delete_collaboration(self, collaboration: Collaboration) -> bool:
         """Delete one collaboration by its key; return whether it existed."""
@@ -380,6 +237,8 @@ class Store:
                     c.source_ref,
                 ),
             )
+            if cur.rowcount > 0:
+                self.record(ChangeKind.COLLABORATION, c.organisation_a, c.organisation_b)
             return cur.rowcount > 0
 
     def collaborations(
@@ -438,6 +297,66 @@ class Store:
         ).fetchone()[0]
         return int(named)
 
+    def pair_linked(self, a: str, b: str, *, max_consortium: int) -> bool:
+        """Whether a pair counts as linked: a collaboration outside projects above the size."""
+        return any(
+            not ref or self.consortium_size(ref) <= max_consortium for ref in self.pair_refs(a, b)
+        )
+
+    def project_pairs(self, source_ref: str) -> list[tuple[str, str]]:
+        """The pairs a project's collaborations link."""
+        return [
+            (r[0], r[1])
+            for r in self._db.execute(
+                "SELECT DISTINCT organisation_a, organisation_b FROM collaborations "
+                "WHERE source_ref=?",
+                (source_ref,),
+            )
+        ]
+
+    def pair_refs(self, a: str, b: str) -> list[str]:
+        """The projects of a pair's collaborations ('' for those without one)."""
+        lo, hi = sorted((a, b))
+        return [
+            r[0]
+            for r in self._db.execute(
+                "SELECT DISTINCT source_ref FROM collaborations "
+                "WHERE organisation_a=? AND organisation_b=?",
+                (lo, hi),
+            )
+        ]
+
+    def activity_of(self, ids: Iterable[str], since: dt.date, until: dt.date) -> dict[str, int]:
+        """Collaborations dated in (since, until] of some organisations."""
+        out: dict[str, int] = {}
+        for org_id in dict.fromkeys(ids):
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM collaborations WHERE (organisation_a=? OR organisation_b=?) "
+                "AND date > ? AND date <= ?",
+                (org_id, org_id, since.isoformat(), until.isoformat()),
+            ).fetchone()
+            out[org_id] = int(row[0])
+        return out
+
+    def latest_collaboration_of(self, a: str, b: str) -> Collaboration | None:
+        """The most recent collaboration of a pair."""
+        lo, hi = sorted((a, b))
+        row = self._db.execute(
+            "SELECT * FROM collaborations WHERE organisation_a=? AND organisation_b=? "
+            "ORDER BY date DESC LIMIT 1",
+            (lo, hi),
+        ).fetchone()
+        if row is None:
+            return None
+        return Collaboration.model_construct(
+            organisation_a=row["organisation_a"],
+            organisation_b=row["organisation_b"],
+            kind=row["kind"],
+            date=dt.date.fromisoformat(row["date"]),
+            weight=row["weight"],
+            source_ref=row["source_ref"],
+        )
+
     def partners(self, organisation_id: str) -> set[str]:
         """Ids of every organisation this one has collaborated with."""
         rows = self._db.execute(
@@ -488,6 +407,7 @@ class Store:
                 "SET created_at=excluded.created_at",
                 (organisation_id, other_id, kind.value, at.isoformat()),
             )
+            self.record(ChangeKind.FEEDBACK, organisation_id, other_id)
 
     def feedback_about(self, organisation_id: str) -> dict[str, set[FeedbackKind]]:
         """Feedback involving an organisation, by the other organisation's id.
@@ -521,20 +441,30 @@ class Store:
             self._db.executemany(
                 sql, (tuple(p.model_dump(mode="json")[c] for c in cols) for p in projects)
             )
-            return self._db.total_changes - before
+            changed = self._db.total_changes - before
+            if changed:
+                self.record(ChangeKind.PROJECTS)
+            return changed
 
     def upsert_participations(self, participations: Iterable[Participation]) -> int:
         """Insert participations (project, organisation, role); return rows changed."""
         sql = (
             "INSERT INTO participations VALUES (?, ?, ?) ON CONFLICT DO UPDATE "
-            "SET role=excluded.role WHERE role IS NOT excluded.role"
+            "SET role=excluded.role WHERE role IS NOT excluded.role RETURNING organisation_id"
         )
+        touched: dict[str, None] = {}
+        changed = 0
         with self.transaction():
-            before = self._db.total_changes
-            self._db.executemany(
-                sql, ((p.project_id, p.organisation_id, p.role) for p in participations)
-            )
-            return self._db.total_changes - before
+            for p in participations:
+                for (org_id,) in self._db.execute(
+                    sql, (p.project_id, p.organisation_id, p.role)
+                ).fetchall():
+                    touched[org_id] = None
+                    changed += 1
+            if touched:
+                self.record(ChangeKind.PROJECTS)
+                self.record_many(ChangeKind.ORGANISATION, ((i, "") for i in touched))
+        return changed
 
     def projects(self) -> Iterator[Project]:
         """Iterate over all projects."""

@@ -1,0 +1,269 @@
+"""The state a process serves: the newest snapshot plus every change the store logged since.
+
+:meth:`LiveState.refresh` is cheap (one SQLite read of the change-log sequence and a stat
+of the ``current`` pointer) and runs before every read, so a write acknowledged by any
+process is seen by the next request of every process. Applying a change reads the rows it
+names from the store: an organisation's profile and the vectors its write left there (or,
+when none were left, e.g. after a bulk import, its texts are encoded here), a pair's
+collaborations. A newer snapshot (a build or a compaction) is loaded in the background and
+swapped in once it has caught up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import EmbeddingCache, Encoder
+from embeddings.artefact import current_folder
+from matcher.app.assemble import ACTIVITY_DAYS, MAX_CONSORTIUM, encode, field_key, field_texts
+from matcher.app.snapshot import Snapshot, load_snapshot
+from matcher.domain.errors import StateError
+from matcher.domain.schema import Organisation
+from matcher.ranking.candidates import lists_for
+from matcher.ranking.profiles import FIELDS, RowValues
+from matcher.ranking.rank import Context
+from matcher.store import Store
+from matcher.store.changes import Change, ChangeKind
+
+__all__ = ["LiveState", "Prepared", "prepare_vectors"]
+
+logger = logging.getLogger(__name__)
+
+
+class Prepared:
+    """Organisations with the vectors and keys of their fields, ready to write or apply."""
+
+    def __init__(
+        self, organisations: Sequence[Organisation], vectors: np.ndarray, keys: np.ndarray
+    ) -> None:
+        self.organisations = list(organisations)
+        self.vectors = vectors
+        """(organisations, fields, dimension) float32."""
+        self.keys = keys
+        """(organisations, fields, 16) uint8."""
+
+
+def prepare_vectors(
+    organisations: Sequence[Organisation],
+    store: Store,
+    encoder: Encoder,
+    *,
+    known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] = lambda _: None,
+) -> Prepared:
+    """The vectors of organisations' current texts, encoding only what is not known.
+
+    Args:
+        organisations: the profiles.
+        store: for their project texts.
+        encoder: the encoder (its model loads only when something must be encoded).
+        known: an organisation's current (vectors, keys), when the caller has them.
+    """
+    projects = store.project_texts([o.id for o in organisations])
+    fields = [field_texts(o, projects.get(o.id, [])) for o in organisations]
+    n, dim = len(organisations), encoder.dimension
+    vectors = np.zeros((n, len(FIELDS), dim), np.float32)
+    keys = np.zeros((n, len(FIELDS), 16), np.uint8)
+    todo: list[int] = []
+    for i, (org, f) in enumerate(zip(organisations, fields, strict=True)):
+        wanted = np.stack([np.frombuffer(field_key(encoder, f[name]), np.uint8) for name in FIELDS])
+        have = known(org.id)
+        if have is not None and np.array_equal(wanted, have[1]):
+            vectors[i], keys[i] = have
+        else:
+            todo.append(i)
+    if todo:
+        encoded = encode([fields[i] for i in todo], encoder, EmbeddingCache(dim))
+        for j, i in enumerate(todo):
+            vectors[i] = np.stack([encoded.vectors[name][j] for name in FIELDS])
+            keys[i] = encoded.keys[j]
+    return Prepared(organisations, vectors, keys)
+
+
+class LiveState:
+    """One process's view of the store: a snapshot and the changes after it.
+
+    Args:
+        home: ``MATCHER_HOME`` (snapshots under ``builds/``).
+        model: the embedding model snapshots must be built with.
+        store: the store.
+        encoder: the encoder (its model loads only for texts no write left vectors for).
+    """
+
+    def __init__(self, home: Path, model: str, store: Store, encoder: Encoder) -> None:
+        self.home = home
+        self.model = model
+        self.store = store
+        self.encoder = encoder
+        self.snapshot: Snapshot | None = None
+        self.seq = 0
+        self.lock = threading.RLock()
+        """Held while ranking and while applying changes (they touch the same arrays)."""
+        self._loading: threading.Thread | None = None
+        self._pointer: tuple[int, int] | None = None
+
+    @property
+    def context(self) -> Context:
+        """The ranking state (call :meth:`refresh` first).
+
+        Raises:
+            StateError: no snapshot yet.
+        """
+        if self.snapshot is None:
+            raise StateError("no snapshot yet: run `matcher build`")
+        return self.snapshot.context
+
+    def _pointer_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = (self.home / "current").stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
+    def refresh(self, *, wait_for_snapshot: bool = False) -> None:
+        """Follow a newer snapshot (in the background) and apply the changes logged since.
+
+        Raises:
+            StateError: no snapshot has been built yet.
+        """
+        stamp = self._pointer_stamp()
+        if self.snapshot is None or wait_for_snapshot:
+            if stamp is None:
+                raise StateError("no snapshot yet: run `matcher build`")
+            if self.snapshot is None or stamp != self._pointer:
+                self._switch(stamp)
+        elif stamp is not None and stamp != self._pointer and self._loading is None:
+            self._loading = threading.Thread(target=self._switch, args=(stamp,), daemon=True)
+            self._loading.start()
+        if self.store.sequence() > self.seq:
+            with self.lock:
+                self._catch_up()
+
+    def _switch(self, stamp: tuple[int, int]) -> None:
+        """Load the current snapshot, bring it up to the store, swap it in."""
+        try:
+            folder = current_folder(self.home)
+            if folder is None:
+                raise StateError("no snapshot yet: run `matcher build`")
+            snapshot = load_snapshot(folder, model=self.model)
+            fresh = LiveState(self.home, self.model, self.store, self.encoder)
+            fresh.snapshot, fresh.seq = snapshot, snapshot.seq
+            fresh._catch_up()
+            with self.lock:
+                fresh._catch_up()
+                self.snapshot, self.seq, self._pointer = fresh.snapshot, fresh.seq, stamp
+            logger.info("serving snapshot %s (store sequence %d)", folder.name, self.seq)
+        finally:
+            self._loading = None
+
+    @contextmanager
+    def reading(self) -> Iterator[Context]:
+        """Hold the state still while a request reads it."""
+        self.refresh()
+        with self.lock:
+            yield self.context
+
+    def _catch_up(self) -> None:
+        changes = self.store.changes_since(self.seq)
+        if changes:
+            self.apply(changes)
+            self.seq = changes[-1].seq
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Apply logged changes, oldest first (organisations, then pairs)."""
+        ctx = self.context
+        touched: dict[str, None] = {}
+        deleted: dict[str, None] = {}
+        pairs: dict[tuple[str, str], None] = {}
+        for change in changes:
+            if change.kind is ChangeKind.ORGANISATION:
+                touched[change.organisation_id] = None
+                deleted.pop(change.organisation_id, None)
+            elif change.kind is ChangeKind.ORGANISATION_DELETED:
+                deleted[change.organisation_id] = None
+                touched.pop(change.organisation_id, None)
+            elif change.kind is ChangeKind.COLLABORATION:
+                pairs[(change.organisation_id, change.other_id)] = None
+        for org_id in deleted:
+            row = ctx.profiles.index.get(org_id)
+            if row is not None:
+                ctx.profiles.remove_row(row)
+                ctx.graph.remove_row(row)
+        if touched:
+            self._apply_organisations(ctx, list(touched))
+        if pairs:
+            self._apply_pairs(ctx, list(pairs))
+
+    def _apply_organisations(self, ctx: Context, ids: list[str]) -> None:
+        found = self.store.get_organisations(ids)
+        orgs = [found[i] for i in ids if i in found]
+        if not orgs:
+            return
+        p = ctx.profiles
+        stored = self.store.stored_vectors(
+            [o.id for o in orgs], model=self.model, dimension=p.dimension
+        )
+
+        def known(org_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+            got = stored.get(org_id)
+            if got is not None:
+                return got.vectors, np.stack([np.frombuffer(k, np.uint8) for k in got.keys])
+            row = p.index.get(org_id)
+            if row is None:
+                return None
+            return np.stack([p.vector(f, row) for f in FIELDS]), p.keys(row)
+
+        prepared = prepare_vectors(orgs, self.store, self.encoder, known=known)
+        new = [o.id for o in orgs if o.id not in p.index]
+        if new:
+            ctx.graph.add_rows(len(new))
+            p.add_rows(new)
+        rows = [p.index[o.id] for o in orgs]
+        p.set_rows(rows, orgs, prepared.vectors, prepared.keys)
+        vectors = {f: prepared.vectors[:, j] for j, f in enumerate(FIELDS)}
+        targets = [list(RowValues.of(o).targets) for o in orgs]
+        for row, found_rows in zip(
+            rows, lists_for(p, vectors, targets, ctx.sizes, exclude=rows), strict=True
+        ):
+            ctx.lists.set(row, found_rows)
+        ctx.masks.update(rows)
+
+    def _apply_pairs(self, ctx: Context, pairs: list[tuple[str, str]]) -> None:
+        p, graph = ctx.profiles, ctx.graph
+        todo = list(pairs)
+        seen_refs: set[str] = set()
+        for a, b in pairs:  # a project grown past the size limit unlinks all its pairs
+            for ref in self.store.pair_refs(a, b):
+                if ref and ref not in seen_refs:
+                    seen_refs.add(ref)
+                    if self.store.consortium_size(ref) > MAX_CONSORTIUM:
+                        todo += self.store.project_pairs(ref)
+        touched: set[str] = set()
+        for a, b in dict.fromkeys(todo):
+            ra, rb = p.index.get(a), p.index.get(b)
+            if ra is None or rb is None:
+                continue
+            linked = self.store.pair_linked(a, b, max_consortium=MAX_CONSORTIUM)
+            if graph.set_link(ra, rb, linked):
+                touched |= {a, b}
+        latest = self.store.latest_collaboration()
+        if latest is not None and latest > graph.as_of:  # the activity window moves
+            graph.as_of = latest
+            since = latest - dt.timedelta(days=ACTIVITY_DAYS)
+            counts = self.store.activity(since=since + dt.timedelta(days=1), until=latest)
+            p.activity[:] = 0.0
+            for org_id, count in counts.items():
+                if org_id in p.index:
+                    p.activity[p.index[org_id]] = count
+        elif touched:
+            since = graph.as_of - dt.timedelta(days=ACTIVITY_DAYS)
+            for org_id, count in self.store.activity_of(touched, since, graph.as_of).items():
+                p.activity[p.index[org_id]] = count
+        if touched:
+            ctx.update_hubs()

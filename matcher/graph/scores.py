@@ -1,0 +1,98 @@
+"""Link scores of one organisation, computed locally: only its two- and three-hop paths.
+
+Common partners, Adamic–Adar and resource allocation of the query against every row two
+hops away come from one pass over the partners of its partners; the three-hop walk score
+of a given candidate from the partners of that candidate. Nothing here touches the rest
+of the graph, so the cost is that of the query's neighbourhood, never of the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.graph.graph import FloatArray, IntArray
+from matcher.graph.live import LiveGraph
+
+__all__ = ["Neighbourhood", "two_hop"]
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """The rows two hops from a query, with the classic link scores of each.
+
+    Attributes:
+        query: the query's row.
+        rows: rows reached through a partner (sorted; the query left out; partners of the
+            query included when they share a partner with it).
+        common_partners: shared partners.
+        adamic_adar: shared partners z weighted by 1 / log(degree z).
+        resource_allocation: shared partners z weighted by 1 / degree z.
+    """
+
+    query: int
+    rows: IntArray
+    common_partners: FloatArray
+    adamic_adar: FloatArray
+    resource_allocation: FloatArray
+
+    def scores(self, rows: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Common partners, Adamic–Adar and resource allocation of ``rows`` (0 if not near)."""
+        at = np.searchsorted(self.rows, rows)
+        at = np.minimum(at, max(len(self.rows) - 1, 0))
+        found = self.rows[at] == rows if len(self.rows) else np.zeros(len(rows), np.bool_)
+        out = []
+        for values in (self.common_partners, self.adamic_adar, self.resource_allocation):
+            column = np.zeros(len(rows))
+            column[found] = values[at[found]]
+            out.append(column)
+        return out[0], out[1], out[2]
+
+    def best(self, count: int, degree: FloatArray) -> IntArray:
+        """The ``count`` most promising rows: Adamic–Adar times the square root of degree.
+
+        Measured on CORDIS (2,000 queries, new pairs of 2017–18 from the graph up to 2016):
+        of the partners a query formed, the best 300 by this score held 30 %, by
+        resource allocation alone 23 %, by Adamic–Adar alone 28 % (all two-hop rows: 80 %).
+        """
+        if len(self.rows) <= count:
+            return self.rows
+        score = np.log(self.adamic_adar) + 0.5 * np.log1p(degree[self.rows])
+        order = np.lexsort((self.rows, -score))[:count]
+        return np.sort(self.rows[order])
+
+    def walk(self, graph: LiveGraph, rows: IntArray) -> FloatArray:
+        """Three-hop walk score of each row: paths q–x–y–c weighed 1 / (deg x · deg y).
+
+        It reaches pairs without a partner in common (a quarter of new partnerships on
+        CORDIS): the sum over the candidate's partners y of ``resource_allocation(q, y) /
+        deg y``.
+        """
+        partners, owner = graph.partners_of(rows)
+        ra = self.scores(partners.astype(np.int64))[2]
+        weights = ra / np.maximum(graph.degree[partners], 1.0)
+        out: FloatArray = np.bincount(owner, weights=weights, minlength=len(rows))
+        return out
+
+
+def two_hop(graph: LiveGraph, query: int) -> Neighbourhood:
+    """The query's two-hop neighbourhood with its link scores."""
+    middle = graph.partners(query).astype(np.int64)
+    ends, owner = graph.partners_of(middle)
+    keep = ends != query
+    ends, via = ends[keep].astype(np.int64), middle[owner[keep]]
+    if not len(ends):
+        empty: npt.NDArray[np.float64] = np.zeros(0)
+        return Neighbourhood(query, np.zeros(0, np.int64), empty, empty, empty)
+    rows, slot = np.unique(ends, return_inverse=True)
+    degree = graph.degree[via]
+    count = len(rows)
+    return Neighbourhood(
+        query,
+        rows,
+        np.bincount(slot, minlength=count).astype(np.float64),
+        np.bincount(slot, weights=1.0 / np.log(np.maximum(degree, 2.0)), minlength=count),
+        np.bincount(slot, weights=1.0 / np.maximum(degree, 1.0), minlength=count),
+    )

@@ -1,0 +1,182 @@
+"""Candidates: the few hundred organisations worth scoring for a query.
+
+At build time every organisation gets a stored list (:func:`build_lists`): its nearest
+profile texts, nearest tag lists, the offers nearest to what it seeks, and the nearest
+texts in each country it wants to enter, found with FAISS over the snapshot's vectors.
+At request time the pool is that list, plus the rows two hops away in the live graph (best
+by resource allocation), plus the rows written since the snapshot that are near the query
+(:func:`pool`). A written organisation gets its own list when its write is applied
+(:func:`lists_for`), computed the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from tqdm.auto import tqdm
+
+from embeddings import nearest
+from matcher.ranking.profiles import Profiles
+
+__all__ = ["CandidateLists", "ListSizes", "build_lists", "lists_for"]
+
+logger = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ListSizes:
+    """How many candidates each source contributes to a stored list."""
+
+    text: int = 100
+    tags: int = 30
+    offers: int = 30
+    per_target: int = 20
+    two_hop: int = 200
+    recent: int = 20
+
+
+def _neighbours(
+    base: npt.NDArray[np.float32],
+    queries: npt.NDArray[np.float32],
+    k: int,
+    rows: IntArray,
+) -> list[IntArray]:
+    """Per query, the rows of its ``k`` nearest among ``rows`` (none for a zero query)."""
+    if len(rows) == 0 or k == 0:
+        return [np.zeros(0, np.int64) for _ in range(len(queries))]
+    _, found = nearest(base, queries, k, rows=rows)
+    empty = np.abs(queries).max(axis=1) == 0 if len(queries) else np.zeros(0, np.bool_)
+    return [np.zeros(0, np.int64) if empty[i] else f[f >= 0] for i, f in enumerate(found)]
+
+
+def lists_for(
+    profiles: Profiles,
+    vectors: dict[str, npt.NDArray[np.float32]],
+    targets: Sequence[Sequence[int]],
+    sizes: ListSizes,
+    *,
+    exclude: Sequence[int] = (),
+) -> list[IntArray]:
+    """Candidate lists of a few queries against every row (written rows included).
+
+    Args:
+        profiles: the organisations.
+        vectors: per field, the queries' (q, d) vectors.
+        targets: per query, its target-country codes.
+        sizes: how many from each source.
+        exclude: per query, a row to leave out (its own), or nothing.
+    """
+    count = len(targets)
+    parts: list[list[IntArray]] = [[] for _ in range(count)]
+    for field, query_field, k in (
+        ("text", "text", sizes.text),
+        ("tags", "tags", sizes.tags),
+        ("offers", "seeks", sizes.offers),
+    ):
+        base, changed = profiles.all_vectors(field)
+        queries = vectors[query_field]
+        rows = profiles.present(field)
+        rows = rows[profiles.alive[rows]]
+        if len(changed):
+            rows = rows[~np.isin(rows, changed)]
+        found = _neighbours(base, queries, k + 1, rows)
+        if len(changed):
+            extra = profiles.vectors(field, changed)
+            near = _neighbours(extra, queries, k + 1, np.arange(len(changed)))
+            found = [np.concatenate([f, changed[n]]) for f, n in zip(found, near, strict=True)]
+        for i in range(count):
+            parts[i].append(found[i])
+    base, changed = profiles.all_vectors("text")
+    wanted: dict[int, list[int]] = {}
+    for i in range(count):
+        for country in targets[i]:
+            wanted.setdefault(int(country), []).append(i)
+    for country, asking in wanted.items():
+        rows = np.flatnonzero(profiles.country == country).astype(np.int64)
+        rows = rows[profiles.alive[rows]]
+        inside = rows[(rows < profiles.base_count) & ~np.isin(rows, changed)]
+        found = _neighbours(base, vectors["text"][asking], sizes.per_target, inside)
+        written = rows[np.isin(rows, changed)] if len(changed) else rows[:0]
+        for i, near in zip(asking, found, strict=True):
+            parts[i] += [near, written]
+    out = []
+    for i in range(count):
+        merged = np.unique(np.concatenate(parts[i])) if parts[i] else np.zeros(0, np.int64)
+        if i < len(exclude):
+            merged = merged[merged != exclude[i]]
+        out.append(merged.astype(np.int64))
+    return out
+
+
+def build_lists(
+    profiles: Profiles, sizes: ListSizes, *, batch: int = 4096, show_progress: bool = False
+) -> tuple[IntArray, npt.NDArray[np.int32]]:
+    """Every row's stored candidate list, as CSR arrays (indptr, indices).
+
+    Raises:
+        ValueError: the profiles have written rows (build lists from a fresh snapshot).
+    """
+    if profiles.changed_rows:
+        raise ValueError("candidate lists are built over a snapshot without written rows")
+    n = len(profiles)
+    lists: list[IntArray] = []
+    starts = range(0, n, batch)
+    for start in tqdm(starts, desc="candidate lists", unit="batch", disable=not show_progress):
+        rows = np.arange(start, min(start + batch, n), dtype=np.int64)
+        vectors = {f: profiles.vectors(f, rows) for f in ("text", "tags", "seeks")}
+        targets = [profiles.targets.row(int(r)).tolist() for r in rows]
+        lists += lists_for(profiles, vectors, targets, sizes, exclude=rows.tolist())
+    lengths = np.array([len(x) for x in lists], np.int64)
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = np.concatenate(lists).astype(np.int32) if lists else np.zeros(0, np.int32)
+    return indptr, indices
+
+
+class CandidateLists:
+    """The stored lists of a snapshot with the lists of rows written since.
+
+    Args:
+        indptr: CSR row pointers (memory-mapped).
+        indices: CSR candidate rows.
+    """
+
+    def __init__(self, indptr: npt.NDArray[Any], indices: npt.NDArray[Any]) -> None:
+        self.indptr, self.indices = indptr, indices
+        self.changed: dict[int, IntArray] = {}
+
+    def row(self, r: int) -> IntArray:
+        """The stored list of row ``r``."""
+        got = self.changed.get(r)
+        if got is not None:
+            return got
+        if r + 1 >= len(self.indptr):
+            return np.zeros(0, np.int64)
+        return np.asarray(self.indices[self.indptr[r] : self.indptr[r + 1]], np.int64)
+
+    def set(self, r: int, rows: IntArray) -> None:
+        """Replace row ``r``'s list (after its profile was written)."""
+        self.changed[r] = rows
+
+    def save(self, folder: Path) -> None:
+        """Write ``candidates_*.npy`` into a snapshot folder."""
+        np.save(folder / "candidates_indptr.npy", np.asarray(self.indptr), allow_pickle=False)
+        np.save(folder / "candidates_indices.npy", np.asarray(self.indices), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> CandidateLists:
+        """Memory-map arrays written by :meth:`save`."""
+
+        def read(name: str) -> npt.NDArray[Any]:
+            return np.load(folder / f"candidates_{name}.npy", mmap_mode="r", allow_pickle=False)
+
+        return cls(read("indptr"), read("indices"))

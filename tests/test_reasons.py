@@ -1,0 +1,109 @@
+"""Reasons are shown only when true: above what random pairs get, never popularity."""
+
+from __future__ import annotations
+
+import numpy as np
+from builders import org
+
+from matcher.ranking.reasons import Evidence, Thresholds, explain
+
+# What random pairs get: each signal uniform on [0, 1) (so its 90th percentile is 0.9),
+# except the text (random pairs' cosines centre on 0.22, the 90th percentile at 0.35).
+GRID = {
+    name: np.linspace(0.0, 1.0, 1000)
+    for name in ("ecosystems", "they_offer", "you_offer", "offers_alike", "walk", "domain_activity")
+}
+GRID["text"] = np.clip(np.random.default_rng(0).normal(0.22, 0.1, 5000), -1, 1)
+THRESHOLDS = Thresholds.measure(GRID)
+
+DANISH_FOOD = org(
+    "CL-AGRI-DK", country="DK", kind="cluster", ecosystems=["agri_food"],
+    seeks="Cold-chain logistics partners for fresh produce exports",
+    offers="Access to 120 Danish food producers and a test kitchen",
+)  # fmt: skip
+PORTUGUESE_TEXTILE = org(
+    "CL-TEXT-PT", country="PT", kind="cluster", ecosystems=["textile"],
+    offers="Garment production and recycled yarn capacity",
+)  # fmt: skip
+POLISH_AVIONICS = org(
+    "SME-AVIO-PL", country="PL", kind="sme", ecosystems=["aerospace_defence"],
+    offers="Avionics harness design and certification support",
+    seeks="Certification support for avionics harnesses",
+)  # fmt: skip
+POLISH_COMPETITOR = org(
+    "SME-AVIO2-PL", country="PL", kind="sme", ecosystems=["aerospace_defence"],
+    offers="Avionics harness design and DO-160 certification support",
+)  # fmt: skip
+
+
+def texts(reasons: list) -> list[str]:  # type: ignore[type-arg]
+    return [r.text for r in reasons]
+
+
+def test_a_weak_offers_match_is_no_reason() -> None:
+    """The Danish food cluster is not told that yarn capacity matches what it seeks."""
+    values = {"they_offer": 0.19, "text": 0.19}
+    shares = {"they_offer": 0.5, "text": 0.4}
+    got = explain(DANISH_FOOD, PORTUGUESE_TEXTILE, values, shares, THRESHOLDS, Evidence())
+    assert got == []
+    strong = explain(
+        DANISH_FOOD, PORTUGUESE_TEXTILE, {"they_offer": 0.95}, shares, THRESHOLDS, Evidence()
+    )
+    assert texts(strong) == [
+        "they offer 'Garment production and recycled yarn capacity', which matches what you seek"
+    ]
+
+
+def test_a_competitor_offering_the_same_is_no_supplier() -> None:
+    """A Polish avionics SME is not offered a Polish competitor 'meeting its needs'."""
+    values = {"they_offer": 0.95, "you_offer": 0.0, "same_country": 1.0}
+    shares = {"they_offer": 1.0, "same_country": 0.8}
+    alike = Evidence(offers_alike=0.97)
+    got = explain(POLISH_AVIONICS, POLISH_COMPETITOR, values, shares, THRESHOLDS, alike)
+    assert got == []  # no offers match, and a shared country is never a reason
+    different = Evidence(offers_alike=0.1)
+    got = explain(POLISH_AVIONICS, POLISH_COMPETITOR, values, shares, THRESHOLDS, different)
+    assert [r.signal for r in got] == ["they_offer"]
+
+
+def test_text_similarity_below_random_pairs_is_no_reason() -> None:
+    """'related work (text similarity 0.12)' is not shown; a high one is, in words."""
+    low = explain(
+        DANISH_FOOD, PORTUGUESE_TEXTILE, {"text": 0.12}, {"text": 1.0}, THRESHOLDS, Evidence()
+    )
+    assert low == []
+    high = explain(
+        DANISH_FOOD, PORTUGUESE_TEXTILE, {"text": 0.6}, {"text": 1.0}, THRESHOLDS, Evidence()
+    )
+    assert texts(high) == [
+        "their profile describes work close to yours (closer than 99 % of pairs)"
+    ]
+    assert "0.6" not in texts(high)[0]
+
+
+def test_popularity_is_never_a_reason() -> None:
+    values = {"activity": 40.0, "degree": 300.0, "query_degree": 5.0}
+    shares = {"activity": 3.0, "degree": 2.0}
+    assert explain(DANISH_FOOD, PORTUGUESE_TEXTILE, values, shares, THRESHOLDS, Evidence()) == []
+
+
+def test_reasons_name_what_they_cite_and_follow_contributions() -> None:
+    query = org("Q", keywords=["cold chain", "sensors"], country="DK", target_countries=["ES"])
+    other = org("X", keywords=["Sensors", "drones"], country="ES")
+    values = {"common_partners": 2.0, "target_market": 1.0, "keywords": 0.33}
+    shares = {"common_partners": 0.2, "adamic_adar": 0.3, "keywords": 0.1, "target_market": -0.1}
+    evidence = Evidence(common_partners=["Org P2", "Org P1"])
+    got = explain(query, other, values, shares, THRESHOLDS, evidence)
+    assert texts(got) == [
+        "2 partner(s) in common: Org P2, Org P1",
+        "shared technologies: Sensors",
+        "based in ES, a market you want to enter",
+    ]
+    assert got[0].contribution == 0.5
+
+
+def test_thresholds_round_trip_and_percentiles() -> None:
+    back = Thresholds.from_json(THRESHOLDS.to_json())
+    assert back == THRESHOLDS
+    assert back.percentile("they_offer", 0.5) == 50.0
+    assert back.clearly_above("walk", 0.95) and not back.clearly_above("walk", 0.85)

@@ -1,0 +1,196 @@
+"""The store is the truth: writes reach every process through the change log; a process
+started later serves exactly what a fresh build serves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from embeddings import SentenceTransformerEncoder
+from matcher.app.matcher import Matcher
+from matcher.app.settings import Settings
+from matcher.domain.errors import ReferentialError, UnknownOrganisationError
+from matcher.domain.schema import Collaboration, Organisation
+from matcher.domain.vocab import FeedbackKind
+from matcher.store.changes import ChangeKind
+
+
+class CountingEncoder:
+    """The real encoder, counting the texts it is asked to encode (instrumentation only)."""
+
+    def __init__(self, inner: SentenceTransformerEncoder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    model_id = property(lambda self: self.inner.model_id)
+    revision = property(lambda self: self.inner.revision)
+    backend = property(lambda self: self.inner.backend)
+    dimension = property(lambda self: self.inner.dimension)
+
+    def encode(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> npt.NDArray[np.float32]:
+        self.texts.extend(texts)
+        return self.inner.encode(texts, show_progress=show_progress)
+
+
+@pytest.fixture
+def home(examples_home: Path, tmp_path: Path) -> Path:
+    """A private copy of the built examples home."""
+    target = tmp_path / "home"
+    shutil.copytree(examples_home, target, symlinks=True)
+    return target
+
+
+@pytest.fixture
+def two(
+    home: Path, encoder: SentenceTransformerEncoder
+) -> Iterator[tuple[Matcher, Matcher, CountingEncoder]]:
+    """Two matchers over one home, as two processes would be; the second counts encodings."""
+    counting = CountingEncoder(encoder)
+    with (
+        Matcher(Settings(home=home), encoder=encoder) as a,
+        Matcher(
+            Settings(home=home),
+            encoder=counting,  # type: ignore[arg-type]
+        ) as b,
+    ):
+        a.live()
+        b.live()
+        yield a, b, counting
+
+
+def drone_cluster(org_id: str = "CL-DRONE-PL", **kw: object) -> Organisation:
+    data: dict[str, object] = dict(
+        id=org_id,
+        name="Silesian Drone Logistics Cluster",
+        kind="cluster",
+        country="PL",
+        description="Cluster of drone makers delivering cold-chain medical and fresh food "
+        "parcels; members build temperature-controlled drone boxes.",
+        ecosystems=["mobility", "agri_food"],
+        keywords=["drones", "cold chain"],
+        offers="Drone delivery of temperature-sensitive goods",
+        seeks="Fresh food exporters and refrigerated logistics partners",
+    )
+    data.update(kw)
+    return Organisation.model_validate(data)
+
+
+def ids(suggestions: Sequence[object]) -> list[str]:
+    return [s.organisation.id for s in suggestions]  # type: ignore[attr-defined]
+
+
+def test_every_write_is_logged_in_its_transaction(
+    home: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    with Matcher(Settings(home=home), encoder=encoder) as m:
+        start = m.store.sequence()
+        m.upsert_organisations([drone_cluster()])
+        m.add_collaborations(
+            [
+                Collaboration(
+                    organisation_a="CL-DRONE-PL",
+                    organisation_b="CL-AGRI-DK",
+                    date=dt.date(2026, 5, 1),
+                )
+            ]
+        )
+        m.record_feedback("CL-DRONE-PL", "CL-AGRI-ES", FeedbackKind.BLOCKED)
+        m.remove_organisation("CL-DRONE-PL")
+        kinds = [c.kind for c in m.store.changes_since(start)]
+        assert kinds == [
+            ChangeKind.ORGANISATION,
+            ChangeKind.COLLABORATION,
+            ChangeKind.FEEDBACK,
+            ChangeKind.ORGANISATION_DELETED,
+        ]
+        before = m.store.sequence()
+        with pytest.raises(ReferentialError):  # refused whole: nothing logged
+            m.add_collaborations(
+                [
+                    Collaboration(
+                        organisation_a="CL-AGRI-DK", organisation_b="NOPE", date=dt.date(2026, 1, 1)
+                    )
+                ]
+            )
+        assert m.store.sequence() == before
+
+
+def test_a_write_in_one_process_is_served_by_the_other_without_encoding(
+    two: tuple[Matcher, Matcher, CountingEncoder],
+) -> None:
+    a, b, counting = two
+    a.upsert_organisations([drone_cluster()])
+    # b never saw the write happen: the change log and the stored vectors bring it.
+    got = b.recommend("CL-DRONE-PL", k=5)
+    assert len(got) == 5 and "CL-DRONE-PL" not in ids(got)
+    assert counting.texts == []  # b applied the write without encoding anything
+    profile = drone_cluster("PROBE")
+    assert ids(b.recommend_profile(profile, k=3))[0] == "CL-DRONE-PL"  # identical profile: rank 1
+
+
+def test_collaborations_deletes_and_feedback_reach_the_other_process(
+    two: tuple[Matcher, Matcher, CountingEncoder],
+) -> None:
+    a, b, _ = two
+    before = ids(b.recommend("CL-AGRI-DK", k=9))
+    target = before[0]
+    a.add_collaborations(
+        [
+            Collaboration(
+                organisation_a="CL-AGRI-DK", organisation_b=target, date=dt.date(2026, 6, 1)
+            )
+        ]
+    )
+    got = b.recommend("CL-AGRI-DK", k=9)
+    assert target not in ids(got)  # now a partner: left out, and counted
+    assert got.left_out.partners == b.recommend("CL-AGRI-DK", k=1).left_out.partners
+    a.record_feedback(before[1], "CL-AGRI-DK", FeedbackKind.BLOCKED)
+    assert before[1] not in ids(b.recommend("CL-AGRI-DK", k=9))
+    assert b.recommend("CL-AGRI-DK", k=9).left_out.blocked == 1
+    a.remove_organisation(before[2])
+    assert before[2] not in ids(b.recommend("CL-AGRI-DK", k=9))
+    with pytest.raises(UnknownOrganisationError):
+        b.recommend(before[2])
+
+
+def test_a_restarted_process_serves_exactly_what_a_fresh_build_serves(
+    home: Path, encoder: SentenceTransformerEncoder, tmp_path: Path
+) -> None:
+    with Matcher(Settings(home=home), encoder=encoder) as m:
+        m.live()
+        m.upsert_organisations([drone_cluster(), drone_cluster("CL-DRONE-CZ", country="CZ")])
+        changed = m.organisation("CL-AGRI-ES").model_copy(
+            update={"description": "Drone parcels for cold-chain fresh food, temperature boxes."}
+        )
+        m.upsert_organisations([changed])
+        m.add_collaborations(
+            [
+                Collaboration(
+                    organisation_a="CL-DRONE-PL",
+                    organisation_b="CL-AGRI-DK",
+                    date=dt.date(2026, 5, 1),
+                )
+            ]
+        )
+    with Matcher(Settings(home=home), encoder=encoder) as restarted:
+        served = {o: restarted.recommend(o, k=8) for o in restarted.store.organisation_ids()}
+        assert (
+            restarted.live().context.profiles.alive.sum() == restarted.store.count_organisations()
+        )
+    fresh_home = tmp_path / "fresh"
+    shutil.copytree(home, fresh_home, symlinks=True)
+    with Matcher(Settings(home=fresh_home), encoder=encoder) as fresh:
+        report = fresh.build()
+        assert not report.up_to_date
+        for org_id, got in served.items():
+            want = fresh.recommend(org_id, k=8)
+            assert ids(got) == ids(want), org_id
+            assert [s.score for s in got] == pytest.approx([s.score for s in want], abs=1e-5)
