@@ -25,11 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 __all__ = [
     "ARTEFACT_SCHEMA_VERSION",
     "Manifest",
     "ManifestMismatchError",
     "current_folder",
+    "map_array",
     "prune_builds",
     "read_manifest",
     "write_atomically",
@@ -37,7 +41,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ARTEFACT_SCHEMA_VERSION = 1
+ARTEFACT_SCHEMA_VERSION = 2
 """Version of the artefact layout this code reads and writes."""
 
 
@@ -105,6 +109,15 @@ def read_manifest(folder: Path) -> Manifest:
         return Manifest(**{k: v for k, v in data.items() if k in known})
     except TypeError as exc:
         raise ManifestMismatchError(f"{path}: incomplete manifest ({exc})") from exc
+
+
+def map_array(folder: Path, name: str) -> npt.NDArray[Any]:
+    """Memory-map ``folder/name.npy`` read-only, as a plain array (shared page cache).
+
+    The pages are shared by every process that maps the file; a plain ``ndarray`` view is
+    returned rather than ``np.memmap`` (whose indexing goes through Python code).
+    """
+    return np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False))
 
 
 def _fsync_dir(path: Path) -> None:

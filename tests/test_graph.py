@@ -63,6 +63,15 @@ def test_local_link_scores_equal_brute_force(seed: int) -> None:
     nb = two_hop(live, q)
     others = np.arange(len(g), dtype=np.int64)
     cn, aa, ra = nb.scores(others)
+    other = int((q + 1) % len(g))
+    dense = two_hop(live, other, live.scratch)  # dense lookups through the scratch space
+    assert [list(x) for x in dense.scores(others)] == [
+        list(x) for x in two_hop(live, other).scores(others)
+    ]
+    two_hop(live, q, live.scratch)  # another owner: the first neighbourhood still answers
+    assert [list(x) for x in dense.scores(others)] == [
+        list(x) for x in two_hop(live, other).scores(others)
+    ]
     walk = nb.walk(live, others)
     for c in range(len(g)):
         if c == q:
@@ -115,5 +124,5 @@ def test_save_and_memory_mapped_load_round_trip(tmp_path) -> None:  # type: igno
     g = random_graph(3)
     g.save(tmp_path)
     back = CollaborationGraph.load(tmp_path, g.ids, g.as_of, index=g.index)
-    assert isinstance(back.indices, np.memmap)
+    assert isinstance(back.indices.base, np.memmap)  # a view of the mapped file, not a copy
     assert nx.utils.graphs_equal(back.nx_graph, g.nx_graph)

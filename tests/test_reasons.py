@@ -91,8 +91,8 @@ def test_reasons_name_what_they_cite_and_follow_contributions() -> None:
     query = org("Q", keywords=["cold chain", "sensors"], country="DK", target_countries=["ES"])
     other = org("X", keywords=["Sensors", "drones"], country="ES")
     values = {"common_partners": 2.0, "target_market": 1.0, "keywords": 0.33}
-    shares = {"common_partners": 0.2, "adamic_adar": 0.3, "keywords": 0.1, "target_market": -0.1}
-    evidence = Evidence(common_partners=["Org P2", "Org P1"])
+    shares = {"common_partners": 0.5, "keywords": 0.1, "target_market": -0.1}
+    evidence = Evidence(common_count=2, common_partners=["Org P2", "Org P1"])
     got = explain(query, other, values, shares, THRESHOLDS, evidence)
     assert texts(got) == [
         "2 partner(s) in common: Org P2, Org P1",

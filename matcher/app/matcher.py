@@ -13,19 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embeddings import Encoder, make_encoder
-from matcher.app.present import Recommendation, present
+from matcher.app.present import Recommendation, present, present_completions
 from matcher.app.settings import Settings
 from matcher.app.snapshot import BuildReport, build_snapshot
 from matcher.app.state import LiveState, prepare_vectors
 from matcher.app.writes import Writer
-from matcher.domain.schema import Collaboration, Organisation, Reason, Suggestion
+from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.ingest import ImportReport, import_cordis, import_platform
 from matcher.ranking.consortium import complete
 from matcher.ranking.features import Query
 from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.ranking.rank import Context, rank
-from matcher.ranking.reasons import Evidence, explain
 from matcher.ranking.rules import Filters
 from matcher.ranking.select import SelectionRules
 from matcher.store import Store
@@ -213,43 +212,13 @@ class Matcher:
                 for o, kinds in self.store.feedback_about(m.id).items()
                 if FeedbackKind.BLOCKED in kinds and o in ctx.profiles.index
             }
-            pool_ids = {r: ctx.profiles.ids[r] for r in rows}
             done, columns = complete(
-                ctx, rows, {r: m for r, m in zip(rows, members, strict=True)}, k,
+                ctx, rows, dict(zip(rows, members, strict=True)), k,
                 topic=topic_vector, filters=filters or Filters(), blocked=blocked,
             )  # fmt: skip
-            found = self.store.get_organisations(ctx.profiles.ids[c.row] for c in done)
-            out: list[Suggestion] = []
-            for c in done:
-                other = found.get(ctx.profiles.ids[c.row])
-                if other is None:
-                    continue
-                reasons: list[Reason] = list(c.gaps)
-                if explain:
-                    member = members[c.member]
-                    values = {n: float(col[c.position]) for n, col in columns[c.member].items()}
-                    shares = dict(
-                        zip(
-                            ctx.scorer.features,
-                            ctx.scorer.contributions(columns[c.member], [c.position])[0].tolist(),
-                            strict=True,
-                        )
-                    )
-                    pair = explain_pair(member, other, values, shares, ctx)
-                    reasons += [
-                        r.model_copy(update={"text": f"with {member.name}: {r.text}"})
-                        for r in pair[:2]
-                    ]
-                out.append(
-                    Suggestion(
-                        rank=len(out) + 1,
-                        organisation=other,
-                        score=round(c.score, 6),
-                        reasons=reasons,
-                    )
-                )
-            _ = pool_ids
-            return Recommendation(out, calibrated=ctx.scorer.calibrated)
+            return present_completions(
+                ctx, self.store, members, done, columns, explain_them=explain
+            )
 
     # -- writing and reading ---------------------------------------------------------------
 
@@ -283,14 +252,3 @@ class Matcher:
             UnknownOrganisationError: the id is not in the store.
         """
         return self.store.get_organisation(organisation_id)
-
-
-def explain_pair(
-    query: Organisation,
-    other: Organisation,
-    values: dict[str, float],
-    shares: dict[str, float],
-    ctx: Context,
-) -> list[Reason]:
-    """Reasons for a pair from its feature values alone (no graph evidence)."""
-    return explain(query, other, values, shares, ctx.thresholds, Evidence())

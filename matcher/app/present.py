@@ -13,11 +13,13 @@ from typing import overload
 import numpy as np
 
 from matcher.domain.schema import Organisation, Reason, Suggestion
+from matcher.ranking.consortium import Completion
+from matcher.ranking.features import Columns
 from matcher.ranking.rank import Context, LeftOut, Ranking
-from matcher.ranking.reasons import Evidence, explain
+from matcher.ranking.reasons import REASON_SIGNALS, Evidence, explain
 from matcher.store import Store
 
-__all__ = ["NO_GOOD_MATCH", "Recommendation", "present"]
+__all__ = ["NO_GOOD_MATCH", "Recommendation", "present", "present_completions"]
 
 NO_GOOD_MATCH = 0.02
 """Below this best probability a list carries a 'no good match' note."""
@@ -52,35 +54,41 @@ class Recommendation(Sequence[Suggestion]):
         return iter(self.suggestions)
 
 
-def _evidence(ctx: Context, store: Store, ranking: Ranking, row: int) -> Evidence:
+def _evidence(
+    ctx: Context, store: Store, ranking: Ranking, row: int, values: dict[str, float]
+) -> Evidence:
+    """What the reasons of one suggestion may cite, looked up only where a reason may show."""
     q = ranking.query
-    p, graph = ctx.profiles, ctx.graph
-    common: list[str] = []
+    p, graph, th = ctx.profiles, ctx.graph, ctx.thresholds
+    count, common = 0, []
     path: tuple[str, str] | None = None
-    if q.row is not None:
+    if q.row is not None and values.get("common_partners", 0.0) > 0:
         shared = np.intersect1d(graph.partners(q.row), graph.partners(row))
-        names = store.get_organisations(p.ids[int(z)] for z in shared.tolist())
-        latest = {z: store.latest_collaboration_of(p.ids[q.row], z) for z in names}
-        ordered = sorted(
-            names, key=lambda z: (-(latest[z].date.toordinal() if latest[z] else 0), z)
-        )
-        common = [names[z].name for z in ordered]
-        if not common and q.neighbourhood is not None:
-            theirs = graph.partners(row).astype(np.int64)
-            _, _, ra = q.neighbourhood.scores(theirs)
-            if len(theirs) and ra.max() > 0:
-                y = int(theirs[int(np.argmax(ra))])
-                link = np.intersect1d(graph.partners(q.row), graph.partners(y))
-                if len(link):
-                    found = store.get_organisations([p.ids[y], p.ids[int(link[0])]])
-                    if len(found) == 2:
-                        path = (found[p.ids[y]].name, found[p.ids[int(link[0])]].name)
+        count = len(shared)
+        common = sorted(store.names(p.ids[int(z)] for z in shared[:3].tolist()).values())
+    elif q.neighbourhood is not None and th.clearly_above("walk", values.get("walk", 0.0)):
+        theirs = graph.partners(row).astype(np.int64)
+        ra = q.neighbourhood.scores(theirs)[2]
+        if len(theirs) and ra.max() > 0:
+            y = int(theirs[int(np.argmax(ra))])
+            link = np.intersect1d(graph.partners(q.row or 0), graph.partners(y))
+            if len(link):
+                ends = [p.ids[y], p.ids[int(link[0])]]
+                found = store.names(ends)
+                if len(found) == 2:
+                    path = (found[ends[0]], found[ends[1]])
     domains: list[tuple[str, int]] = []
-    if ctx.domains is not None and q.row is not None:
+    if (
+        ctx.domains is not None
+        and q.row is not None
+        and th.clearly_above("domain_activity", values.get("domain_activity", 0.0))
+    ):
         domains = ctx.domains.shared(q.row, row)
-    offers = p.vector("offers", row)
-    alike = float(offers @ q.vectors["offers"]) if offers.any() else 0.0
-    return Evidence(common_partners=common, path=path, domains=domains, offers_alike=alike)
+    alike = 0.0
+    if max(values.get("they_offer", 0.0), values.get("you_offer", 0.0)) > 0:
+        offers = p.vector("offers", row)
+        alike = float(offers @ q.vectors["offers"]) if offers.any() else 0.0
+    return Evidence(count, common, path, domains, alike)
 
 
 def present(
@@ -104,11 +112,10 @@ def present(
     ids = [ctx.profiles.ids[r] for r in rows]
     found = store.get_organisations(ids)
     contributions = (
-        ctx.scorer.contributions(ranking.columns, ranking.chosen)
+        ctx.scorer.contributions(ranking.columns, ranking.chosen, REASON_SIGNALS)
         if explain_them and ranking.chosen
         else None
     )
-    features = ctx.scorer.features
     suggestions = []
     for n, (i, row, org_id) in enumerate(zip(ranking.chosen, rows, ids, strict=True)):
         other = found.get(org_id)
@@ -117,8 +124,8 @@ def present(
         reasons: list[Reason] = []
         if contributions is not None:
             values = {name: float(col[i]) for name, col in ranking.columns.items()}
-            shares = dict(zip(features, contributions[n].tolist(), strict=True))
-            evidence = _evidence(ctx, store, ranking, row)
+            shares = {name: float(c[n]) for name, c in contributions.items()}
+            evidence = _evidence(ctx, store, ranking, row, values)
             reasons = explain(query, other, values, shares, ctx.thresholds, evidence)
         suggestions.append(
             Suggestion(
@@ -138,3 +145,41 @@ def present(
             f"{best:.1%}, below {NO_GOOD_MATCH:.0%}"
         )
     return Recommendation(suggestions, ranking.left_out, note, ctx.scorer.calibrated)
+
+
+def present_completions(
+    ctx: Context,
+    store: Store,
+    members: Sequence[Organisation],
+    done: Sequence[Completion],
+    columns: Sequence[Columns],
+    *,
+    explain_them: bool = True,
+) -> Recommendation:
+    """Consortium completions as suggestions: the gaps they fill, then their fit with the
+    member they fit best (at most two reasons, named after that member)."""
+    found = store.get_organisations(ctx.profiles.ids[c.row] for c in done)
+    out: list[Suggestion] = []
+    for c in done:
+        other = found.get(ctx.profiles.ids[c.row])
+        if other is None:
+            continue
+        reasons = list(c.gaps)
+        if explain_them:
+            member = members[c.member]
+            cols = columns[c.member]
+            values = {name: float(col[c.position]) for name, col in cols.items()}
+            shares = ctx.scorer.contributions(cols, [c.position], REASON_SIGNALS)
+            pair = explain(
+                member, other, values, {g: float(v[0]) for g, v in shares.items()},
+                ctx.thresholds, Evidence(),
+            )  # fmt: skip
+            reasons += [
+                r.model_copy(update={"text": f"with {member.name}: {r.text}"}) for r in pair[:2]
+            ]
+        out.append(
+            Suggestion(
+                rank=len(out) + 1, organisation=other, score=round(c.score, 6), reasons=reasons
+            )
+        )
+    return Recommendation(out, calibrated=ctx.scorer.calibrated)

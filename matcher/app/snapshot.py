@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -110,17 +111,28 @@ def _build_settings(settings: Settings) -> dict[str, Any]:
 
 
 def previous_cache(home: Path, encoder: Encoder) -> tuple[EmbeddingCache, Manifest | None]:
+    """The current snapshot's embedding cache (when made by this model and backend) and
+    its manifest (None when the snapshot is of another layout or model).
+
+    The cache is reused across layout versions: it holds only text keys and vectors.
+    """
     cache = EmbeddingCache(encoder.dimension)
     previous = current_folder(home)
     if previous is None:
         return cache, None
     try:
+        raw = json.loads((previous / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return cache, None
+    if (raw.get("model_id"), raw.get("backend")) == (encoder.model_id, encoder.backend):
+        cache = EmbeddingCache.load(previous, encoder.dimension)
+    try:
         manifest = read_manifest(previous)
         manifest.check(model_id=encoder.model_id, backend=encoder.backend)
     except ManifestMismatchError as exc:
-        logger.info("not reusing the previous build: %s", exc)
+        logger.info("the previous snapshot does not match (%s): a full build", exc)
         return cache, None
-    return EmbeddingCache.load(previous, manifest.dimension), manifest
+    return cache, manifest
 
 
 def measure_thresholds(ctx: Context, *, queries: int = 300, per_query: int = 60) -> Thresholds:
@@ -341,7 +353,7 @@ def load_snapshot(folder: Path, *, model: str) -> Snapshot:
         manifest = read_manifest(folder)
         manifest.check(model_id=model)
     except ManifestMismatchError as exc:
-        raise StateError(f"{exc}; run `matcher build`") from exc
+        raise StateError(str(exc)) from exc
     extra = manifest.extra
     profiles = Profiles.load(folder)
     if len(profiles) != manifest.count:

@@ -28,8 +28,15 @@ from matcher.app.settings import Settings
 from matcher.evaluation.harness import Scorer, Split, register_method
 from matcher.graph import FloatArray, IntArray
 from matcher.ranking.scorer import Scorer as PairScorer
+from matcher.store import Store
 
-__all__ = ["PRODUCT_METHODS", "ProductHomes", "register_product_methods"]
+__all__ = [
+    "PRODUCT_METHODS",
+    "ProductHomes",
+    "copy_until",
+    "product_scorer",
+    "register_product_methods",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +89,28 @@ class ProductHomes:
         if self.encoder is None:
             self.encoder = matcher.encoder
         return matcher
+
+
+def copy_until(source: Store) -> Callable[[Matcher, dt.date], None]:
+    """An importer copying a store's state up to a date into a matcher's home.
+
+    Organisations are copied whole (the platform keeps no creation date); collaborations,
+    projects and participations only up to the date.
+    """
+
+    def importer(target: Matcher, until: dt.date) -> None:
+        store = target.store
+        with store.transaction():
+            store.upsert_organisations(source.organisations())
+            projects = [
+                p for p in source.projects() if p.start_date is None or p.start_date <= until
+            ]
+            store.upsert_projects(projects)
+            kept = {p.id for p in projects}
+            store.upsert_participations(p for p in source.participations() if p.project_id in kept)
+            store.upsert_collaborations(source.collaborations(until=until))
+
+    return importer
 
 
 def product_scorer(matcher: Matcher, split: Split, *, scorer: PairScorer | None = None) -> Scorer:

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from embeddings.artefact import map_array
 from matcher.domain.errors import UnknownOrganisationError
 from matcher.domain.schema import Collaboration
 
@@ -242,7 +243,7 @@ class CollaborationGraph:
         """Memory-map arrays written by :meth:`save` (read-only, shared between processes)."""
 
         def read(name: str) -> npt.NDArray[Any]:
-            return np.load(folder / f"graph_{name}.npy", mmap_mode="r", allow_pickle=False)
+            return map_array(folder, f"graph_{name}")
 
         indptr = read("indptr")
         if len(indptr) != len(ids) + 1:

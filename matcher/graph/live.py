@@ -7,12 +7,38 @@ private copy kept current. Reads cost O(partners of the rows asked for).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from matcher.graph.graph import CollaborationGraph, IntArray, entries
 
-__all__ = ["LiveGraph"]
+__all__ = ["LiveGraph", "Scratch"]
+
+
+class Scratch:
+    """Dense per-row lookups of the latest neighbourhood (one process ranks one at a time).
+
+    Filling costs the neighbourhood's size; the rows the previous neighbourhood filled are
+    zeroed first, so nothing is ever proportional to the whole graph. An older
+    neighbourhood falls back to binary search.
+    """
+
+    def __init__(self) -> None:
+        self.values = np.zeros((3, 0))
+        self.owner: Any = None
+
+    def fill(self, nb: Any, size: int) -> None:
+        """Make ``nb``'s scores the dense lookups."""
+        if self.owner is not None and self.values.shape[1]:
+            self.values[:, self.owner.rows] = 0.0
+        if self.values.shape[1] < size:
+            self.values = np.zeros((3, max(size, 2 * self.values.shape[1])))
+        self.values[0, nb.rows] = nb.common_partners
+        self.values[1, nb.rows] = nb.adamic_adar
+        self.values[2, nb.rows] = nb.resource_allocation
+        self.owner = nb
 
 
 class LiveGraph:
@@ -29,6 +55,8 @@ class LiveGraph:
         self.degree = np.diff(np.asarray(base.indptr)).astype(np.float64)
         self.count = self.base_count
         self.as_of = base.as_of
+        self.scratch = Scratch()
+        """Dense lookups of the neighbourhood being ranked (see :class:`Scratch`)."""
         """The date of the latest collaboration (activity counts the two years before it)."""
 
     def __len__(self) -> int:

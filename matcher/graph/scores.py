@@ -14,12 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.graph.graph import FloatArray, IntArray
-from matcher.graph.live import LiveGraph
+from matcher.graph.live import LiveGraph, Scratch
 
 __all__ = ["Neighbourhood", "two_hop"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Neighbourhood:
     """The rows two hops from a query, with the classic link scores of each.
 
@@ -37,9 +37,13 @@ class Neighbourhood:
     common_partners: FloatArray
     adamic_adar: FloatArray
     resource_allocation: FloatArray
+    scratch: Scratch | None = None
 
     def scores(self, rows: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Common partners, Adamic–Adar and resource allocation of ``rows`` (0 if not near)."""
+        if self.scratch is not None and self.scratch.owner is self:
+            dense = self.scratch.values
+            return dense[0, rows], dense[1, rows], dense[2, rows]
         at = np.searchsorted(self.rows, rows)
         at = np.minimum(at, max(len(self.rows) - 1, 0))
         found = self.rows[at] == rows if len(self.rows) else np.zeros(len(rows), np.bool_)
@@ -77,8 +81,14 @@ class Neighbourhood:
         return out
 
 
-def two_hop(graph: LiveGraph, query: int) -> Neighbourhood:
-    """The query's two-hop neighbourhood with its link scores."""
+def two_hop(graph: LiveGraph, query: int, scratch: Scratch | None = None) -> Neighbourhood:
+    """The query's two-hop neighbourhood with its link scores.
+
+    Args:
+        graph: the graph.
+        query: the query's row.
+        scratch: make the neighbourhood's lookups dense through this scratch space.
+    """
     middle = graph.partners(query).astype(np.int64)
     ends, owner = graph.partners_of(middle)
     keep = ends != query
@@ -89,10 +99,14 @@ def two_hop(graph: LiveGraph, query: int) -> Neighbourhood:
     rows, slot = np.unique(ends, return_inverse=True)
     degree = graph.degree[via]
     count = len(rows)
-    return Neighbourhood(
+    nb = Neighbourhood(
         query,
         rows,
         np.bincount(slot, minlength=count).astype(np.float64),
         np.bincount(slot, weights=1.0 / np.log(np.maximum(degree, 2.0)), minlength=count),
         np.bincount(slot, weights=1.0 / np.maximum(degree, 1.0), minlength=count),
+        scratch,
     )
+    if scratch is not None:
+        scratch.fill(nb, len(graph))
+    return nb

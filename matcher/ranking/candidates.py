@@ -22,6 +22,7 @@ import numpy.typing as npt
 from tqdm.auto import tqdm
 
 from embeddings import nearest
+from embeddings.artefact import map_array
 from matcher.ranking.profiles import Profiles
 
 __all__ = ["CandidateLists", "ListSizes", "build_lists", "lists_for"]
@@ -40,8 +41,10 @@ class ListSizes:
     tags: int = 30
     offers: int = 30
     per_target: int = 20
-    two_hop: int = 200
+    two_hop: int = 300
     recent: int = 20
+    popular: int = 50
+    per_domain: int = 20
 
 
 def _neighbours(
@@ -177,6 +180,6 @@ class CandidateLists:
         """Memory-map arrays written by :meth:`save`."""
 
         def read(name: str) -> npt.NDArray[Any]:
-            return np.load(folder / f"candidates_{name}.npy", mmap_mode="r", allow_pickle=False)
+            return map_array(folder, f"candidates_{name}")
 
         return cls(read("indptr"), read("indices"))

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from embeddings.artefact import map_array
 from matcher.domain.schema import Participation, Project
 from matcher.graph.graph import entries
 
@@ -60,6 +61,8 @@ class DomainActivity:
     ) -> None:
         self.families = list(families)
         self.vocab = [list(v) for v in vocab]
+        self._leaders: list[list[npt.NDArray[np.int64]]] | None = None
+        self._leaders_per_key = 0
 
     @classmethod
     def build(
@@ -123,7 +126,7 @@ class DomainActivity:
         """Memory-map arrays written by :meth:`save`."""
 
         def read(name: str) -> npt.NDArray[Any]:
-            return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            return map_array(folder, f"{name}")
 
         vocab = json.loads((folder / "domains.json").read_text())
         families = [
@@ -168,3 +171,27 @@ class DomainActivity:
                 if key in mine:
                     out.append((names[key], int(count)))
         return sorted(out, key=lambda kc: (-kc[1], kc[0]))
+
+    def leaders(self, query: int, per_key: int) -> npt.NDArray[np.int64]:
+        """The most active organisations in each of the query's domain keys (its own too)."""
+        if self._leaders is None or self._leaders_per_key != per_key:
+            self._leaders = [self._rank_keys(f, per_key) for f in range(len(self.families))]
+            self._leaders_per_key = per_key
+        out = [np.zeros(0, np.int64)]
+        for (indptr, indices, _), leaders in zip(self.families, self._leaders, strict=True):
+            if query + 1 < len(indptr):
+                for key in np.asarray(indices[indptr[query] : indptr[query + 1]]).tolist():
+                    out.append(leaders[key])
+        return np.unique(np.concatenate(out))
+
+    def _rank_keys(self, family: int, per_key: int) -> list[npt.NDArray[np.int64]]:
+        indptr, indices, counts = self.families[family]
+        owner = np.repeat(np.arange(len(indptr) - 1), np.diff(np.asarray(indptr)))
+        keys = np.asarray(indices, np.int64)
+        order = np.lexsort((owner, -np.asarray(counts), keys))
+        keys, owner = keys[order], owner[order]
+        starts = np.searchsorted(keys, np.arange(len(self.vocab[family]) + 1))
+        return [
+            owner[starts[k] : min(starts[k + 1], starts[k] + per_key)].astype(np.int64)
+            for k in range(len(self.vocab[family]))
+        ]

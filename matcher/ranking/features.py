@@ -133,7 +133,7 @@ class Query:
             vectors={f: profiles.vectors(f, rows)[0] for f in FIELDS},
             values=values,
             keyword_codes=profiles.keywords.row(row),
-            neighbourhood=two_hop(graph, row),
+            neighbourhood=two_hop(graph, row, graph.scratch),
             degree=float(graph.degree[row]),
             partners=graph.partners(row),
         )

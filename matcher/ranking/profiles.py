@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from embeddings.artefact import map_array
 from matcher.domain.schema import Organisation
 from matcher.domain.vocab import COUNTRIES, STAGE_ORDER, Ecosystem, OrganisationKind
 from matcher.graph.graph import entries
@@ -267,7 +268,7 @@ class Profiles:
         """Memory-map a snapshot's arrays (read-only, shared by every process)."""
 
         def read(name: str) -> npt.NDArray[Any]:
-            return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            return map_array(folder, f"{name}")
 
         ids = json.loads((folder / "ids.json").read_text())
         return cls(

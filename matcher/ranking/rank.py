@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from threadpoolctl import threadpool_limits
 
 from matcher.graph.live import LiveGraph
 from matcher.ranking.candidates import CandidateLists, ListSizes, lists_for
@@ -49,16 +48,22 @@ class Context:
     sizes: ListSizes = field(default_factory=ListSizes)
     masks: Masks = field(init=False)
     hub_degree: float = field(init=False)
+    popular: IntArray = field(init=False)
+    """The best-connected rows: candidates for everyone (popularity predicts new ties)."""
 
     def __post_init__(self) -> None:
         self.masks = Masks(self.profiles)
         self.update_hubs()
 
     def update_hubs(self) -> None:
-        """Recompute the hub cut (after degrees changed)."""
-        degree = self.graph.degree[self.profiles.alive[: len(self.graph.degree)]]
-        cut = float(np.quantile(degree, 1.0 - HUB_SHARE)) if len(degree) else 0.0
+        """Recompute the hub cut and the most popular rows (after degrees changed)."""
+        alive = self.profiles.alive[: len(self.graph.degree)]
+        degree = np.where(alive, self.graph.degree, -1.0)
+        cut = float(np.quantile(degree[alive], 1.0 - HUB_SHARE)) if alive.any() else 0.0
         self.hub_degree = max(cut, 1.0)
+        count = min(self.sizes.popular, len(degree))
+        top = np.argpartition(-degree, count - 1)[:count] if count else np.zeros(0, np.int64)
+        self.popular = np.sort(top[degree[top] > 0]).astype(np.int64)
 
     def query(self, row: int) -> Query:
         """The query view of a row."""
@@ -124,6 +129,9 @@ def _pool(ctx: Context, query: Query) -> IntArray:
         parts += lists_for(p, vectors, [list(query.values.targets)], sizes)
     if query.neighbourhood is not None:
         parts.append(query.neighbourhood.best(sizes.two_hop, ctx.graph.degree))
+    parts.append(ctx.popular)
+    if ctx.domains is not None and query.row is not None:
+        parts.append(ctx.domains.leaders(query.row, sizes.per_domain))
     written = np.array(sorted(set(p.changed_rows)), np.int64)
     if len(written):
         near = p.vectors("text", written) @ query.vectors["text"]
@@ -202,9 +210,8 @@ def score_rows(
     ctx: Context, query: Query, rows: IntArray
 ) -> tuple[Columns, FloatArray, FloatArray]:
     """Features, raw scores and probabilities of the query against some rows."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        columns = pair_features(ctx.profiles, ctx.graph, ctx.domains, query, rows)
-        raw = ctx.scorer.raw(columns)
+    columns = pair_features(ctx.profiles, ctx.graph, ctx.domains, query, rows)
+    raw = ctx.scorer.raw(columns)
     return columns, raw, ctx.scorer.probability(raw)
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
 
 from matcher.domain.schema import Organisation, Reason
-from matcher.domain.vocab import STAGE_ORDER, load_complementarity
+from matcher.domain.vocab import STAGE_ORDER, Ecosystem, load_complementarity
 
 __all__ = ["REASON_SIGNALS", "Evidence", "Thresholds", "explain"]
 
@@ -103,12 +104,14 @@ class Evidence:
     """What a reason may name about the pair beyond its feature values.
 
     Attributes:
-        common_partners: names of partners both have, most recent first.
+        common_count: how many partners both have.
+        common_partners: names of some of them.
         path: for a pair two steps apart, (their partner, your partner) linking them.
         domains: funding domains both work in, with the candidate's project count.
         offers_alike: cosine of what both offer (a competitor offers much the same).
     """
 
+    common_count: int = 0
     common_partners: Sequence[str] = ()
     path: tuple[str, str] | None = None
     domains: Sequence[tuple[str, int]] = ()
@@ -124,6 +127,11 @@ def _than(share: float) -> str:
     return f"closer than {min(share, 99.0):.0f} % of pairs"
 
 
+@cache
+def _relations() -> dict[frozenset[Ecosystem], str]:
+    return load_complementarity()
+
+
 def _complementarity(query: Organisation, other: Organisation) -> str:
     shared = [e for e in other.ecosystems if e in query.ecosystems]
     if shared and query.stages and other.stages:
@@ -135,7 +143,7 @@ def _complementarity(query: Organisation, other: Organisation) -> str:
                 f"{', '.join(s.label for s in mine)}, they do "
                 f"{', '.join(s.label for s in theirs)}"
             )
-    table = load_complementarity()
+    table = _relations()
     for a in query.ecosystems:
         for b in other.ecosystems:
             relation = table.get(frozenset((a, b)))
@@ -158,7 +166,8 @@ def explain(
         query: who asks.
         other: the suggested organisation.
         values: the pair's feature values.
-        contributions: each feature's share of the score (absent: 0).
+        contributions: how much each reason's signals raised the score (by reason name
+            of :data:`REASON_SIGNALS`; absent: 0).
         thresholds: what random pairs get.
         evidence: names and facts the reasons cite.
     """
@@ -178,20 +187,19 @@ def explain(
     if complement:
         texts["complementarity"] = lambda: complement
     competitor = thresholds.clearly_above("offers_alike", evidence.offers_alike)
-    if not competitor and query.seeks and other.offers:
-        if thresholds.clearly_above("they_offer", v.get("they_offer", 0.0)):
-            texts["they_offer"] = lambda: (
-                f"they offer {_clip(other.offers)!r}, which matches what you seek"
-            )
-    if not competitor and query.offers and other.seeks:
-        if thresholds.clearly_above("you_offer", v.get("you_offer", 0.0)):
-            texts["you_offer"] = lambda: f"they seek {_clip(other.seeks)!r}, which you offer"
-    names = list(evidence.common_partners)
-    if names:
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        texts["common_partners"] = lambda: (
-            f"{len(names)} partner(s) in common: {', '.join(names[:3])}{more}"
+    offer = thresholds.clearly_above("they_offer", v.get("they_offer", 0.0))
+    if not competitor and query.seeks and other.offers and offer:
+        texts["they_offer"] = lambda: (
+            f"they offer {_clip(other.offers)!r}, which matches what you seek"
         )
+    seek = thresholds.clearly_above("you_offer", v.get("you_offer", 0.0))
+    if not competitor and query.offers and other.seeks and seek:
+        texts["you_offer"] = lambda: f"they seek {_clip(other.seeks)!r}, which you offer"
+    names = list(evidence.common_partners)[:3]
+    count = max(evidence.common_count, len(names))
+    if count:
+        more = f" and {count - len(names)} more" if count > len(names) else ""
+        texts["common_partners"] = lambda: f"{count} partner(s) in common: {', '.join(names)}{more}"
     elif evidence.path is not None and thresholds.clearly_above("walk", v.get("walk", 0.0)):
         theirs, yours = evidence.path
         texts["walk"] = lambda: f"their partner {theirs} works with your partner {yours}"

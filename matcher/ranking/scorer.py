@@ -90,10 +90,33 @@ class Scorer:
             return self.calibration.probability(raw)
         return LinearRanker.probability(raw)
 
-    def contributions(self, columns: Mapping[str, FloatArray], rows: list[int]) -> FloatArray:
-        """Each feature's share of the raw score for some candidates, (len(rows), features)."""
-        x = stack(columns, self.features)[rows]
-        return self.ranker.contributions(x)
+    def contributions(
+        self,
+        columns: Mapping[str, FloatArray],
+        rows: list[int],
+        groups: Mapping[str, tuple[str, ...]],
+    ) -> dict[str, FloatArray]:
+        """How much each group of features raises some candidates' raw scores.
+
+        A group's contribution is the raw score minus the raw score with the group's
+        features set to their median over the pool (a typical candidate for this query):
+        one batch of predictions for all groups, for any kind of ranker.
+        """
+        x = stack(columns, self.features)
+        typical = np.median(x, axis=0) if len(x) else np.zeros(len(self.features))
+        chosen = x[rows]
+        named = {
+            g: [self.features.index(f) for f in fs if f in self.features]
+            for g, fs in groups.items()
+        }
+        named = {g: cols for g, cols in named.items() if cols}
+        batch = [chosen]
+        for cols in named.values():
+            changed = chosen.copy()
+            changed[:, cols] = typical[cols]
+            batch.append(changed)
+        raw = self.ranker.raw(np.vstack(batch)).reshape(len(batch), len(rows))
+        return {g: raw[0] - raw[i + 1] for i, g in enumerate(named)}
 
     def save(self, folder: Path) -> None:
         """Write the ranker and the calibration into ``folder``."""

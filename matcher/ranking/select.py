@@ -32,7 +32,7 @@ class SelectionRules:
     """Per ten suggestions; None: no limit."""
     target_share: float = 0.5
     """Share of the list reserved for the query's target countries (when it names some)."""
-    max_hubs: int | None = 3
+    max_hubs: int | None = None
     """Per list; None: no limit."""
 
 

@@ -134,6 +134,21 @@ class Store(ChangeLog):
                 out[row["id"]] = _org_from_row(row)
         return out
 
+    def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """The names of the organisations among ``ids`` that exist, by id."""
+        ids = list(ids)
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            out.update(
+                (r[0], r[1])
+                for r in self._db.execute(
+                    f"SELECT id, name FROM organisations WHERE id IN ({marks})", chunk
+                )
+            )
+        return out
+
     def has_organisations(self, ids: Iterable[str]) -> set[str]:
         """Return the subset of ``ids`` that exist."""
         ids = list(ids)
