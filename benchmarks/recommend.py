@@ -1,214 +1,173 @@
-"""Latency of Matcher.recommend in-process: median and p95 of N calls on a built home.
+"""Latency of ``Matcher.recommend`` in one process: totals, the split by step, the GIL share.
 
-Usage: python benchmarks/recommend.py [--home DIR] [--calls 100] [-k 10]
-       [--baseline REF [--rounds 10] [--baseline-home DIR]] [--busy]
-(build the demo first: `MATCHER_HOME=DIR matcher demo`).
+Usage: python benchmarks/recommend.py --home DIR [--calls 500] [-k 10] [--no-explain]
 
-With ``--baseline``, a git revision (e.g. the commit before an optimisation) is unpacked
-into a temporary folder and both versions run side by side: each in its own process, with
-the index loaded and warmed up, taking turns (never at the same time) on the same queries
-in ``--rounds`` slices, so both see the same machine load. ``--busy`` keeps one core busy
-with another process for the whole run, as on a machine shared with another job. Each
-call's CPU time (all the process's threads, busy-waiting BLAS threads included) is shown
-too: unlike the wall-clock time it does not grow while other processes have the cores.
+On a built home (e.g. the hub-heavy 100k home of ``benchmarks/make_home.py``, imported and
+built), ``--calls`` organisations drawn at random (seed 0) each get one recommendation
+with reasons, on one core (one BLAS thread). Printed:
+
+- wall and CPU time per call: median, p90, p99;
+- the same calls again, step by step (the functions ``recommend`` runs, timed one by one):
+  the query's neighbourhood, the pool, features, the model, the selection, the reasons
+  and the store reads;
+- the share of the wall time the GIL is held, estimated with a second thread that counts
+  while it holds the GIL and lets it go every few microseconds: its count per second
+  during the calls, against its count per second with the main thread asleep.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 from machine import describe
+from threadpoolctl import threadpool_limits
 
-HERE = Path(__file__).resolve().parent
-
-
-def summary(times: list[float]) -> str:
-    times = sorted(times)
-    return (
-        f"median {statistics.median(times):.2f} ms, "
-        f"p95 {times[int(0.95 * len(times)) - 1]:.2f} ms, max {times[-1]:.2f} ms"
-    )
+from matcher.app.matcher import Matcher
+from matcher.app.present import present
+from matcher.app.settings import Settings
+from matcher.domain.vocab import FeedbackKind
+from matcher.ranking.rank import rank, score_rows
+from matcher.ranking.select import select
 
 
-def queries(ids: list[str], calls: int) -> list[str]:
-    rng = random.Random(0)
-    return [rng.choice(ids) for _ in range(calls)]
+def quantiles(values: list[float]) -> str:
+    v = sorted(values)
+    pick = lambda q: v[min(len(v) - 1, int(q * len(v)))]  # noqa: E731
+    return f"median {statistics.median(v):6.2f}  p90 {pick(0.9):6.2f}  p99 {pick(0.99):6.2f} ms"
 
 
-def single(home: Path | None, calls: int, k: int) -> None:
-    """Measure the code on sys.path alone."""
-    from matcher.app.matcher import Matcher
-    from matcher.app.settings import Settings
+class Spinner(threading.Thread):
+    """Counts while it holds the GIL; lets it go every 50 counts."""
 
-    settings = Settings(home=home) if home else Settings()
-    with Matcher(settings) as m:
-        ids = m.store.organisation_ids()
-        todo = queries(ids, calls)
-        started = time.perf_counter()
-        m.recommend(todo[0], k=k)  # loads the index
-        load = time.perf_counter() - started
-        times = []
-        for q in todo:
-            t = time.perf_counter()
-            m.recommend(q, k=k)
-            times.append((time.perf_counter() - t) * 1000)
-    print(f"machine: {describe()}")
-    print(f"organisations: {len(ids)}, calls: {len(times)}, k={k}")
-    print(f"first call (loads the index): {load * 1000:.1f} ms")
-    print(f"recommend latency: {summary(times)}")
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.count = 0
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            for _ in range(50):
+                self.count += 1
+            time.sleep(0)
 
 
-def worker(home: Path | None, k: int) -> None:
-    """Serve timing requests on stdin: a JSON list of ids in, a JSON list of ms out."""
-    import matcher
-    from matcher.app.matcher import Matcher
-    from matcher.app.settings import Settings
-
-    settings = Settings(home=home) if home else Settings()
-    with Matcher(settings) as m:
-        ids = m.store.organisation_ids()
-        for q in queries(ids, 20):  # load the index and warm up
-            m.recommend(q, k=k)
-        hello = {"code": str(Path(matcher.__file__).parent), "ids": ids}
-        print(json.dumps(hello), flush=True)
-        for line in sys.stdin:
-            times, cpu = [], []
-            for q in json.loads(line):
-                t, c = time.perf_counter(), time.process_time()
-                m.recommend(q, k=k)
-                times.append((time.perf_counter() - t) * 1000)
-                cpu.append((time.process_time() - c) * 1000)
-            print(json.dumps([times, cpu]), flush=True)
-
-
-def unpack(ref: str, into: Path) -> Path:
-    """The tree of a git revision, unpacked into a folder."""
-    archive = into / "tree.tar"
-    with archive.open("wb") as out:
-        subprocess.run(["git", "-C", str(HERE.parent), "archive", ref], stdout=out, check=True)
-    subprocess.run(["tar", "-xf", str(archive), "-C", str(into)], check=True)
-    return into
-
-
-def side_by_side(
-    home: Path | None,
-    calls: int,
-    k: int,
-    baseline: str,
-    rounds: int,
-    busy: bool,
-    baseline_home: Path | None = None,
-) -> None:
-    """Alternate the baseline revision and this tree on the same queries.
-
-    ``baseline_home`` (default ``home``) is a copy of the same state for the baseline, for
-    when this tree's store schema is newer than the baseline can open.
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {f"baseline {baseline}": unpack(baseline, Path(tmp)), "this tree": HERE.parent}
-        homes = {f"baseline {baseline}": baseline_home or home, "this tree": home}
-        procs = {}
-        for name, tree in trees.items():
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "-k", str(k)]
-            if homes[name]:
-                cmd += ["--home", str(homes[name])]
-            env = {**os.environ, "PYTHONPATH": str(tree)}
-            procs[name] = subprocess.Popen(
-                cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-            )
-        hello = {}
-        for name, proc in procs.items():
-            assert proc.stdout is not None
-            hello[name] = json.loads(proc.stdout.readline())
-        burner = None
-        if busy:
-            burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            time.sleep(1.0)
-        todo = queries(next(iter(hello.values()))["ids"], calls)
-        times: dict[str, list[float]] = {name: [] for name in procs}
-        cpu: dict[str, list[float]] = {name: [] for name in procs}
-        size = max(1, len(todo) // rounds)
-        try:
-            for n, start in enumerate(range(0, len(todo), size)):
-                chunk = todo[start : start + size]
-                order = list(procs) if n % 2 == 0 else list(procs)[::-1]
-                for name in order:
-                    time.sleep(0.2)  # let the other version's idle BLAS threads go to sleep
-                    proc = procs[name]
-                    assert proc.stdin is not None and proc.stdout is not None
-                    proc.stdin.write(json.dumps(chunk) + "\n")
-                    proc.stdin.flush()
-                    wall, used = json.loads(proc.stdout.readline())
-                    times[name] += wall
-                    cpu[name] += used
-        finally:
-            if burner is not None:
-                burner.kill()
-                burner.wait()
-            for proc in procs.values():
-                assert proc.stdin is not None
-                proc.stdin.close()
-                proc.wait()
-    print(f"machine: {describe()}")
-    ids = len(next(iter(hello.values()))["ids"])
-    load = ", one other process keeping a core busy" if busy else ""
-    print(f"organisations: {ids}, calls: {len(todo)} per version in {rounds} alternating "
-          f"rounds, k={k}{load}")  # fmt: skip
-    for name, values in times.items():
-        print(f"{name} ({hello[name]['code']}): {summary(values)}")
-        print(f"  CPU time of the process per call: {summary(cpu[name])}")
-    base, new = (times[n] for n in procs)
-    base_cpu, new_cpu = (cpu[n] for n in procs)
-    print(
-        f"ratio baseline / this tree: median {ratio(base, new, 0.5):.2f}x, "
-        f"p95 {ratio(base, new, 0.95):.2f}x; CPU time median {ratio(base_cpu, new_cpu, 0.5):.2f}x"
-    )
-
-
-def ratio(base: list[float], new: list[float], q: float) -> float:
-    def at(values: list[float]) -> float:
-        values = sorted(values)
-        return statistics.median(values) if q == 0.5 else values[int(q * len(values)) - 1]
-
-    return at(base) / at(new)
+def gil_share(work: callable) -> tuple[float, float]:  # type: ignore[valid-type]
+    """(share of wall time the GIL was held by ``work``, seconds ``work`` took)."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)  # no forced switches: only voluntary releases count
+    spinner = Spinner()
+    spinner.start()
+    try:
+        start, t = spinner.count, time.perf_counter()
+        time.sleep(1.0)
+        idle = (spinner.count - start) / (time.perf_counter() - t)
+        start, t = spinner.count, time.perf_counter()
+        work()
+        seconds = time.perf_counter() - t
+        busy = (spinner.count - start) / seconds
+    finally:
+        spinner.running = False
+        spinner.join()
+        sys.setswitchinterval(old)
+    return max(0.0, 1.0 - busy / idle), seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--home", type=Path, default=None)
-    parser.add_argument("--calls", type=int, default=100)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("-k", type=int, default=10)
-    parser.add_argument("--baseline", default=None, help="git revision to compare against")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--busy", action="store_true", help="keep one core busy meanwhile")
-    parser.add_argument(
-        "--baseline-home", type=Path, default=None, help="a copy of --home for the baseline"
-    )
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-explain", action="store_true")
     args = parser.parse_args()
-    if args.worker:
-        worker(args.home, args.k)
-    elif args.baseline:
-        side_by_side(
-            args.home,
-            args.calls,
-            args.k,
-            args.baseline,
-            args.rounds,
-            args.busy,
-            args.baseline_home,
-        )
-    else:
-        single(args.home, args.calls, args.k)
+    explain = not args.no_explain
+    threadpool_limits(limits=1, user_api="blas")
+    with Matcher(Settings(home=args.home)) as m:
+        ids = m.store.organisation_ids()
+        rng = random.Random(0)
+        todo = [rng.choice(ids) for _ in range(args.calls)]
+        t = time.perf_counter()
+        live = m.live()
+        load = time.perf_counter() - t
+        ctx = live.context
+        for q in todo[:20]:
+            m.recommend(q, args.k, explain=explain)
+        wall, cpu = [], []
+        for q in todo:
+            t, c = time.perf_counter(), time.thread_time()
+            m.recommend(q, args.k, explain=explain)
+            wall.append((time.perf_counter() - t) * 1e3)
+            cpu.append((time.thread_time() - c) * 1e3)
+        steps: dict[str, list[float]] = {
+            s: []
+            for s in ("store reads", "neighbourhood", "pool+rules", "features+model", "selection", "reasons")
+        }
+        for q in todo:
+            with live.reading():
+                marks = [time.perf_counter()]
+                org = m.store.get_organisation(q)
+                feedback = m.store.feedback_about(q)
+                blocked = [
+                    ctx.profiles.index[o]
+                    for o, kinds in feedback.items()
+                    if FeedbackKind.BLOCKED in kinds and o in ctx.profiles.index
+                ]
+                marks.append(time.perf_counter())
+                query = ctx.query(ctx.profiles.index[q])
+                marks.append(time.perf_counter())
+                full = rank(ctx, query, args.k, blocked=blocked, rules=m.rules)
+                marks.append(time.perf_counter())
+                score_rows(ctx, query, full.rows)
+                marks.append(time.perf_counter())
+                country = ctx.profiles.country[full.rows]
+                select(full.probability, country == query.values.country, country < -1,
+                       country < -1, args.k, m.rules)  # fmt: skip
+                marks.append(time.perf_counter())
+                if explain:
+                    present(ctx, m.store, org, full, explain_them=True)
+                marks.append(time.perf_counter())
+            d = [(b - a) * 1e3 for a, b in zip(marks, marks[1:], strict=False)]
+            steps["store reads"].append(d[0])
+            steps["neighbourhood"].append(d[1])
+            steps["pool+rules"].append(d[2] - d[3] - d[4])  # rank() minus its scoring and selection
+            steps["features+model"].append(d[3])
+            steps["selection"].append(d[4])
+            steps["reasons"].append(d[5])
+        share, seconds = gil_share(lambda: [m.recommend(q, args.k, explain=explain) for q in todo])
+        pools = []
+        degrees = []
+        for q in todo[:200]:
+            row = ctx.profiles.index[q]
+            degrees.append(ctx.graph.degree[row])
+            pools.append(len(rank(ctx, ctx.query(row), args.k, rules=m.rules).rows))
+    print(f"machine: {describe()}")
+    print(
+        f"home: {args.home} ({len(ids):,} organisations, {ctx.graph.base.edge_count:,} edges); "
+        f"loaded in {load:.1f} s"
+    )
+    print(
+        f"calls: {len(todo)}, k={args.k}, reasons {'on' if explain else 'off'}, one BLAS thread; "
+        f"queries' partners: median {statistics.median(degrees):.0f}, max {max(degrees):.0f}; "
+        f"pool size median {statistics.median(pools):.0f}, max {max(pools)}"
+    )
+    print(f"recommend, wall: {quantiles(wall)}")
+    print(f"recommend, CPU:  {quantiles(cpu)}")
+    print("by step (the same calls, step by step):")
+    for name, values in steps.items():
+        print(f"  {name:<15} {quantiles(values)}  mean {statistics.mean(values):.2f} ms")
+    print(
+        f"GIL held: {share:.0%} of the wall time ({len(todo)} calls in {seconds:.1f} s, "
+        f"a counting thread's rate against its rate with the main thread asleep)"
+    )
 
 
 if __name__ == "__main__":

@@ -116,7 +116,7 @@ def present(
         if explain_them and ranking.chosen
         else None
     )
-    suggestions = []
+    suggestions: list[Suggestion] = []
     for n, (i, row, org_id) in enumerate(zip(ranking.chosen, rows, ids, strict=True)):
         other = found.get(org_id)
         if other is None:  # deleted since the ranking began

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="candidates taken from an organisation's partners' partners per request "
         "(the best by Adamic–Adar and degree); a build learns with the same pool",
     )  # fmt: skip
+    compact_after: int = Field(
+        default=5000, ge=1,
+        description="changes logged since the current snapshot that make the service build "
+        "a new one in the background",
+    )  # fmt: skip
     max_same_country: int | None = Field(
         default=3, ge=0, le=10,
         description="at most this many of every ten suggestions share the asking "

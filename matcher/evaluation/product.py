@@ -28,6 +28,7 @@ from matcher.app.settings import Settings
 from matcher.evaluation.harness import Scorer, Split, register_method
 from matcher.graph import FloatArray, IntArray
 from matcher.ranking.scorer import Scorer as PairScorer
+from matcher.ranking.training import Labelled
 from matcher.store import Store
 
 __all__ = [
@@ -175,11 +176,12 @@ def register_product_methods(
     names = ["default"]
     for feature in ablations:
         name = f"default-minus-{feature}"
+
+        def factory(s: Split, f: str = feature) -> Scorer:
+            return product_scorer(matcher(), s, scorer=refit_without(matcher(), f))
+
         register_method(
-            name,
-            lambda s, f=feature: product_scorer(matcher(), s, scorer=refit_without(matcher(), f)),
-            description=f"the product's ranker refit without {feature}",
-            replace=True,
+            name, factory, description=f"the product's ranker refit without {feature}", replace=True
         )
         names.append(name)
     return names
@@ -213,4 +215,4 @@ def refit_without(matcher: Matcher, feature: str) -> PairScorer:
     )
 
 
-_HISTORY: dict[str, object] = {}
+_HISTORY: dict[str, tuple[Labelled, Labelled | None] | None] = {}

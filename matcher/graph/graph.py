@@ -332,7 +332,7 @@ class CollaborationGraph:
         second, hop = entries(self.indptr, middle)
         target = owner[hop] * n + np.asarray(self.indices[second], np.int64)
         dense = np.bincount(target, weights=via[middle][hop], minlength=len(rows) * n)
-        out = dense.reshape(len(rows), n)
+        out: FloatArray = dense.astype(np.float64).reshape(len(rows), n)
         out[np.arange(len(rows)), rows] = 0.0
         return out[0] if single else out
 

@@ -77,7 +77,9 @@ class Neighbourhood:
         partners, owner = graph.partners_of(rows)
         ra = self.scores(partners.astype(np.int64))[2]
         weights = ra / np.maximum(graph.degree[partners], 1.0)
-        out: FloatArray = np.bincount(owner, weights=weights, minlength=len(rows))
+        out: FloatArray = np.bincount(owner, weights=weights, minlength=len(rows)).astype(
+            np.float64
+        )
         return out
 
 
@@ -103,8 +105,12 @@ def two_hop(graph: LiveGraph, query: int, scratch: Scratch | None = None) -> Nei
         query,
         rows,
         np.bincount(slot, minlength=count).astype(np.float64),
-        np.bincount(slot, weights=1.0 / np.log(np.maximum(degree, 2.0)), minlength=count),
-        np.bincount(slot, weights=1.0 / np.maximum(degree, 1.0), minlength=count),
+        np.bincount(slot, weights=1.0 / np.log(np.maximum(degree, 2.0)), minlength=count).astype(
+            np.float64
+        ),
+        np.bincount(slot, weights=1.0 / np.maximum(degree, 1.0), minlength=count).astype(
+            np.float64
+        ),
         scratch,
     )
     if scratch is not None:

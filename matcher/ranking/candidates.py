@@ -109,8 +109,8 @@ def lists_for(
         inside = rows[(rows < profiles.base_count) & ~np.isin(rows, changed)]
         found = _neighbours(base, vectors["text"][asking], sizes.per_target, inside)
         written = rows[np.isin(rows, changed)] if len(changed) else rows[:0]
-        for i, near in zip(asking, found, strict=True):
-            parts[i] += [near, written]
+        for i, close in zip(asking, found, strict=True):
+            parts[i].extend([close, written])
     out = []
     for i in range(count):
         merged = np.unique(np.concatenate(parts[i])) if parts[i] else np.zeros(0, np.int64)

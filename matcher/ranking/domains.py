@@ -34,16 +34,27 @@ __all__ = ["DOMAIN_FAMILIES", "DomainActivity", "domain_keys"]
 
 FloatArray = npt.NDArray[np.float64]
 
-DOMAIN_FAMILIES: tuple[str, ...] = ("programme", "topic_prefix", "funding_scheme")
+DOMAIN_FAMILIES: tuple[str, ...] = ("programme", "topic_prefix", "funding_scheme", "topic_line")
 """The key families, in the order :func:`domain_keys` returns them."""
 
 
-def domain_keys(project: Project) -> tuple[list[str], list[str], list[str]]:
-    """A project's keys in each family: programme parts, call-topic prefix, scheme."""
+def domain_keys(project: Project) -> tuple[list[str], ...]:
+    """A project's keys in each family: programme parts, call-topic prefix, scheme, line.
+
+    The call-topic prefix is the code up to the first '-' (``ICT-12-2015`` → ``ICT``); the
+    call line its first two parts (``ICT-12``), shared by a topic's calls across years.
+    """
     programme = [p.strip() for p in project.programme.split(";") if p.strip()]
-    prefix = project.topic.split("-")[0].strip()
+    parts = [x.strip() for x in project.topic.split("-")]
+    prefix = parts[0]
+    line = "-".join(parts[:2]) if len(parts) > 1 and parts[1] else ""
     scheme = project.funding_scheme.strip()
-    return programme, [prefix] if prefix else [], [scheme] if scheme else []
+    return (
+        programme,
+        [prefix] if prefix else [],
+        [scheme] if scheme else [],
+        [line] if line else [],
+    )
 
 
 class DomainActivity:

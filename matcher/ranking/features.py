@@ -17,7 +17,8 @@ candidate; cosines are of unit vectors, 0 where a text is absent):
 - ``same_country``, ``neighbour_country``; ``target_market``: c is in a country x wants
   to enter; ``their_target``: x is in a country c wants to enter;
 - ``activity``: c's collaborations in the two years before the snapshot; ``degree``: c's
-  partners (popularity: weighed by the ranker, never shown as a reason);
+  partners (popularity: weighed by the ranker, never shown as a reason); ``query_degree``:
+  x's partners; ``kind``, ``query_kind`` (codes of the organisation kinds) and ``same_kind``;
 - query-relative, for a listwise ranker: ``*_rank`` (the candidate's rank among the pool by
   that score, 0 best, divided by the pool size) and ``*_share`` (its share of the pool's best).
 """
@@ -66,6 +67,9 @@ FEATURES: tuple[str, ...] = (
     "activity",
     "degree",
     "query_degree",
+    "kind",
+    "query_kind",
+    "same_kind",
     *(f"{name}_rank" for name in RELATIVE),
     *(f"{name}_share" for name in RELATIVE),
 )
@@ -100,7 +104,8 @@ _NEAR = _near()
 
 
 def _popcount(x: npt.NDArray[np.int64]) -> FloatArray:
-    return _POPCOUNT[x & 0xFFFF]
+    out: FloatArray = _POPCOUNT[x & 0xFFFF]
+    return out
 
 
 @dataclass
@@ -237,6 +242,10 @@ def pair_features(
     cols["activity"] = profiles.activity[candidates].astype(np.float64)
     cols["degree"] = graph.degree[candidates]
     cols["query_degree"] = np.full(m, query.degree)
+    kind = profiles.kind[candidates].astype(np.float64)
+    cols["kind"] = kind
+    cols["query_kind"] = np.full(m, float(v.kind))
+    cols["same_kind"] = (kind == v.kind).astype(np.float64)
     for name in RELATIVE:
         cols[f"{name}_rank"], cols[f"{name}_share"] = _relative(cols[name])
     return cols

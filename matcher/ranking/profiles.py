@@ -59,8 +59,8 @@ def country_code(country: str | None) -> int:
 
 def language_code(language: str) -> int:
     """An ISO 639-1 code as a number in [0, 676)."""
-    a, b = language.lower()
-    return (ord(a) - 97) * 26 + (ord(b) - 97)
+    code = language.lower()
+    return (ord(code[0]) - 97) * 26 + (ord(code[1]) - 97)
 
 
 def mask_of(values: Iterable[Any]) -> int:
@@ -223,7 +223,7 @@ class Profiles:
                 ("languages", [list(v.languages) for v in values]),
             )
         }
-        columns = {
+        columns: dict[str, npt.NDArray[Any]] = {
             "country": np.array([v.country for v in values], np.int16),
             "kind": np.array([v.kind for v in values], np.int8),
             "ecosystems": np.array([v.ecosystems for v in values], np.int64),
@@ -304,7 +304,8 @@ class Profiles:
 
     def vector(self, field: str, row: int) -> FloatArray:
         """One row's ``field`` vector."""
-        return self.vectors(field, np.array([row], np.int64))[0]
+        out: FloatArray = self.vectors(field, np.array([row], np.int64))[0]
+        return out
 
     def all_vectors(self, field: str) -> tuple[npt.NDArray[np.float32], IntArray]:
         """The snapshot's ``field`` array (memory-mapped) and the rows overridden since.

@@ -22,7 +22,7 @@ from matcher.ranking.features import FEATURES, stack
 from matcher.ranking.rank import Context, rank
 from matcher.ranking.scorer import Scorer
 from matcher.ranking.select import SelectionRules
-from models import fit_calibration, fit_listwise, fit_ranker
+from models import LinearRanker, ListwiseRanker, fit_calibration, fit_listwise, fit_ranker
 
 __all__ = ["LEARNED_FEATURES", "Labelled", "fit_scorer", "labelled_pairs"]
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
 
-LEARNED_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f != "query_degree")
+LEARNED_FEATURES: tuple[str, ...] = FEATURES
 """The features a learned ranker reads (the evaluation's ablations drop them one by one)."""
 
 _NO_RULES = SelectionRules(max_same_country=None, max_hubs=None, target_share=0.0)
@@ -108,7 +108,7 @@ def fit_scorer(
     *,
     kind: str = "listwise",
     features: tuple[str, ...] = LEARNED_FEATURES,
-    card: dict[str, object] | None = None,
+    card: Mapping[str, object] | None = None,
     seed: int = 0,
 ) -> Scorer:
     """Fit the ranker on ``train`` and its calibration on ``calibrate``.
@@ -129,6 +129,7 @@ def fit_scorer(
         "pool_recall": round(train.found / max(train.wanted, 1), 4),
         **(card or {}),
     }
+    ranker: ListwiseRanker | LinearRanker
     if kind == "listwise":
         ranker = fit_listwise(train.x, train.y, train.groups, features, card=facts, seed=seed)
     elif kind == "linear":
