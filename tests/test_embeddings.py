@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from embeddings import EmbeddingCache, Manifest, SentenceTransformerEncoder, VectorIndex
+from embeddings import EmbeddingCache, Manifest, SentenceTransformerEncoder, nearest
 from embeddings.artefact import (
     ManifestMismatchError,
     current_folder,
+    map_array,
     read_manifest,
     write_atomically,
 )
@@ -23,35 +26,32 @@ def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_exact_search_equals_brute_force() -> None:
-    rng = np.random.default_rng(7)
-    x = unit_rows(rng, 500, 32)
-    ids = [f"org-{i:04d}" for i in range(500)]
-    index = VectorIndex(32)
-    index.add(ids, x)
-    for q in rng.choice(500, 20, replace=False):
-        got = index.search(x[q], 10, exclude=[ids[q]])
-        scores = x @ x[q]
-        scores[q] = -np.inf
-        order = np.lexsort((np.array(ids), -scores))[:10]
-        assert [g[0] for g in got] == [ids[i] for i in order]
-        assert np.allclose([g[1] for g in got], scores[order], atol=1e-5)
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 30), st.booleans())
+def test_nearest_equals_brute_force(seed: int, k: int, subset: bool) -> None:
+    """FAISS's exact search against numpy's brute force, on all rows or a subset."""
+    rng = np.random.default_rng(seed)
+    x = unit_rows(rng, 300, 32)
+    rows = np.sort(rng.choice(300, 120, replace=False)) if subset else None
+    queries = x[rng.choice(300, 5, replace=False)]
+    scores, found = nearest(x, queries, k, rows=rows)
+    pool = np.arange(300) if rows is None else rows
+    for q, got, got_scores in zip(queries, found, scores, strict=True):
+        exact = x[pool] @ q
+        best = np.sort(exact)[::-1][: min(k, len(pool))]
+        assert np.allclose(got_scores, best, atol=1e-5)
+        assert set(got.tolist()) <= set(pool.tolist())
+        assert np.allclose(x[got] @ q, got_scores, atol=1e-5)
 
 
-def test_index_round_trip_and_mismatch(tmp_path: Path) -> None:
-    rng = np.random.default_rng(1)
-    x = unit_rows(rng, 50, 16)
-    index = VectorIndex(16)
-    index.add([str(i) for i in range(50)], x)
-    index.save(tmp_path)
-    back = VectorIndex.load(tmp_path)
-    assert back.ids == index.ids
-    assert np.allclose(back.vector("7"), x[7])
-    with pytest.raises(ValueError, match="already"):
-        back.add(["7"], x[:1])
-    (tmp_path / "ids.json").write_text(json.dumps(["1", "2"]))
-    with pytest.raises(ValueError, match=r"ids\.json names 2"):
-        VectorIndex.load(tmp_path)
+def test_memory_mapped_arrays_are_shared_views(tmp_path: Path) -> None:
+    x = unit_rows(np.random.default_rng(1), 50, 16)
+    np.save(tmp_path / "vectors.npy", x)
+    mapped = map_array(tmp_path, "vectors")
+    assert type(mapped) is np.ndarray and isinstance(mapped.base, np.memmap)
+    assert not mapped.flags.writeable
+    scores, found = nearest(mapped, x[:3], 1)
+    assert found[:, 0].tolist() == [0, 1, 2]
 
 
 def test_cache_keys_survive_save_and_load(tmp_path: Path) -> None:
