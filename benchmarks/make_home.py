@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/make_home.py --organisations 100000 --seed 0 --out DIR
-        [--cordis DIR] [--refit] [--sample 5000] [--no-old]
+        [--cordis DIR] [--refit] [--sample 5000] [--no-old] [--repeat 1]
 
 Generates ``--organisations`` profiles with the demo generator's machinery over a
 collaboration graph whose degree distribution is CORDIS's (matcher/lab/scale.py), writes
@@ -12,7 +12,8 @@ participants, all years), the generator at CORDIS's size, the new home, and the 
 hub-free 100k set of benchmarks/load.py (``synthetic(size, 2000)``, as the load and
 recommend benchmarks built it). ``--refit`` re-fits the generator to ``--cordis`` first and
 rewrites matcher/lab/data/cordis_fit.json; ``--sample N`` also writes N organisations at
-random with the collaborations among them to ``DIR/sample-N/`` (to try ``matcher import``).
+random with the collaborations among them to ``DIR/sample-N/`` (to try ``matcher import``);
+``--repeat N`` generates N times (same seed, same home) and reports the median time.
 Nothing is encoded or built: import the files, then ``matcher build``.
 """
 
@@ -22,6 +23,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -97,6 +99,7 @@ def main() -> None:
     parser.add_argument("--refit", action="store_true", help=f"re-fit and rewrite {FIT_PATH}")
     parser.add_argument("--sample", type=int, default=0, help="also write a sample of N")
     parser.add_argument("--no-old", action="store_true", help="skip the old hub-free set")
+    parser.add_argument("--repeat", type=int, default=1, help="time the generation N times")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -113,14 +116,20 @@ def main() -> None:
         f"(participations per organisation and project sizes from CORDIS; {fit.source})"
     )
 
-    started = time.perf_counter()
-    home = generate_home(args.organisations, args.seed)
-    made = time.perf_counter() - started
+    times = []
+    for _ in range(max(1, args.repeat)):
+        started = time.perf_counter()
+        home = generate_home(args.organisations, args.seed)
+        times.append(time.perf_counter() - started)
+    made = statistics.median(times)
+    if len(times) > 1:
+        print("generation times: " + ", ".join(f"{t:.1f} s" for t in times))
     started = time.perf_counter()
     n_orgs, n_collabs = home.write(args.out)
     written = time.perf_counter() - started
     print(
-        f"generated {n_orgs:,} organisations and {len(home.projects):,} projects in {made:.1f} s; "
+        f"generated {n_orgs:,} organisations and {len(home.projects):,} projects in {made:.1f} s"
+        f"{' (median)' if len(times) > 1 else ''}; "
         f"wrote {n_collabs:,} collaborations to {args.out} in {written:.1f} s"
     )
     if args.sample:
