@@ -12,13 +12,23 @@ import statistics
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from matcher.domain.schema import Collaboration, Organisation
-from matcher.domain.vocab import ASSOCIATED, EU27, CollaborationKind, OrganisationKind
+from matcher.domain.vocab import (
+    ASSOCIATED,
+    EU27,
+    CollaborationKind,
+    OrganisationKind,
+    load_neighbours,
+)
 from matcher.lab.demo import DemoData, generate_demo
+from matcher.lab.demo.profiles import ProfileMaker
+from matcher.lab.demo.vocabulary import DATA, PLACEHOLDERS, load_vocabulary
 
 REPO = Path(__file__).resolve().parent.parent
 ALLOWED_COUNTRIES = set(EU27) | set(ASSOCIATED)
@@ -329,3 +339,87 @@ def test_years_move_the_dates() -> None:
 def test_invalid_arguments(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         generate_demo(**kwargs)
+
+
+# -- vocabularies ------------------------------------------------------------------------
+
+
+def test_neighbours_are_the_domain_table() -> None:
+    # One table of country neighbours: the demo reads the one ranking uses.
+    vocab = load_vocabulary()
+    domain = load_neighbours()
+    assert set(vocab.neighbours) == ALLOWED_COUNTRIES
+    for code, neighbours in vocab.neighbours.items():
+        assert set(neighbours) == set(domain.get(code, ())) & ALLOWED_COUNTRIES
+        assert list(neighbours) == sorted(neighbours)
+    assert "LI" not in vocab.neighbours["AT"]  # outside the platform's countries
+
+
+def test_every_placeholder_gets_a_value() -> None:
+    vocab = load_vocabulary()
+    maker = ProfileMaker(random.Random(0), 2026, vocab)
+    for kind in (OrganisationKind.CLUSTER, OrganisationKind.SME):
+        profile = maker._profile(kind)
+        values = maker.texts.values(profile, "Name", "Short", "Theme")
+        assert set(values) == PLACEHOLDERS
+    used = {
+        name
+        for patterns in vocab.patterns.values()
+        for pattern in patterns
+        for name in re.findall(r"\{(\w+)\}", pattern)
+    }
+    assert used <= PLACEHOLDERS
+    assert {"kw1", "targets", "need", "product"} <= used
+
+
+def test_profile_maker_refuses_kinds_it_has_no_words_for() -> None:
+    maker = ProfileMaker(random.Random(0), 2026)
+    with pytest.raises(ValueError, match="clusters and SMEs"):
+        maker.organisation("X-1", OrganisationKind.UNIVERSITY, set())
+
+
+def _copy_data(tmp_path: Path) -> Path:
+    for source in DATA.glob("*.json"):
+        (tmp_path / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        (
+            "ecosystems.json",
+            lambda d: d["ecosystems"]["digital"].update(related=["digital", "space"]),
+            r"ecosystems\.json: ecosystems\.digital\.related: unknown value 'space'",
+        ),
+        (
+            "countries.json",
+            lambda d: d["countries"].pop("MT"),
+            r"countries\.json: countries: expected EU27 and associated; missing \['MT'\]",
+        ),
+        (
+            "countries.json",
+            lambda d: d["countries"]["AT"]["places"].append(["DE1", "Passau", ""]),
+            r"countries\.AT\.places\[6\]: 'DE1' is not a NUTS code of AT",
+        ),
+        (
+            "sentences.json",
+            lambda d: d["patterns"]["sme_seeks"].append("We want {partners}."),
+            r"patterns\.sme_seeks: unknown placeholders \['partners'\]",
+        ),
+        (
+            "stages.json",
+            lambda d: d["stages"]["design"].pop("verb"),
+            r"stages\.json: stages\.design\.verb: missing",
+        ),
+    ],
+)
+def test_a_broken_data_file_is_named_with_its_key(
+    tmp_path: Path, file: str, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    directory = _copy_data(tmp_path)
+    data = json.loads((directory / file).read_text(encoding="utf-8"))
+    change(data)
+    (directory / file).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_vocabulary(directory)
