@@ -83,7 +83,7 @@ class LinearRanker:
 
     def transform(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Features on the scale the weights apply to."""
-        out = np.array(x, np.float64, copy=True)
+        out = np.nan_to_num(np.array(x, np.float64, copy=True))  # unknown: 0
         out[:, self._log] = np.log1p(np.maximum(out[:, self._log], 0.0))
         return out
 

@@ -87,6 +87,9 @@ def test_local_link_scores_equal_brute_force(seed: int) -> None:
             if y != g.ids[q] and g.ids[c] in nxg[y]
         )
         assert walk[c] == pytest.approx(paths)
+    capped = nb.walk(live, others, cap=3)
+    hub = live.degree[others] > 3
+    assert np.isnan(capped[hub]).all() and np.allclose(capped[~hub], walk[~hub])
     # The whole-graph baselines of the evaluation agree with the local scores.
     assert np.allclose(g.adamic_adar(q)[others != q], aa[others != q])
 

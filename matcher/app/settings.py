@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "settings_table"]
 
 
 class Settings(BaseSettings):
@@ -97,3 +97,21 @@ class Settings(BaseSettings):
     def store_path(self) -> Path:
         """The SQLite file."""
         return self.home_path / "matcher.sqlite"
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table (``docs/configuration.md`` is made from it)."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if default is None:
+            shown = "unset"
+        elif isinstance(default, list):
+            shown = f"`{default}`"
+        elif isinstance(default, Path):
+            shown = f"`{default}`"
+        else:
+            shown = f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        text = " ".join((field.description or "").split())
+        rows.append(f"| `MATCHER_{name.upper()}` | {shown} | {text} |")
+    return "\n".join(rows) + "\n"

@@ -16,7 +16,10 @@ import numpy.typing as npt
 from matcher.graph.graph import FloatArray, IntArray
 from matcher.graph.live import LiveGraph, Scratch
 
-__all__ = ["Neighbourhood", "two_hop"]
+__all__ = ["WALK_CAP", "Neighbourhood", "two_hop"]
+
+WALK_CAP = 500
+"""Candidates with more partners get no walk score (see :meth:`Neighbourhood.walk`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,13 +70,19 @@ class Neighbourhood:
         order = np.lexsort((self.rows, -score))[:count]
         return np.sort(self.rows[order])
 
-    def walk(self, graph: LiveGraph, rows: IntArray) -> FloatArray:
+    def walk(self, graph: LiveGraph, rows: IntArray, *, cap: int = WALK_CAP) -> FloatArray:
         """Three-hop walk score of each row: paths q–x–y–c weighed 1 / (deg x · deg y).
 
         It reaches pairs without a partner in common (a quarter of new partnerships on
         CORDIS): the sum over the candidate's partners y of ``resource_allocation(q, y) /
-        deg y``.
+        deg y``. Rows with more than ``cap`` partners get NaN (unknown: the ranker's trees
+        route it), so a request never walks a hub's thousands of partners.
         """
+        hubs = graph.degree[rows] > cap
+        if hubs.any():
+            out = np.full(len(rows), np.nan)
+            out[~hubs] = self.walk(graph, rows[~hubs], cap=cap)
+            return out
         partners, owner = graph.partners_of(rows)
         ra = self.scores(partners.astype(np.int64))[2]
         weights = ra / np.maximum(graph.degree[partners], 1.0)

@@ -145,13 +145,17 @@ class Query:
 
 
 def _relative(values: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Each value's rank in the pool (0 best, over the pool size) and share of the best."""
+    """Each value's rank in the pool (0 best, over the pool size) and share of the best.
+
+    Unknown values (NaN) rank last and have no share.
+    """
     m = len(values)
-    order = np.argsort(-values, kind="stable")
+    known = ~np.isnan(values)
+    order = np.argsort(-np.where(known, values, -np.inf), kind="stable")
     rank = np.empty(m)
     rank[order] = np.arange(m) / max(m, 1)
-    best = float(values.max()) if m else 0.0
-    share = values / best if best > 0 else np.zeros(m)
+    best = float(values[known].max()) if known.any() else 0.0
+    share = values / best if best > 0 else np.where(known, 0.0, np.nan)
     return rank, share
 
 

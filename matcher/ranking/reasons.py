@@ -64,9 +64,10 @@ class Thresholds:
     @classmethod
     def measure(cls, samples: Mapping[str, FloatArray]) -> Thresholds:
         """Percentiles of each signal's values over random pairs (absent texts left out)."""
+        known = {name: values[~np.isnan(values)] for name, values in samples.items()}
         grid = {
             name: tuple(float(v) for v in np.percentile(values, np.arange(_GRID)))
-            for name, values in samples.items()
+            for name, values in known.items()
             if len(values)
         }
         return cls(grid, max((len(v) for v in samples.values()), default=0))

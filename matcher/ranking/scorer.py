@@ -10,6 +10,7 @@ calibrated probability (the manifest says which).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,9 @@ class Scorer:
         one batch of predictions for all groups, for any kind of ranker.
         """
         x = stack(columns, self.features)
-        typical = np.median(x, axis=0) if len(x) else np.zeros(len(self.features))
+        with warnings.catch_warnings():  # a column unknown everywhere stays unknown
+            warnings.simplefilter("ignore", RuntimeWarning)
+            typical = np.nanmedian(x, axis=0) if len(x) else np.zeros(len(self.features))
         chosen = x[rows]
         named = {
             g: [self.features.index(f) for f in fs if f in self.features]
