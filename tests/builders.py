@@ -10,7 +10,7 @@ import numpy as np
 from matcher.domain.schema import Organisation
 from matcher.graph.graph import CollaborationGraph
 from matcher.graph.live import LiveGraph
-from matcher.ranking.candidates import CandidateLists, ListSizes, build_lists
+from matcher.ranking.candidates import ListSizes, build_lists
 from matcher.ranking.profiles import FIELDS, Profiles
 from matcher.ranking.rank import Context
 from matcher.ranking.reasons import Thresholds
@@ -48,7 +48,7 @@ def context(
     keys = np.zeros((n, len(FIELDS), 16), np.uint8)
     profiles = Profiles.build(orgs, full, keys, np.zeros(n))
     sizes = sizes or ListSizes()
-    lists = CandidateLists(*build_lists(profiles, sizes))
+    lists = build_lists(profiles, sizes)
     return Context(
         profiles,
         LiveGraph(graph),

@@ -18,7 +18,14 @@ from matcher.domain.vocab import (
     load_neighbours,
 )
 from matcher.store import Store
-from models import Calibration, LinearRanker, ListwiseRanker, fit_calibration, fit_listwise, fit_ranker
+from models import (
+    Calibration,
+    LinearRanker,
+    ListwiseRanker,
+    fit_calibration,
+    fit_listwise,
+    fit_ranker,
+)
 
 FEATURES = ("a", "b", "count")
 

@@ -22,7 +22,7 @@ from embeddings import EmbeddingCache, Encoder, text_key
 from matcher.domain.schema import Organisation, Participation, Project
 from matcher.graph.graph import CollaborationGraph, sizes_of_consortia
 from matcher.graph.live import LiveGraph
-from matcher.ranking.candidates import CandidateLists, ListSizes, build_lists
+from matcher.ranking.candidates import ListSizes, build_lists
 from matcher.ranking.domains import DomainActivity
 from matcher.ranking.profiles import FIELDS, Profiles
 from matcher.ranking.rank import Context
@@ -250,7 +250,7 @@ def assemble(
     domains = DomainActivity.build(
         profiles.index, data.projects.values(), data.participations, as_of=as_of
     )
-    lists = CandidateLists(*build_lists(profiles, sizes, show_progress=show_progress))
+    lists = build_lists(profiles, sizes, show_progress=show_progress)
     ctx = Context(
         profiles,
         LiveGraph(graph),

@@ -30,7 +30,8 @@ from matcher.app.settings import Settings
 from matcher.domain.errors import StateError
 from matcher.graph.graph import CollaborationGraph
 from matcher.graph.live import LiveGraph
-from matcher.ranking.candidates import CandidateLists, ListSizes
+from matcher.graph.rows import RowSets
+from matcher.ranking.candidates import ListSizes
 from matcher.ranking.domains import DomainActivity
 from matcher.ranking.features import pair_features
 from matcher.ranking.profiles import FIELDS, Profiles
@@ -321,7 +322,7 @@ def build_snapshot(
     def write(folder: Path) -> None:
         ctx.profiles.save(folder)
         graph.save(folder)
-        ctx.lists.save(folder)
+        ctx.lists.save(folder, "candidates")
         if ctx.domains is not None:
             ctx.domains.save(folder)
         ctx.scorer.save(folder)
@@ -365,7 +366,7 @@ def load_snapshot(folder: Path, *, model: str) -> Snapshot:
         profiles,
         LiveGraph(graph),
         DomainActivity.load(folder) if extra.get("domains") else None,
-        CandidateLists.load(folder),
+        RowSets.load(folder, "candidates"),
         Scorer.load(folder),
         Thresholds.from_json(extra["thresholds"]),
         ListSizes(**extra["build"]["sizes"]),

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from embeddings.artefact import map_array
 from matcher.domain.errors import UnknownOrganisationError
 from matcher.domain.schema import Collaboration
+from matcher.graph.rows import entries
 
 if TYPE_CHECKING:
     from matcher.store import CollaborationRow, Store
@@ -335,15 +336,3 @@ class CollaborationGraph:
         out: FloatArray = dense.astype(np.float64).reshape(len(rows), n)
         out[np.arange(len(rows)), rows] = 0.0
         return out[0] if single else out
-
-
-def entries(indptr: npt.NDArray[Any], rows: IntArray) -> tuple[IntArray, IntArray]:
-    """Positions of the stored entries of CSR ``rows``, row after row, and each one's owner.
-
-    The second array gives, for each position, its index into ``rows``.
-    """
-    starts = np.asarray(indptr[rows], np.int64)
-    lengths = np.asarray(indptr[rows + 1], np.int64) - starts
-    owner = np.repeat(np.arange(len(rows)), lengths)
-    shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(len(owner)) + shift, owner

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matcher.graph.graph import CollaborationGraph, IntArray, entries
+from matcher.graph.graph import CollaborationGraph, IntArray
+from matcher.graph.rows import RowSets
 
 __all__ = ["LiveGraph", "Scratch"]
 
@@ -51,13 +52,13 @@ class LiveGraph:
     def __init__(self, base: CollaborationGraph) -> None:
         self.base = base
         self.base_count = len(base)
-        self.changed: dict[int, npt.NDArray[np.int32]] = {}
+        self.sets = RowSets(base.indptr, base.indices)
         self.degree = np.diff(np.asarray(base.indptr)).astype(np.float64)
         self.count = self.base_count
         self.as_of = base.as_of
+        """The date of the latest collaboration (activity counts the two years before it)."""
         self.scratch = Scratch()
         """Dense lookups of the neighbourhood being ranked (see :class:`Scratch`)."""
-        """The date of the latest collaboration (activity counts the two years before it)."""
 
     def __len__(self) -> int:
         return self.count
@@ -69,29 +70,11 @@ class LiveGraph:
 
     def partners(self, row: int) -> npt.NDArray[np.int32]:
         """The rows linked to ``row``, sorted."""
-        got = self.changed.get(row)
-        if got is not None:
-            return got
-        if row >= self.base_count:
-            return np.zeros(0, np.int32)
-        return np.asarray(self.base.partners(row), np.int32)
+        return self.sets.row(row)
 
     def partners_of(self, rows: IntArray) -> tuple[npt.NDArray[np.int32], IntArray]:
         """The partners of several rows, concatenated, and each entry's index into ``rows``."""
-        plain = np.ones(len(rows), np.bool_)
-        if self.changed or self.count > self.base_count:
-            plain = np.array(
-                [int(r) < self.base_count and int(r) not in self.changed for r in rows.tolist()],
-                np.bool_,
-            )
-        positions, owner = entries(self.base.indptr, rows[plain])
-        out = [np.asarray(self.base.indices[positions], np.int32)]
-        owners = [np.flatnonzero(plain)[owner]]
-        for i in np.flatnonzero(~plain).tolist():
-            got = self.partners(int(rows[i]))
-            out.append(got)
-            owners.append(np.full(len(got), i, np.int64))
-        return np.concatenate(out), np.concatenate(owners)
+        return self.sets.gather(rows)
 
     def linked(self, a: int, b: int) -> bool:
         """Whether two rows are partners."""
@@ -105,12 +88,7 @@ class LiveGraph:
             return False
         for x, y in ((a, b), (b, a)):
             current = self.partners(x)
-            if linked:
-                self.changed[x] = np.insert(current, np.searchsorted(current, y), y).astype(
-                    np.int32
-                )
-            else:
-                self.changed[x] = current[current != y]
+            self.sets.set(x, np.append(current, y) if linked else current[current != y])
             self.degree[x] += 1.0 if linked else -1.0
         return True
 

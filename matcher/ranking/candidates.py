@@ -14,18 +14,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from tqdm.auto import tqdm
 
 from embeddings import nearest
-from embeddings.artefact import map_array
+from matcher.graph.rows import RowSets
 from matcher.ranking.profiles import Profiles
 
-__all__ = ["CandidateLists", "ListSizes", "build_lists", "lists_for"]
+__all__ = ["ListSizes", "build_lists", "lists_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +120,8 @@ def lists_for(
 
 def build_lists(
     profiles: Profiles, sizes: ListSizes, *, batch: int = 4096, show_progress: bool = False
-) -> tuple[IntArray, npt.NDArray[np.int32]]:
-    """Every row's stored candidate list, as CSR arrays (indptr, indices).
+) -> RowSets:
+    """Every row's stored candidate list.
 
     Raises:
         ValueError: the profiles have written rows (build lists from a fresh snapshot).
@@ -138,48 +136,4 @@ def build_lists(
         vectors = {f: profiles.vectors(f, rows) for f in ("text", "tags", "seeks")}
         targets = [profiles.targets.row(int(r)).tolist() for r in rows]
         lists += lists_for(profiles, vectors, targets, sizes, exclude=rows.tolist())
-    lengths = np.array([len(x) for x in lists], np.int64)
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    indices = np.concatenate(lists).astype(np.int32) if lists else np.zeros(0, np.int32)
-    return indptr, indices
-
-
-class CandidateLists:
-    """The stored lists of a snapshot with the lists of rows written since.
-
-    Args:
-        indptr: CSR row pointers (memory-mapped).
-        indices: CSR candidate rows.
-    """
-
-    def __init__(self, indptr: npt.NDArray[Any], indices: npt.NDArray[Any]) -> None:
-        self.indptr, self.indices = indptr, indices
-        self.changed: dict[int, IntArray] = {}
-
-    def row(self, r: int) -> IntArray:
-        """The stored list of row ``r``."""
-        got = self.changed.get(r)
-        if got is not None:
-            return got
-        if r + 1 >= len(self.indptr):
-            return np.zeros(0, np.int64)
-        return np.asarray(self.indices[self.indptr[r] : self.indptr[r + 1]], np.int64)
-
-    def set(self, r: int, rows: IntArray) -> None:
-        """Replace row ``r``'s list (after its profile was written)."""
-        self.changed[r] = rows
-
-    def save(self, folder: Path) -> None:
-        """Write ``candidates_*.npy`` into a snapshot folder."""
-        np.save(folder / "candidates_indptr.npy", np.asarray(self.indptr), allow_pickle=False)
-        np.save(folder / "candidates_indices.npy", np.asarray(self.indices), allow_pickle=False)
-
-    @classmethod
-    def load(cls, folder: Path) -> CandidateLists:
-        """Memory-map arrays written by :meth:`save`."""
-
-        def read(name: str) -> npt.NDArray[Any]:
-            return map_array(folder, f"candidates_{name}")
-
-        return cls(read("indptr"), read("indices"))
+    return RowSets.of([x.tolist() for x in lists])

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from embeddings.artefact import map_array
 from matcher.domain.schema import Organisation
 from matcher.domain.vocab import COUNTRIES, STAGE_ORDER, Ecosystem, OrganisationKind
-from matcher.graph.graph import entries
+from matcher.graph.rows import RowSets
 
 __all__ = [
     "COUNTRY_CODES",
@@ -97,58 +97,6 @@ class RowValues:
         )
 
 
-class _Sparse:
-    """Rows of integer sets as CSR arrays with a per-process overlay of changed rows."""
-
-    def __init__(self, indptr: npt.NDArray[Any], indices: npt.NDArray[Any]) -> None:
-        self.indptr, self.indices = indptr, indices
-        self.changed: dict[int, npt.NDArray[np.int32]] = {}
-
-    @classmethod
-    def of(cls, rows: Sequence[Sequence[int]]) -> _Sparse:
-        lengths = np.array([len(r) for r in rows], np.int64)
-        indptr = np.zeros(len(rows) + 1, np.int64)
-        np.cumsum(lengths, out=indptr[1:])
-        flat = [x for r in rows for x in r]
-        return cls(indptr, np.array(flat, np.int32))
-
-    def row(self, r: int) -> npt.NDArray[np.int32]:
-        got = self.changed.get(r)
-        if got is not None:
-            return got
-        if r + 1 >= len(self.indptr):
-            return np.zeros(0, np.int32)
-        return np.asarray(self.indices[self.indptr[r] : self.indptr[r + 1]], np.int32)
-
-    def gather(self, rows: IntArray) -> tuple[npt.NDArray[np.int32], IntArray]:
-        """The values of several rows, concatenated, and each value's index into ``rows``."""
-        base = len(self.indptr) - 1
-        plain = rows < base
-        if self.changed:
-            plain &= ~np.isin(rows, np.fromiter(self.changed, np.int64, len(self.changed)))
-        positions, owner = entries(self.indptr, rows[plain])
-        values = [np.asarray(self.indices[positions], np.int32)]
-        owners = [np.flatnonzero(plain)[owner]]
-        for i in np.flatnonzero(~plain).tolist():
-            got = self.row(int(rows[i]))
-            values.append(got)
-            owners.append(np.full(len(got), i, np.int64))
-        return np.concatenate(values), np.concatenate(owners)
-
-    def set(self, r: int, values: Sequence[int]) -> None:
-        self.changed[r] = np.array(sorted(values), np.int32)
-
-    def rows_having(self, value: int, n: int) -> npt.NDArray[np.bool_]:
-        """A mask of the rows whose set holds ``value``."""
-        mask = np.zeros(n, np.bool_)
-        base = len(self.indptr) - 1
-        owners = np.repeat(np.arange(base), np.diff(np.asarray(self.indptr)))
-        mask[owners[np.asarray(self.indices) == value]] = True
-        for r, values in self.changed.items():
-            mask[r] = bool((values == value).any())
-        return mask
-
-
 class Profiles:
     """Every organisation's ranking-relevant values, row-aligned with the ids.
 
@@ -170,10 +118,10 @@ class Profiles:
         vectors: Mapping[str, npt.NDArray[np.float32]],
         keys: npt.NDArray[np.uint8],
         columns: Mapping[str, npt.NDArray[Any]],
-        keywords: tuple[npt.NDArray[Any], npt.NDArray[Any]],
+        keywords: RowSets,
         keyword_vocab: Sequence[str],
-        targets: tuple[npt.NDArray[Any], npt.NDArray[Any]],
-        languages: tuple[npt.NDArray[Any], npt.NDArray[Any]],
+        targets: RowSets,
+        languages: RowSets,
     ) -> None:
         self.ids: list[str] = list(ids)
         self.index: dict[str, int] = {o: i for i, o in enumerate(self.ids)}
@@ -188,11 +136,11 @@ class Profiles:
         self.stages = np.array(columns["stages"], np.int64)
         self.activity = np.array(columns["activity"], np.float32)
         self.alive = np.ones(len(self.ids), np.bool_)
-        self.keywords = _Sparse(*keywords)
+        self.keywords = keywords
         self.keyword_vocab: list[str] = list(keyword_vocab)
         self._keyword_code = {k: i for i, k in enumerate(self.keyword_vocab)}
-        self.targets = _Sparse(*targets)
-        self.languages = _Sparse(*languages)
+        self.targets = targets
+        self.languages = languages
         # The overlay: rows written since the snapshot keep their vectors here.
         self._slot = np.full(len(self.ids), -1, np.int32)
         self._extra = np.zeros((0, len(FIELDS), self.dimension), np.float32)
@@ -216,7 +164,7 @@ class Profiles:
         vocab: dict[str, int] = {}
         kw_rows = [[vocab.setdefault(k, len(vocab)) for k in v.keywords] for v in values]
         sparse = {
-            name: _Sparse.of(rows)
+            name: RowSets.of(rows)
             for name, rows in (
                 ("keywords", kw_rows),
                 ("targets", [list(v.targets) for v in values]),
@@ -235,10 +183,10 @@ class Profiles:
             vectors,
             keys,
             columns,
-            (sparse["keywords"].indptr, sparse["keywords"].indices),
+            sparse["keywords"],
             list(vocab),
-            (sparse["targets"].indptr, sparse["targets"].indices),
-            (sparse["languages"].indptr, sparse["languages"].indices),
+            sparse["targets"],
+            sparse["languages"],
         )
 
     def save(self, folder: Path) -> None:
@@ -257,9 +205,7 @@ class Profiles:
             "activity": self.activity,
         }
         for name in ("keywords", "targets", "languages"):
-            sparse: _Sparse = getattr(self, name)
-            arrays[f"{name}_indptr"] = np.asarray(sparse.indptr)
-            arrays[f"{name}_indices"] = np.asarray(sparse.indices)
+            getattr(self, name).save(folder, name)
         for name, array in arrays.items():
             np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
 
@@ -276,10 +222,10 @@ class Profiles:
             {f: read(f"vectors_{f}") for f in FIELDS},
             read("text_keys"),
             {c: read(c) for c in ("country", "kind", "ecosystems", "stages", "activity")},
-            (read("keywords_indptr"), read("keywords_indices")),
+            RowSets.load(folder, "keywords"),
             json.loads((folder / "keywords.json").read_text()),
-            (read("targets_indptr"), read("targets_indices")),
-            (read("languages_indptr"), read("languages_indices")),
+            RowSets.load(folder, "targets"),
+            RowSets.load(folder, "languages"),
         )
 
     # -- reading ---------------------------------------------------------------------------

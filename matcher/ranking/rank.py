@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.graph.live import LiveGraph
-from matcher.ranking.candidates import CandidateLists, ListSizes, lists_for
+from matcher.graph.rows import RowSets
+from matcher.ranking.candidates import ListSizes, lists_for
 from matcher.ranking.domains import DomainActivity
 from matcher.ranking.features import Columns, Query, pair_features
 from matcher.ranking.profiles import FIELDS, Profiles
@@ -42,7 +43,8 @@ class Context:
     profiles: Profiles
     graph: LiveGraph
     domains: DomainActivity | None
-    lists: CandidateLists
+    lists: RowSets
+    """Each row's stored candidate list (:func:`~matcher.ranking.candidates.build_lists`)."""
     scorer: Scorer
     thresholds: Thresholds
     sizes: ListSizes = field(default_factory=ListSizes)
@@ -123,7 +125,7 @@ def _pool(ctx: Context, query: Query) -> IntArray:
     parts: list[IntArray] = []
     p = ctx.profiles
     if query.row is not None and (query.row in ctx.lists.changed or query.row < p.base_count):
-        parts.append(ctx.lists.row(query.row))
+        parts.append(ctx.lists.row(query.row).astype(np.int64))
     else:
         vectors = {f: query.vectors[f][None, :] for f in FIELDS}
         parts += lists_for(p, vectors, [list(query.values.targets)], sizes)

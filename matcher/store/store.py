@@ -123,46 +123,25 @@ class Store(ChangeLog):
 
     def get_organisations(self, ids: Iterable[str]) -> dict[str, Organisation]:
         """Return the organisations among ``ids`` that exist, by id."""
-        ids = list(ids)
-        out: dict[str, Organisation] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for row in self._db.execute(
-                f"SELECT * FROM organisations WHERE id IN ({marks})", chunk
-            ):
-                out[row["id"]] = _org_from_row(row)
-        return out
+        return {row["id"]: _org_from_row(row) for row in self._by_ids("*", ids)}
 
     def names(self, ids: Iterable[str]) -> dict[str, str]:
         """The names of the organisations among ``ids`` that exist, by id."""
-        ids = list(ids)
-        out: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            out.update(
-                (r[0], r[1])
-                for r in self._db.execute(
-                    f"SELECT id, name FROM organisations WHERE id IN ({marks})", chunk
-                )
-            )
-        return out
+        return {row[0]: row[1] for row in self._by_ids("id, name", ids)}
 
     def has_organisations(self, ids: Iterable[str]) -> set[str]:
         """Return the subset of ``ids`` that exist."""
-        ids = list(ids)
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        return {row[0] for row in self._by_ids("id", ids)}
+
+    def _by_ids(self, columns: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """Rows of the organisations among ``ids``, 500 ids per query."""
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            found.update(
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT id FROM organisations WHERE id IN ({marks})", chunk
-                )
+            yield from self._db.execute(
+                f"SELECT {columns} FROM organisations WHERE id IN ({marks})", chunk
             )
-        return found
 
     def organisations(
         self, *, kind: str | None = None, country: str | None = None
