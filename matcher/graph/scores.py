@@ -80,9 +80,9 @@ class Neighbourhood:
         """
         hubs = graph.degree[rows] > cap
         if hubs.any():
-            out = np.full(len(rows), np.nan)
-            out[~hubs] = self.walk(graph, rows[~hubs], cap=cap)
-            return out
+            known: FloatArray = np.full(len(rows), np.nan)
+            known[~hubs] = self.walk(graph, rows[~hubs], cap=cap)
+            return known
         partners, owner = graph.partners_of(rows)
         ra = self.scores(partners.astype(np.int64))[2]
         weights = ra / np.maximum(graph.degree[partners], 1.0)
