@@ -15,6 +15,9 @@ E = TypeVar("E", bound=StrEnum)
 def closest(value: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str | None:
     """The choice nearest to ``value`` by spelling (case-insensitive), or None.
 
+    Near spellings first (``agri_fod``), then a unique choice that begins with or holds
+    what was written (``prod`` → ``production``, ``meeting`` → ``event_meeting``).
+
     Args:
         value: what was written.
         choices: the allowed values.
@@ -25,7 +28,14 @@ def closest(value: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str |
     if folded in by_folded:
         return by_folded[folded]
     found = difflib.get_close_matches(folded, list(by_folded), n=1, cutoff=cutoff)
-    return by_folded[found[0]] if found else None
+    if found:
+        return by_folded[found[0]]
+    if len(folded) >= 3:  # a unique choice that starts with, then contains, what was written
+        for test in (str.startswith, str.__contains__):
+            hits = [c for f, c in by_folded.items() if test(f, folded)]
+            if len(hits) == 1:
+                return hits[0]
+    return None
 
 
 def did_you_mean(value: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
