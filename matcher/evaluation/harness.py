@@ -747,12 +747,18 @@ class EvaluationReport:
             f"train ≤ {self.train_until}, test {first}–{last}: "
             f"{self.train_organisations:,} train organisations, {self.train_pairs:,} train "
             f"pairs, {self.new_pairs:,} new pairs, {self.queries:,} queries (seed {self.seed})",
-            f"k = {k}; 95% CIs from {self.bootstrap} bootstrap resamples of the queries",
+            f"k = {k}; "
+            + (
+                f"95% CIs from {self.bootstrap} bootstrap resamples of the queries"
+                if self.bootstrap
+                else "no intervals (no bootstrap resamples)"
+            ),
             "",
         ]
         cols = [f"hits@{k}", f"recall@{k}", f"precision@{k}", f"ndcg@{k}", "mrr"]
         extra = ["coverage", "gini", f"countries@{k}", f"kinds@{k}"]
-        headers = ["method", *cols, f"ndcg@{k} 95% CI", *extra, "s"]
+        interval = [f"ndcg@{k} 95% CI"] if self.bootstrap else []
+        headers = ["method", *cols, *interval, *extra, "s"]
         rows = []
         for name, res in self.methods.items():
             lo, hi = res.ci.get(f"ndcg@{k}", (math.nan, math.nan))
@@ -760,7 +766,7 @@ class EvaluationReport:
                 [
                     name,
                     *(f"{res.metrics[c]:.3f}" for c in cols),
-                    f"[{lo:.3f}, {hi:.3f}]",
+                    *([f"[{lo:.3f}, {hi:.3f}]"] if self.bootstrap else []),
                     *(f"{res.metrics[c]:.3f}" if c in res.metrics else "-" for c in extra),
                     f"{res.seconds:.1f}",
                 ]

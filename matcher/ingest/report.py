@@ -38,7 +38,11 @@ class ImportReport:
             + f"; {self.changed} rows changed in the store"
         )
         if self.rejected:
-            text += f"; {len(self.rejected)} problems, rejected rows listed in {self.report_path}"
+            rows = len({(p.file, p.line) for p in self.rejected})
+            text += (
+                f"; {rows} row(s) rejected ({len(self.rejected)} problem(s)), "
+                f"listed in {self.report_path}"
+            )
         return text
 
 
