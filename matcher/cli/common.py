@@ -37,6 +37,7 @@ __all__ = [
     "add_filter_options",
     "bounded_int",
     "check_filters",
+    "check_paths",
     "clip",
     "filters_of",
     "print_json",
@@ -108,6 +109,23 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
 
     parse.__name__ = "number"
     return parse
+
+
+def check_paths(
+    args: argparse.Namespace, *, directory: str = "", files: Sequence[str] = ()
+) -> None:
+    """Each named input exists: ``--DIRECTORY`` a directory, each ``--FILE`` a file.
+
+    Raises:
+        DataError: one does not exist.
+    """
+    folder = getattr(args, directory, None) if directory else None
+    if folder is not None and not folder.is_dir():
+        raise DataError(f"--{directory}: {folder} is not a directory")
+    for option in files:
+        path = getattr(args, option)
+        if path is not None and not path.is_file():
+            raise DataError(f"--{option}: no such file: {path}")
 
 
 def split_values(text: str | None) -> list[str]:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from matcher.cli.common import (
     EXIT_DATA,
     EXIT_OK,
-    DataError,
     UsageError,
     bounded_int,
+    check_paths,
     clip,
     print_json,
     quiet_onnxruntime,
@@ -128,12 +128,7 @@ def check_import(args: argparse.Namespace) -> None:
             args.until = dt.date.fromisoformat(args.until)
         except ValueError:
             raise UsageError(f"--until: {args.until!r} is not a date (YYYY-MM-DD)") from None
-    if args.cordis and not args.cordis.is_dir():
-        raise DataError(f"--cordis: {args.cordis} is not a directory")
-    for option in ("organisations", "collaborations"):
-        path = getattr(args, option)
-        if path is not None and not path.is_file():
-            raise DataError(f"--{option}: no such file: {path}")
+    check_paths(args, directory="cordis", files=("organisations", "collaborations"))
 
 
 def run_import(args: argparse.Namespace, matcher: Matcher) -> int:

@@ -12,6 +12,7 @@ from matcher.cli.common import (
     DataError,
     UsageError,
     bounded_int,
+    check_paths,
     print_json,
     quiet_onnxruntime,
     split_values,
@@ -97,12 +98,7 @@ def check(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--test-years {args.test_years[0]} must come after --train-until {args.train_until}"
         )
-    if args.cordis and not args.cordis.is_dir():
-        raise DataError(f"--cordis: {args.cordis} is not a directory")
-    for option in ("collaborations", "organisations"):
-        path = getattr(args, option)
-        if path is not None and not path.is_file():
-            raise DataError(f"--{option}: no such file: {path}")
+    check_paths(args, directory="cordis", files=("collaborations", "organisations"))
     from matcher.evaluation.offline import DEFAULT_METHODS, PROFILE_METHODS
 
     names = split_values(args.methods)

@@ -7,7 +7,13 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import TypeVar
 
-__all__ = ["UnknownChoiceError", "closest", "did_you_mean", "parse_choice"]
+__all__ = [
+    "UnknownChoiceError",
+    "UnknownCodeError",
+    "closest",
+    "did_you_mean",
+    "parse_choice",
+]
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -61,6 +67,23 @@ class UnknownChoiceError(ValueError):
         super().__init__(
             f"unknown {what} {value!r}: expected one of {', '.join(self.choices)}{guess}"
         )
+
+
+class UnknownCodeError(ValueError):
+    """A value that is not a code of a standard; the message names the code probably meant.
+
+    Attributes:
+        value: what was written.
+        suggestion: the code it probably means, if any.
+    """
+
+    def __init__(self, value: str, standard: str, suggestion: str | None, name: str = "") -> None:
+        self.value = value
+        self.suggestion = suggestion
+        guess = ""
+        if suggestion is not None:
+            guess = f"; did you mean {suggestion}{f' ({name})' if name else ''}?"
+        super().__init__(f"{value!r} is not an {standard} code{guess}")
 
 
 def parse_choice(enum: type[E], value: str, what: str) -> E:

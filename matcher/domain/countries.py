@@ -11,10 +11,11 @@ from __future__ import annotations
 import difflib
 from functools import cache
 
+from matcher.domain.choices import UnknownCodeError
+
 __all__ = [
     "CORDIS_COUNTRY_ALIASES",
     "COUNTRIES",
-    "UnknownCountryError",
     "country_name",
     "normalise_country",
     "suggest_country",
@@ -56,33 +57,18 @@ _ALIASES = {
 }
 
 
-class UnknownCountryError(ValueError):
-    """A value that is not a country code; the message says which code was probably meant.
-
-    Attributes:
-        value: what was written.
-        suggestion: the code it probably means, if any.
-    """
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-        self.suggestion = suggest_country(value)
-        guess = ""
-        if self.suggestion is not None:
-            guess = f"; did you mean {self.suggestion} ({country_name(self.suggestion)})?"
-        super().__init__(f"{value!r} is not an ISO 3166-1 alpha-2 country code{guess}")
-
-
 def normalise_country(code: str) -> str:
     """Return the ISO 3166-1 alpha-2 code for ``code`` (any case; EL and UK accepted).
 
     Raises:
-        UnknownCountryError: the code is not a known country (a ``ValueError``).
+        UnknownCodeError: the code is not a known country (a ``ValueError``).
     """
     value = code.strip().upper()
     value = CORDIS_COUNTRY_ALIASES.get(value, value)
     if value not in COUNTRIES:
-        raise UnknownCountryError(code)
+        guess = suggest_country(code)
+        name = country_name(guess) if guess else ""
+        raise UnknownCodeError(code, "ISO 3166-1 alpha-2 country", guess, name)
     return value
 
 

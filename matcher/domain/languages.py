@@ -5,24 +5,9 @@ from __future__ import annotations
 import difflib
 from functools import cache
 
-__all__ = ["UnknownLanguageError", "language_codes", "normalise_language", "suggest_language"]
+from matcher.domain.choices import UnknownCodeError
 
-
-class UnknownLanguageError(ValueError):
-    """A value that is not an ISO 639-1 code; the message says which code was probably meant.
-
-    Attributes:
-        value: what was written.
-        suggestion: the code it probably means, if any.
-    """
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-        self.suggestion = suggest_language(value)
-        guess = ""
-        if self.suggestion is not None:
-            guess = f"; did you mean {self.suggestion} ({_names()[self.suggestion]})?"
-        super().__init__(f"{value!r} is not an ISO 639-1 language code{guess}")
+__all__ = ["language_codes", "normalise_language", "suggest_language"]
 
 
 def language_codes() -> frozenset[str]:
@@ -34,11 +19,13 @@ def normalise_language(code: str) -> str:
     """Return the ISO 639-1 code for ``code`` (any case).
 
     Raises:
-        UnknownLanguageError: not a two-letter ISO 639-1 code (a ``ValueError``).
+        UnknownCodeError: not a two-letter ISO 639-1 code (a ``ValueError``).
     """
     value = code.strip().lower()
     if value not in _names():
-        raise UnknownLanguageError(code)
+        guess = suggest_language(code)
+        name = _names()[guess] if guess else ""
+        raise UnknownCodeError(code, "ISO 639-1 language", guess, name)
     return value
 
 
