@@ -565,3 +565,43 @@ def test_skip_invalid_drops_the_bad_project_only(
         ["organization.csv", str(n), "projectID"] for n in org_lines_of(source.organisations, pid)
     ]
     assert report.report_path == report_path
+
+
+# -- one reader and one kind map for the importer and the evaluation -----------------------
+
+
+def test_unknown_activity_type_names_the_codes(
+    source: Source, store: Store, tmp_path: Path
+) -> None:
+    organisations = source.organisations.copy()
+    organisations.set(2, "activityType", "PRV")
+    directory = write_cordis(tmp_path / "d", source.projects, organisations, source.topics)
+    error = assert_refused(store, directory)
+    bad = [p for p in error.problems if p.field == "activityType"]
+    assert [p.line for p in bad] == [2]
+    assert "'PRV'" in bad[0].message and "HES, REC, PUB, OTH, PRC" in bad[0].message
+    assert "did you mean 'PRC'" in bad[0].message
+
+
+def test_the_evaluation_reads_kinds_and_countries_as_the_importer(
+    source: Source, tmp_path: Path
+) -> None:
+    from matcher.evaluation.harness import Split
+
+    organisations = source.organisations.copy()
+    organisations.lines[0] += ";SME"
+    organisations.lines[1:] = [t + ";false" for t in organisations.lines[1:]]
+    directory = write_cordis(tmp_path / "d", source.projects, organisations, source.topics)
+    store = fresh(tmp_path, "eval")
+    import_cordis(store, directory)
+    split = Split.from_cordis(directory, 2016, (2017, 2018), queries=10)
+    assert split.kinds is not None and split.countries is not None
+    stored = {o.id: o for o in store.organisations()}
+    assert len(split.ids) > 100
+    for row, pic in enumerate(split.ids):
+        assert split.kinds[row] == stored[pic].kind.value
+        assert split.countries[row] == (stored[pic].country or "")
+    assert "large_company" in split.kinds and "sme" not in split.kinds  # SME column: false
+    assert "GR" in split.countries or "GB" in split.countries  # EL and UK mapped
+    assert not {"EL", "UK"} & set(split.countries)
+    store.close()

@@ -431,3 +431,84 @@ def test_self_collaboration_names_a_field(store: Store, tmp_path: Path) -> None:
     problem = only_problem(assert_refused(store, collaborations=path))
     assert problem.line == 2
     assert problem.field in {"organisation_a", "organisation_b"}
+
+
+# -- messages in our own words -------------------------------------------------------------
+
+PYDANTIC_WORDS = ("Value error", "Input should", "validation error", "pydantic")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "wanted"),
+    [
+        ("kind", "smee", ["'smee'", "cluster, sme, large_company", "did you mean 'sme'"]),
+        ("ecosystems", "agri_fod", ["'agri_fod'", "tourism", "did you mean 'agri_food'"]),
+        ("stages", "prod", ["'prod'", "recycling", "did you mean 'production'"]),
+        ("country", "Germany", ["'Germany'", "ISO 3166-1", "did you mean DE"]),
+        ("languages", "german", ["'german'", "ISO 639-1", "did you mean de"]),
+        ("size", "many", ["'many'", "whole number"]),
+        ("name", "x" * 301, ["301 characters", "at most 300"]),
+    ],
+)
+def test_organisation_messages_name_value_and_choices(
+    store: Store, tmp_path: Path, column: str, value: str, wanted: list[str]
+) -> None:
+    columns, rows = updated_orgs()
+    rows[4][column] = value
+    path = write_rows(tmp_path / "organisations.csv", columns, rows)
+    problem = only_problem(assert_refused(store, organisations=path))
+    assert (problem.file, problem.line, problem.field) == ("organisations.csv", 6, column)
+    for text in wanted:
+        assert text in problem.message
+    assert not any(w in problem.message for w in PYDANTIC_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "wanted"),
+    [
+        ("kind", "meeting", ["'meeting'", "joint_project", "did you mean 'event_meeting'"]),
+        ("date", "2025-13-40", ["'2025-13-40'", "YYYY-MM-DD"]),
+        ("weight", "2", ["'2'", "at most 1"]),
+        ("weight", "heavy", ["'heavy'", "not a number"]),
+    ],
+)
+def test_collaboration_messages_name_value_and_choices(
+    store: Store, tmp_path: Path, column: str, value: str, wanted: list[str]
+) -> None:
+    columns, rows = new_collabs()
+    rows[1][column] = value
+    path = write_rows(tmp_path / "collaborations.csv", columns, rows)
+    problem = only_problem(assert_refused(store, collaborations=path))
+    assert (problem.line, problem.field) == (3, column)
+    for text in wanted:
+        assert text in problem.message
+    assert not any(w in problem.message for w in PYDANTIC_WORDS)
+
+
+def test_unknown_column_is_reported_once_and_refuses_the_file(store: Store, tmp_path: Path) -> None:
+    columns, rows = updated_orgs()
+    rows = [{**r, "contry": r.get("country", "")} for r in rows]
+    path = write_rows(tmp_path / "organisations.csv", [*columns, "contry"], rows)
+    for skip in (False, True):
+        problem = only_problem(
+            assert_refused(
+                store, organisations=path, skip_invalid=skip, report_path=tmp_path / "r.csv"
+            )
+        )
+        assert (problem.line, problem.field, problem.fatal) == (1, "contry", True)
+        assert "unknown column (did you mean 'country'?)" in problem.message
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_unknown_jsonl_key_is_reported_once(store: Store, tmp_path: Path) -> None:
+    records = [json.loads(t) for t in ORGS_JSONL.read_text(encoding="utf-8").splitlines()]
+    records[3]["tags"] = ["x"]
+    records[5]["tags"] = ["y"]
+    records[6]["emial"] = "a@b.eu"
+    path = tmp_path / "organisations.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    error = assert_refused(store, organisations=path, skip_invalid=True)
+    assert [(p.line, p.field, p.fatal) for p in error.problems] == [
+        (4, "tags", True),
+        (7, "emial", True),
+    ]

@@ -1,1 +1,1 @@
-"""cli."""
+"""The ``matcher`` command line: one module per group of commands (see :mod:`matcher.cli.main`)."""

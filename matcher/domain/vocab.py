@@ -6,6 +6,9 @@ import csv
 from enum import StrEnum
 from pathlib import Path
 
+from matcher.domain import countries as _countries
+from matcher.domain.countries import CORDIS_COUNTRY_ALIASES, COUNTRIES
+
 __all__ = [
     "ASSOCIATED",
     "CORDIS_COUNTRY_ALIASES",
@@ -204,36 +207,17 @@ ASSOCIATED: tuple[str, ...] = (
 )
 """Countries associated with EU programmes (Horizon Europe / COSME / SMP), plus CH."""
 
-# ISO 3166-1 alpha-2, officially assigned codes.
-COUNTRIES: frozenset[str] = frozenset(
-    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN
-    BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE
-    DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN
-    GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE
-    KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK
-    ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA
-    PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK
-    SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG
-    UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW""".split()
-)
-"""Accepted country codes (ISO 3166-1 alpha-2, plus XK for Kosovo as the EU uses it)."""
-
-CORDIS_COUNTRY_ALIASES: dict[str, str] = {"EL": "GR", "UK": "GB"}
-"""EU-protocol codes that CORDIS uses in place of ISO ones."""
-
 
 def normalise_country(code: str) -> str:
     """Return the ISO 3166-1 alpha-2 code for ``code`` (accepts EL and UK).
 
+    See :func:`matcher.domain.countries.normalise_country`.
+
     Raises:
-        ValueError: the code is not a known country.
+        ValueError: the code is not a known country (the message suggests one).
 
     """
-    value = code.strip().upper()
-    value = CORDIS_COUNTRY_ALIASES.get(value, value)
-    if value not in COUNTRIES:
-        raise ValueError(f"unknown country code {code!r} (expected ISO 3166-1 alpha-2)")
-    return value
+    return _countries.normalise_country(code)
 
 
 # -- relations between vocabulary items -------------------------------------------------

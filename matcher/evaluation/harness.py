@@ -24,7 +24,6 @@ Ties are broken at random (tiny seeded noise), never by row order.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import time
@@ -41,7 +40,7 @@ import scipy.sparse as sp
 from matcher.domain.errors import ImportProblem, InvalidImportError, MatcherError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.graph import CollaborationGraph, FloatArray, IntArray
-from matcher.ingest.files import CsvRows, find_file
+from matcher.ingest.cordis import read_cordis_links
 
 if TYPE_CHECKING:
     from matcher.store import CollaborationRow, Store
@@ -85,14 +84,6 @@ DEGREE_BUCKETS: tuple[tuple[str, int, float], ...] = (
 TIE_BREAK = 1e-9
 """Scale of the uniform noise added to every score so that ties fall at random."""
 
-_KIND_CODES = {
-    "HES": "university",
-    "REC": "research",
-    "PUB": "public_body",
-    "OTH": "other",
-    "PRC": "sme",
-}
-
 
 class UnknownMethodError(MatcherError, ValueError):
     """A method name that no one registered."""
@@ -119,19 +110,6 @@ def parse_years(text: str) -> tuple[int, int]:
     if last < first:
         raise ValueError(f"{text!r}: the range runs backwards")
     return first, last
-
-
-def _year(value: str) -> int | None:
-    """The year of a date as CORDIS writes it (ISO, ISO with time, or dd/mm/yyyy)."""
-    value = value.strip()
-    try:
-        return dt.date.fromisoformat(value[:10]).year
-    except ValueError:
-        pass
-    try:
-        return dt.datetime.strptime(value, "%d/%m/%Y").year
-    except ValueError:
-        return None
 
 
 # -- the split ---------------------------------------------------------------------------
@@ -231,45 +209,29 @@ class Split:
         """
         directory = Path(directory)
         problems: list[ImportProblem] = []
-        project_path = find_file(directory, "project")
-        org_path = find_file(directory, "organization")
-        for stem, path in (("project", project_path), ("organization", org_path)):
-            if path is None:
-                problems.append(
-                    ImportProblem(f"{directory}/{stem}.csv", 0, "", "file not found", fatal=True)
-                )
-        if project_path is None or org_path is None:
-            raise InvalidImportError(problems)
         started = time.perf_counter()
         first, last = test_years
-        dates: dict[str, tuple[int, str]] = {}
-        for _, row in CsvRows(
-            project_path, delimiter=";", required=("id", "startDate"), problems=problems
-        ):
-            year = _year(row["startDate"])
-            if row["id"] and year is not None and (year <= train_until or first <= year <= last):
-                dates.setdefault(row["id"], (year, row["startDate"][:10]))
-        members: dict[str, dict[str, None]] = {}
-        meta: dict[str, tuple[str, str]] = {}
-        for _, row in CsvRows(
-            org_path,
-            delimiter=";",
-            required=("projectID", "organisationID"),
-            problems=problems,
-        ):
-            pid, pic = row["projectID"], row["organisationID"]
-            if not pic or pid not in dates:
-                continue
-            members.setdefault(pid, {})[pic] = None
-            if pic not in meta and dates[pid][0] <= train_until:
-                kind = _KIND_CODES.get(row.get("activityType", "").upper(), "")
-                meta[pic] = (row.get("country", "").upper(), kind)
+        links = read_cordis_links(directory, problems=problems)
         fatal = [p for p in problems if p.fatal]
         if fatal:
             raise InvalidImportError(fatal)
         if problems:
             logger.warning("%d malformed row(s) left out, e.g. %s", len(problems), problems[0])
-
+        dates = {
+            pid: (start.year, start.isoformat())
+            for pid, start in links.starts.items()
+            if start.year <= train_until or first <= start.year <= last
+        }
+        members: dict[str, dict[str, None]] = {}
+        meta: dict[str, tuple[str, str]] = {}
+        for pid, participants in links.members.items():
+            if pid not in dates:
+                continue
+            members[pid] = dict.fromkeys(participants)
+            if dates[pid][0] <= train_until:
+                for pic, who in participants.items():
+                    if pic not in meta:
+                        meta[pic] = (who.country, who.kind.value if who.kind else "")
         nodes: set[str] = set()
         rows: list[tuple[str, str, str, str, float, str]] = []
         test_pairs: list[tuple[str, str]] = []
@@ -785,12 +747,18 @@ class EvaluationReport:
             f"train ≤ {self.train_until}, test {first}–{last}: "
             f"{self.train_organisations:,} train organisations, {self.train_pairs:,} train "
             f"pairs, {self.new_pairs:,} new pairs, {self.queries:,} queries (seed {self.seed})",
-            f"k = {k}; 95% CIs from {self.bootstrap} bootstrap resamples of the queries",
+            f"k = {k}; "
+            + (
+                f"95% CIs from {self.bootstrap} bootstrap resamples of the queries"
+                if self.bootstrap
+                else "no intervals (no bootstrap resamples)"
+            ),
             "",
         ]
         cols = [f"hits@{k}", f"recall@{k}", f"precision@{k}", f"ndcg@{k}", "mrr"]
         extra = ["coverage", "gini", f"countries@{k}", f"kinds@{k}"]
-        headers = ["method", *cols, f"ndcg@{k} 95% CI", *extra, "s"]
+        interval = [f"ndcg@{k} 95% CI"] if self.bootstrap else []
+        headers = ["method", *cols, *interval, *extra, "s"]
         rows = []
         for name, res in self.methods.items():
             lo, hi = res.ci.get(f"ndcg@{k}", (math.nan, math.nan))
@@ -798,7 +766,7 @@ class EvaluationReport:
                 [
                     name,
                     *(f"{res.metrics[c]:.3f}" for c in cols),
-                    f"[{lo:.3f}, {hi:.3f}]",
+                    *([f"[{lo:.3f}, {hi:.3f}]"] if self.bootstrap else []),
                     *(f"{res.metrics[c]:.3f}" if c in res.metrics else "-" for c in extra),
                     f"{res.seconds:.1f}",
                 ]

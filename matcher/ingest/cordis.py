@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from matcher.domain.choices import UnknownChoiceError
 from matcher.domain.errors import ImportProblem
 from matcher.domain.schema import Organisation, Participation, Project
 from matcher.domain.vocab import CollaborationKind, Ecosystem, OrganisationKind, normalise_country
@@ -35,17 +36,32 @@ from matcher.ingest.files import CsvRows, find_file, open_text
 from matcher.ingest.report import ImportReport, finish_validation
 from matcher.store import CollaborationRow, Store
 
-__all__ = ["CordisData", "import_cordis", "read_cordis"]
+__all__ = [
+    "ACTIVITY_KINDS",
+    "CordisData",
+    "CordisFiles",
+    "CordisLinks",
+    "Participant",
+    "import_cordis",
+    "kind_of",
+    "parse_date",
+    "read_cordis",
+    "read_cordis_links",
+]
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {
+ACTIVITY_KINDS: dict[str, OrganisationKind] = {
     "HES": OrganisationKind.UNIVERSITY,
     "REC": OrganisationKind.RESEARCH,
     "PUB": OrganisationKind.PUBLIC_BODY,
     "OTH": OrganisationKind.OTHER,
     "PRC": OrganisationKind.SME,
 }
+"""CORDIS ``activityType`` codes to kinds; PRC is an SME unless an ``SME`` column says no
+(see :func:`kind_of`). The importer and the offline evaluation both read kinds through it."""
+
+_NO = frozenset({"false", "0", "n", "no"})
 
 # Call-topic prefixes (before the first '-' or '.') to ecosystems; editable.
 TOPIC_ECOSYSTEMS: dict[str, Ecosystem] = {
@@ -95,16 +111,38 @@ _PROGRAMME_LABELS = {
     "Euratom": "nuclear research and training (Euratom)",
 }
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y")
+
+def parse_date(value: str) -> dt.date:
+    """A date as CORDIS writes it: ISO (optionally with a time) or dd/mm/yyyy.
+
+    Raises:
+        ValueError: not a date (the message quotes the value).
+    """
+    text = value.strip()
+    try:
+        return dt.datetime.fromisoformat(text).date()
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.strptime(text, "%d/%m/%Y").date()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
-def _parse_date(value: str) -> dt.date:
-    for fmt in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"{value!r} is not a date (expected YYYY-MM-DD)")
+def kind_of(activity_type: str, sme: str = "") -> OrganisationKind | None:
+    """The kind of a CORDIS ``activityType`` code (None if unknown; '' is OTHER).
+
+    Args:
+        activity_type: HES, REC, PUB, OTH or PRC (any case).
+        sme: the ``SME`` column where present: a PRC marked false/0/n/no is a large company.
+    """
+    code = activity_type.strip().upper()
+    if not code:
+        return OrganisationKind.OTHER
+    kind = ACTIVITY_KINDS.get(code)
+    if kind is OrganisationKind.SME and sme.strip().lower() in _NO:
+        return OrganisationKind.LARGE_COMPANY
+    return kind
 
 
 def _topic_prefix(code: str) -> str:
@@ -128,6 +166,104 @@ class _OrgRows:
     country: str
     sme_flag: str
     names: list[tuple[dt.date, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CordisFiles:
+    """The files of a CORDIS directory, each read ``;``-separated with its required columns."""
+
+    directory: Path
+    project: Path
+    organization: Path
+    topics: Path | None
+
+    @classmethod
+    def locate(cls, directory: Path, problems: list[ImportProblem]) -> CordisFiles | None:
+        """Find the files; a missing required one is a fatal problem (and None)."""
+        project, org = find_file(directory, "project"), find_file(directory, "organization")
+        for stem, path in (("project", project), ("organization", org)):
+            if path is None:
+                problems.append(
+                    ImportProblem(
+                        f"{directory}/{stem}.csv", 0, "", "file not found (.csv or .csv.gz)", True
+                    )
+                )
+        if project is None or org is None:
+            return None
+        return cls(directory, project, org, find_file(directory, "topics"))
+
+    def projects(self, problems: list[ImportProblem]) -> CsvRows:
+        """Rows of ``project.csv``: ``id`` and ``startDate`` required."""
+        return CsvRows(self.project, delimiter=";", required=("id", "startDate"), problems=problems)
+
+    def participants(self, problems: list[ImportProblem]) -> CsvRows:
+        """Rows of ``organization.csv``: ``projectID`` and ``organisationID`` required."""
+        return CsvRows(
+            self.organization,
+            delimiter=";",
+            required=("projectID", "organisationID"),
+            problems=problems,
+        )
+
+
+@dataclass(frozen=True)
+class Participant:
+    """An organisation as one participation row describes it."""
+
+    country: str
+    """ISO code ('' where not given; the raw code, upper case, where not a country)."""
+    kind: OrganisationKind | None
+    """None where the activity type is not a known code."""
+
+
+@dataclass
+class CordisLinks:
+    """Who took part in which dated project: the light read of a CORDIS directory."""
+
+    starts: dict[str, dt.date] = field(default_factory=dict)
+    """Start date of each dated project (the first row of a repeated id)."""
+    members: dict[str, dict[str, Participant]] = field(default_factory=dict)
+    """Participants of each dated project, by organisation id, in file order."""
+
+
+def read_cordis_links(directory: Path, *, problems: list[ImportProblem]) -> CordisLinks:
+    """Project dates and participants, as they are: for the offline evaluation.
+
+    Unlike :func:`read_cordis` nothing is refused but the files: an undated project, a
+    participation with an empty organisation id or an unknown project is left out, and a
+    date that is not one is appended to ``problems`` (not fatal). Countries and kinds are
+    read as the importer reads them (EL and UK become GR and GB; :func:`kind_of`).
+    """
+    links = CordisLinks()
+    files = CordisFiles.locate(Path(directory), problems)
+    if files is None:
+        return links
+    for line, row in files.projects(problems):
+        if not row["id"] or not row["startDate"]:
+            continue
+        try:
+            start = parse_date(row["startDate"])
+        except ValueError as exc:
+            problems.append(ImportProblem(files.project.name, line, "startDate", str(exc)))
+            continue
+        links.starts.setdefault(row["id"], start)
+    countries: dict[str, str] = {}
+    for _, row in files.participants(problems):
+        pid, pic = row["projectID"], row["organisationID"]
+        if not pic or pid not in links.starts:
+            continue
+        group = links.members.setdefault(pid, {})
+        if pic in group:
+            continue
+        raw = row.get("country", "")
+        if raw not in countries:
+            try:
+                countries[raw] = normalise_country(raw) if raw else ""
+            except ValueError:
+                countries[raw] = raw.upper()
+        kind = kind_of(row.get("activityType", ""), row.get("SME", ""))
+        group[pic] = Participant(countries[raw], kind)
+    return links
 
 
 def _read_topics(path: Path | None, problems: list[ImportProblem]) -> dict[str, str]:
@@ -177,45 +313,30 @@ def read_cordis(
         problems: receives every problem found.
 
     """
-    project_path = find_file(directory, "project")
-    org_path = find_file(directory, "organization")
-    for stem, path in (("project", project_path), ("organization", org_path)):
-        if path is None:
-            problems.append(
-                ImportProblem(
-                    f"{directory}/{stem}.csv",
-                    0,
-                    "",
-                    "file not found (.csv or .csv.gz)",
-                    fatal=True,
-                )
-            )
-    if project_path is None or org_path is None:
+    files = CordisFiles.locate(Path(directory), problems)
+    if files is None:
         return CordisData()
-    topics = _read_topics(find_file(directory, "topics"), problems)
+    project_path, org_path = files.project, files.organization
+    topics = _read_topics(files.topics, problems)
     sme_texts = _read_sme_texts(directory)
 
     # Projects.
     projects: dict[str, tuple[int, Project]] = {}
     bad_projects: set[str] = set()
     pname = project_path.name
-    for line, row in tqdm(
-        CsvRows(project_path, delimiter=";", required=("id", "startDate"), problems=problems),
-        desc=f"reading {pname}",
-        unit=" rows",
-    ):
+    for line, row in tqdm(files.projects(problems), desc=f"reading {pname}", unit=" rows"):
         pid = row["id"]
         if not pid:
             problems.append(ImportProblem(pname, line, "id", "empty project id"))
             continue
         try:
-            start = _parse_date(row["startDate"]) if row["startDate"] else None
+            start = parse_date(row["startDate"]) if row["startDate"] else None
         except ValueError as exc:
             problems.append(ImportProblem(pname, line, "startDate", str(exc)))
             bad_projects.add(pid)
             continue
         try:
-            end = _parse_date(row["endDate"]) if row.get("endDate") else None
+            end = parse_date(row["endDate"]) if row.get("endDate") else None
         except ValueError as exc:
             problems.append(ImportProblem(pname, line, "endDate", str(exc)))
             bad_projects.add(pid)
@@ -266,13 +387,7 @@ def read_cordis(
     orgs: dict[str, _OrgRows] = {}
     bad_orgs: set[str] = set()
     members: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
-    for line, row in tqdm(
-        CsvRows(
-            org_path, delimiter=";", required=("projectID", "organisationID"), problems=problems
-        ),
-        desc=f"reading {oname}",
-        unit=" rows",
-    ):
+    for line, row in tqdm(files.participants(problems), desc=f"reading {oname}", unit=" rows"):
         pid, pic = row["projectID"], row["organisationID"]
         if not pic:
             problems.append(ImportProblem(oname, line, "organisationID", "empty organisation id"))
@@ -293,13 +408,13 @@ def read_cordis(
             bad_orgs.add(pic)
             continue
         kind_code = row.get("activityType", "").upper()
-        if kind_code and kind_code not in _KINDS:
+        if kind_code and kind_code not in ACTIVITY_KINDS:
             problems.append(
                 ImportProblem(
                     oname,
                     line,
                     "activityType",
-                    f"unknown activity type {kind_code!r} (expected {', '.join(_KINDS)})",
+                    str(UnknownChoiceError("activity type", kind_code, ACTIVITY_KINDS)),
                 )
             )
             bad_orgs.add(pic)
@@ -389,9 +504,7 @@ def _profile(pic: str, rows: _OrgRows, projects: list[Project]) -> Organisation:
     projects = sorted(projects, key=lambda p: (p.start_date or dt.date.min, p.id), reverse=True)
     names = sorted(rows.names, key=lambda n: n[0])
     name = names[-1][1] if names else f"Organisation {pic}"
-    kind = _KINDS.get(rows.kind_code, OrganisationKind.OTHER)
-    if kind is OrganisationKind.SME and rows.sme_flag in {"false", "0", "n", "no"}:
-        kind = OrganisationKind.LARGE_COMPANY
+    kind = kind_of(rows.kind_code, rows.sme_flag) or OrganisationKind.OTHER
     ecosystems: Counter[Ecosystem] = Counter()
     for p in projects:
         eco = TOPIC_ECOSYSTEMS.get(_topic_prefix(p.topic))

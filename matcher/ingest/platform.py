@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
+from matcher.domain.choices import did_you_mean
 from matcher.domain.errors import ImportProblem, InvalidImportError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.ingest.files import CsvRows, open_text
@@ -47,10 +48,31 @@ _ORG_REQUIRED = ("id", "name", "kind")
 _COLLAB_REQUIRED = ("organisation_a", "organisation_b", "date")
 
 
+def _unknown_columns(
+    name: str, line: int, columns: Iterable[str], known: tuple[str, ...]
+) -> list[ImportProblem]:
+    """One fatal problem per column (or JSON key) that the format does not have."""
+    return [
+        ImportProblem(
+            name,
+            line,
+            column,
+            f"unknown column{did_you_mean(column, known)}; the columns are {', '.join(known)}",
+            fatal=True,
+        )
+        for column in columns
+        if column not in known
+    ]
+
+
 def _records(
-    path: Path, required: tuple[str, ...], problems: list[ImportProblem]
+    path: Path, required: tuple[str, ...], known: tuple[str, ...], problems: list[ImportProblem]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows of a CSV or JSON Lines file as dicts with their line numbers."""
+    """Rows of a CSV or JSON Lines file as dicts with their line numbers.
+
+    A column (or JSON key) outside ``known`` is one fatal problem for the file, reported
+    once where it first appears, not once per row.
+    """
     name = path.name
     if ".jsonl" in path.suffixes or ".ndjson" in path.suffixes:
         try:
@@ -59,6 +81,7 @@ def _records(
         except (OSError, UnicodeDecodeError, EOFError) as exc:
             problems.append(ImportProblem(name, 0, "", f"cannot read the file: {exc}", fatal=True))
             return
+        reported: set[str] = set()
         for line, text in lines:
             if not text.strip():
                 continue
@@ -70,13 +93,29 @@ def _records(
             if not isinstance(record, dict):
                 problems.append(ImportProblem(name, line, "", "expected a JSON object"))
                 continue
+            unknown = [k for k in record if k not in known]
+            if unknown:
+                new = [k for k in unknown if k not in reported]
+                problems.extend(_unknown_columns(name, line, new, known))
+                reported.update(new)
+                continue
             absent = [c for c in required if c not in record]
             for column in absent:
-                problems.append(ImportProblem(name, line, column, "field required"))
+                problems.append(
+                    ImportProblem(name, line, column, "missing: this field is required")
+                )
             if not absent:
                 yield line, record
         return
-    for line, row in CsvRows(path, delimiter=",", required=required, problems=problems):
+    rows = CsvRows(path, delimiter=",", required=required, problems=problems)
+    checked = False
+    for line, row in rows:
+        if not checked:
+            checked = True
+            unknown = _unknown_columns(name, 1, rows.columns, known)
+            if unknown:
+                problems.extend(unknown)
+                return
         values: dict[str, Any] = {k: v for k, v in row.items() if v != ""}
         for key in _LISTS:
             if key in values and isinstance(values[key], str):
@@ -91,7 +130,9 @@ def _read_organisations(
     found: dict[str, tuple[int, Organisation]] = {}
     conflicted: set[str] = set()
     for line, record in tqdm(
-        _records(path, _ORG_REQUIRED, problems), desc=f"reading {path.name}", unit=" rows"
+        _records(path, _ORG_REQUIRED, ORGANISATION_COLUMNS, problems),
+        desc=f"reading {path.name}",
+        unit=" rows",
     ):
         try:
             org = Organisation.model_validate(record)
@@ -122,7 +163,9 @@ def _read_collaborations(
     found: dict[tuple[str, str, str, str, str], tuple[int, Collaboration]] = {}
     conflicted: set[tuple[str, str, str, str, str]] = set()
     for line, record in tqdm(
-        _records(path, _COLLAB_REQUIRED, problems), desc=f"reading {path.name}", unit=" rows"
+        _records(path, _COLLAB_REQUIRED, COLLABORATION_COLUMNS, problems),
+        desc=f"reading {path.name}",
+        unit=" rows",
     ):
         try:
             c = Collaboration.model_validate(record)

@@ -144,11 +144,25 @@ class Store(ChangeLog):
             )
 
     def organisations(
-        self, *, kind: str | None = None, country: str | None = None
+        self, *, kind: str | None = None, country: str | None = None, text: str | None = None
     ) -> Iterator[Organisation]:
-        """Iterate over organisations in id order, optionally filtered."""
+        """Iterate over organisations in id order, optionally filtered.
+
+        Args:
+            kind: only this kind.
+            country: only this country.
+            text: only those whose id, name or description holds every word of it
+                (case-insensitive for ASCII letters, as SQLite's ``LIKE``).
+        """
         sql, args = "SELECT * FROM organisations", []
         where = []
+        for word in (text or "").split():
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(
+                "(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' "
+                "OR description LIKE ? ESCAPE '\\')"
+            )
+            args += [pattern] * 3
         if kind is not None:
             where.append("kind=?")
             args.append(kind)
