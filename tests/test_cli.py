@@ -244,10 +244,12 @@ def test_evaluate_messages_and_no_nan_interval(tmp_path: Path) -> None:
     base = ["evaluate", "--collaborations", str(data), "--train-until", "2015", "--test-years"]
     home = tmp_path / "home"
     one_line_error(
-        run(home, *base, "2016", "--methods", "adamic_adar,hybrid"),
+        run(home, *base, "2016", "--methods", "adamic_adar,default"),
         2,
-        "'hybrid' needs organisation profiles and project texts",
-        "--cordis",
+        "'default' ranks with organisation profiles: give --organisations FILE",
+    )
+    one_line_error(
+        run(home, *base, "2016", "--methods", "adamic_adar,hybrid"), 2, "unknown method 'hybrid'"
     )
     one_line_error(
         run(home, *base, "2016", "--methods", "adamic_adr"),
@@ -269,7 +271,11 @@ def test_recommend_filters_and_complete_explain(examples_home: Path) -> None:
     found = [s["organisation"]["country"] for s in json.loads(greek.stdout)["suggestions"]]
     assert found == ["DE"]
     nobody = run(examples_home, "recommend", "CL-AGRI-DK", "--countries", "GR")
-    assert (nobody.returncode, nobody.stderr.strip()) == (0, "no candidate passes the filters")
+    assert (nobody.returncode, nobody.stderr.strip()) == (
+        0,
+        "note: no organisation passes the filters and rules",
+    )
+    assert "excluded by the filters" in nobody.stdout
 
     plain = run(examples_home, "complete", "CL-AGRI-DK", "SME-COLD-IT", "-k", "3")
     assert plain.returncode == 0 and plain.stderr == ""
@@ -291,12 +297,12 @@ def test_first_build_on_a_fresh_home_is_quiet_with_the_default_onnx_backend(
     built = run(home, "build")  # exports the model to ONNX first: fusion logs once shouted
     assert built.returncode == 0, built.stderr
     assert built.stderr == ""
-    assert built.stdout.startswith("indexed 10 organisations")
+    assert built.stdout.startswith("built a snapshot of 10 organisations")
     assert (home / "models" / "all-MiniLM-L6-v2-onnx" / "model.onnx").is_file()
     again = run(home, "build", "--full", "-v")
     assert again.returncode == 0
     logged = again.stderr.splitlines()
-    assert any(" INFO matcher.app.matcher: build: indexed 10" in line for line in logged)
+    assert any(" INFO matcher.app.snapshot: build: built a snapshot of 10" in line for line in logged)
     assert all(line.split(" ", 3)[3].startswith(("matcher.", "embeddings.")) for line in logged)
     assert "\r" not in again.stderr  # no progress bar off a terminal
     recommended = run(home, "recommend", "SME-COLD-IT", "-k", "2", "--json")

@@ -212,8 +212,14 @@ class Matcher:
                 for o, kinds in self.store.feedback_about(m.id).items()
                 if FeedbackKind.BLOCKED in kinds and o in ctx.profiles.index
             }
+            ids = ctx.profiles.ids
+
+            def profiles(wanted: Sequence[int]) -> dict[int, Organisation]:
+                found = self.store.get_organisations(ids[r] for r in wanted)
+                return {r: found[ids[r]] for r in wanted if ids[r] in found}
+
             done, columns = complete(
-                ctx, rows, dict(zip(rows, members, strict=True)), k,
+                ctx, rows, profiles, k,
                 topic=topic_vector, filters=filters or Filters(), blocked=blocked,
             )  # fmt: skip
             return present_completions(

@@ -22,7 +22,7 @@ from matcher.domain.vocab import Ecosystem, OrganisationKind, Stage
 
 if TYPE_CHECKING:
     from matcher.domain.schema import Suggestion
-    from matcher.ranking.rank import Filters
+    from matcher.ranking.rules import Filters
     from matcher.store import Store
 
 __all__ = [
@@ -185,7 +185,7 @@ def check_filters(args: argparse.Namespace) -> None:
 
 def filters_of(args: argparse.Namespace) -> Filters:
     """The ranking filters of checked arguments (see :func:`check_filters`)."""
-    from matcher.ranking.rank import Filters
+    from matcher.ranking.rules import Filters
 
     return Filters(**args.filter_values)
 
@@ -249,7 +249,7 @@ def clip(text: str, width: int) -> str:
 
 
 def print_suggestions(suggestions: Sequence[Suggestion]) -> None:
-    """Suggestions as a table: rank, name, country, kind, score, id."""
+    """Suggestions as a table: rank, name, country, kind, score (a probability), id."""
     rows = [
         [
             str(s.rank),
@@ -261,7 +261,7 @@ def print_suggestions(suggestions: Sequence[Suggestion]) -> None:
         ]
         for s in suggestions
     ]
-    print(table(rows, ["#", "name", "country", "kind", "score", "id"]))
+    print(table(rows, ["#", "name", "country", "kind", "chance", "id"]))
 
 
 def print_reasons(suggestions: Sequence[Suggestion]) -> None:

@@ -182,7 +182,8 @@ def run_build(args: argparse.Namespace, matcher: Matcher) -> int:
                 "organisations": report.organisations,
                 "texts": report.texts,
                 "encoded": report.encoded,
-                "without_text": report.skipped,
+                "seq": report.seq,
+                "ranker": report.ranker,
                 "seconds": round(report.seconds, 3),
                 "up_to_date": report.up_to_date,
             }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,7 @@ from matcher.domain.choices import did_you_mean
 
 if TYPE_CHECKING:
     from matcher.app.matcher import Matcher
+    from matcher.store import Store
 
 __all__ = ["add_parser", "check", "run"]
 
@@ -28,7 +32,9 @@ __all__ = ["add_parser", "check", "run"]
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``evaluate``."""
     p = sub.add_parser(
-        "evaluate", help="offline evaluation: predict the next years' new partners from the past"
+        "evaluate",
+        help="offline evaluation: predict the next years' new partners from the past "
+        "(on the home's own data, CORDIS, or platform files)",
     )
     p.add_argument("--cordis", type=Path, metavar="DIR", help="a directory in CORDIS's schema")
     p.add_argument(
@@ -52,12 +58,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--methods",
         metavar="A,B,…",
-        help="comma-separated methods (default with --cordis: random, popularity, adamic_adar, "
-        "text, graph, hybrid, hybrid-forward, learned; otherwise the graph baselines); the "
-        "profile methods need --cordis",
+        help="comma-separated methods (default: random, popularity, adamic_adar, default); "
+        "'default' is the product itself, as /recommend serves it",
     )
     p.add_argument(
-        "--ablations", action="store_true", help="add hybrid-minus-<signal> for every signal"
+        "--ablations",
+        action="store_true",
+        help="add default-minus-<signal>: the product's ranker refit without each signal",
     )
     p.add_argument("--k", type=bounded_int(1, MAX_K), default=10, help="list length (10)")
     p.add_argument(
@@ -76,18 +83,22 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(run=run, check=check)
 
 
+DEFAULT_METHODS = ("random", "popularity", "adamic_adar", "default")
+
+
 def check(args: argparse.Namespace) -> None:
     """Check the sources, the years and the method names before any data is read.
 
     Raises:
-        UsageError: a missing or doubled source, years out of order, an unknown method or
-            one that needs profiles where there are none.
+        UsageError: two sources, years out of order, an unknown method.
         DataError: a named file or directory does not exist.
     """
     from matcher.evaluation.harness import method_names, parse_years
+    from matcher.evaluation.product import PRODUCT_METHODS
+    from matcher.ranking.training import SIGNALS
 
-    if bool(args.cordis) == bool(args.collaborations):
-        raise UsageError("give either --cordis DIR or --collaborations FILE")
+    if args.cordis and args.collaborations:
+        raise UsageError("give --cordis DIR or --collaborations FILE, not both")
     if args.organisations and not args.collaborations:
         raise UsageError("--organisations goes with --collaborations")
     try:
@@ -99,74 +110,100 @@ def check(args: argparse.Namespace) -> None:
             f"--test-years {args.test_years[0]} must come after --train-until {args.train_until}"
         )
     check_paths(args, directory="cordis", files=("collaborations", "organisations"))
-    from matcher.evaluation.offline import DEFAULT_METHODS, PROFILE_METHODS
-
-    names = split_values(args.methods)
-    if not names:
-        names = [*DEFAULT_METHODS] if args.cordis else method_names()
-    if args.ablations:
-        names += [m for m in PROFILE_METHODS if m.startswith("hybrid-minus-")]
-    graph_only = method_names()
-    known = graph_only + ([*PROFILE_METHODS] if args.cordis else [])
+    names = split_values(args.methods) or list(DEFAULT_METHODS)
+    ablations = [f"default-minus-{s}" for s in SIGNALS]
+    every = [*method_names(), *PRODUCT_METHODS, *ablations]
     for name in names:
-        if name in known:
-            continue
-        if name in PROFILE_METHODS:
+        if name not in every:
             raise UsageError(
-                f"--methods: {name!r} needs organisation profiles and project texts, which "
-                f"only --cordis DIR provides; with --collaborations the methods are "
-                f"{', '.join(graph_only)}"
+                f"--methods: unknown method {name!r}{did_you_mean(name, every)}; "
+                f"known: {', '.join([*method_names(), *PRODUCT_METHODS])} and "
+                f"default-minus-<signal> for a signal among {', '.join(SIGNALS)}"
             )
-        every = [*graph_only, *PROFILE_METHODS]
-        raise UsageError(
-            f"--methods: unknown method {name!r}{did_you_mean(name, every)}; "
-            f"known: {', '.join(every)}"
-        )
+    if args.ablations:
+        names += ablations
     args.method_names = list(dict.fromkeys(names))
+    product = [n for n in args.method_names if n == "default" or n.startswith("default-minus-")]
+    if product and args.collaborations and not args.organisations:
+        raise UsageError(
+            f"--methods: {product[0]!r} ranks with organisation profiles: give --organisations "
+            "FILE with --collaborations (the graph baselines need only the collaborations)"
+        )
 
 
 def run(args: argparse.Namespace, matcher: Matcher) -> int:
-    """Read the split, register the profile methods with --cordis, evaluate, report."""
-    from matcher.evaluation.harness import (
-        Split,
-        evaluate,
-        read_collaborations_file,
-        read_organisations_file,
-        scorers_for,
+    """Read the split, build the product's homes where a method needs them, evaluate."""
+    from matcher.evaluation.harness import Split, evaluate, read_collaborations_file
+    from matcher.evaluation.product import (
+        ProductHomes,
+        copy_until,
+        register_product_methods,
     )
 
+    quiet_onnxruntime()
     options = {"queries": args.queries, "seed": args.seed, "max_consortium": args.max_consortium}
+    root = matcher.home / "evaluation"
+    importer: Callable[[Matcher, dt.date], None]
     if args.cordis:
-        from matcher.evaluation.offline import CordisStates, register_profile_methods
-
-        quiet_onnxruntime()
         split = Split.from_cordis(args.cordis, args.train_until, args.test_years, **options)
-        states = CordisStates(args.cordis, matcher.home / "evaluation")
-        register_profile_methods(states, split)
-    else:
-        organisations = read_organisations_file(args.organisations) if args.organisations else None
+        source = str(args.cordis.resolve())
+
+        def importer(target: Matcher, until: dt.date) -> None:
+            target.import_cordis(args.cordis, until=until)
+
+    elif args.collaborations and not args.organisations:  # the graph baselines alone
         split = Split.from_collaborations(
             read_collaborations_file(args.collaborations),
             args.train_until,
             args.test_years,
-            organisations=organisations,
             source=str(args.collaborations),
             **options,
         )
+        source, importer = str(args.collaborations), copy_until(matcher.store)
+    else:
+        store = matcher.store
+        if args.collaborations:
+            store = _files_store(matcher, args.organisations, args.collaborations)
+        split = Split.from_store(store, args.train_until, args.test_years, **options)
+        source = str(store.path)
+        importer = copy_until(store)
     if not len(split.queries):
         raise DataError(
             f"no organisation has a new partner in {args.test_years[0]}–{args.test_years[1]} "
             "among those active by --train-until: nothing to evaluate"
         )
-    report = evaluate(
-        split,
-        scorers_for(split, args.method_names),
-        k=args.k,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-    )
+    wanted = [n for n in args.method_names if n == "default" or n.startswith("default-minus-")]
+    if wanted:
+        homes = ProductHomes(root, importer, source, settings=matcher.settings)
+        signals = [n.removeprefix("default-minus-") for n in wanted if n != "default"]
+        register_product_methods(split, homes, ablations=signals)
+    report = evaluate(split, args.method_names, k=args.k, bootstrap=args.bootstrap, seed=args.seed)
     if args.json:
         print_json(report.to_json())
     else:
         print(report.to_text())
     return EXIT_OK
+
+
+def _files_store(matcher: Matcher, organisations: Path | None, collaborations: Path) -> Store:
+    """A store holding platform files, imported once under the home's evaluation folder.
+
+    Raises:
+        DataError: collaborations name organisations that no file gives.
+    """
+    from matcher.store import Store
+
+    key = hashlib.sha256(f"{organisations}|{collaborations}".encode()).hexdigest()[:10]
+    path = matcher.home / "evaluation" / f"files-{key}.sqlite"
+    fresh = not path.exists()
+    store = Store(path)
+    if fresh:
+        from matcher.ingest import import_platform
+
+        try:
+            import_platform(store, organisations=organisations, collaborations=collaborations)
+        except Exception:
+            store.close()
+            path.unlink(missing_ok=True)
+            raise
+    return store

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from matcher.cli.common import (
@@ -21,8 +21,8 @@ from matcher.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from matcher.app.matcher import Matcher
-    from matcher.domain.schema import Organisation, Suggestion
+    from matcher.app.matcher import Matcher, Recommendation
+    from matcher.domain.schema import Organisation
 
 __all__ = ["add_parsers", "print_recommendation", "run_complete", "run_recommend"]
 
@@ -52,26 +52,31 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def print_recommendation(
-    query: Organisation, suggestions: Sequence[Suggestion], *, as_json: bool, explain: bool
+    query: Organisation, found: Recommendation, *, as_json: bool, explain: bool
 ) -> None:
-    """A query's suggestions as a table (with reasons) or as JSON."""
+    """A query's suggestions as a table (with reasons) or as JSON, with what was left out."""
     if as_json:
         print_json(
             {
                 "query": query.model_dump(mode="json"),
-                "suggestions": [s.model_dump(mode="json") for s in suggestions],
+                "suggestions": [s.model_dump(mode="json") for s in found],
+                "left_out": dataclasses.asdict(found.left_out),
+                "calibrated": found.calibrated,
+                "note": found.note,
             }
         )
         return
     print(f"Partners for {query.name} ({query.kind.label}, {query.country or '?'}, {query.id}):")
-    _print(suggestions, explain=explain)
+    _print(found, explain=explain)
 
 
 def run_recommend(args: argparse.Namespace, matcher: Matcher) -> int:
     """The best partners for one stored organisation."""
     query = matcher.organisation(args.organisation_id)
-    suggestions = matcher.recommend(args.organisation_id, k=args.k, filters=filters_of(args))
-    print_recommendation(query, suggestions, as_json=args.json, explain=args.explain)
+    found = matcher.recommend(
+        args.organisation_id, k=args.k, filters=filters_of(args), explain=args.explain or args.json
+    )
+    print_recommendation(query, found, as_json=args.json, explain=args.explain)
     return EXIT_OK
 
 
@@ -80,21 +85,40 @@ def run_complete(args: argparse.Namespace, matcher: Matcher) -> int:
     members = [matcher.organisation(i) for i in dict.fromkeys(args.organisation_ids)]
     if args.topic:
         quiet_onnxruntime()  # the topic is encoded
-    suggestions = matcher.complete(
-        [m.id for m in members], k=args.k, topic=args.topic, filters=filters_of(args)
+    found = matcher.complete(
+        [m.id for m in members],
+        k=args.k,
+        topic=args.topic,
+        filters=filters_of(args),
+        explain=args.explain or args.json,
     )
     if args.json:
-        print_json({"suggestions": [s.model_dump(mode="json") for s in suggestions]})
+        print_json({"suggestions": [s.model_dump(mode="json") for s in found]})
         return EXIT_OK
     print(f"Partners to complete the consortium of {', '.join(m.name for m in members)}:")
-    _print(suggestions, explain=args.explain)
+    _print(found, explain=args.explain)
     return EXIT_OK
 
 
-def _print(suggestions: Sequence[Suggestion], *, explain: bool) -> None:
-    if not suggestions:
-        print("no candidate passes the filters", file=sys.stderr)
-        return
-    print_suggestions(suggestions)
-    if explain:
-        print_reasons(suggestions)
+def _print(found: Recommendation, *, explain: bool) -> None:
+    if found.suggestions:
+        print_suggestions(found)
+        if explain:
+            print_reasons(found)
+    left = found.left_out
+    parts = [
+        f"{n} {what}"
+        for n, what in (
+            (left.partners, "existing partner(s)"),
+            (left.blocked, "blocked"),
+            (left.not_interested, "marked not interested"),
+            (left.filtered, "excluded by the filters"),
+        )
+        if n
+    ]
+    if parts:
+        print(f"\nleft out: {', '.join(parts)}")
+    if found.calibrated:
+        print("chance: the probability of a new partnership within two years")
+    if found.note:
+        print(f"note: {found.note}", file=sys.stderr)

@@ -42,7 +42,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PRODUCT_METHODS: tuple[str, ...] = ("default",)
-"""Methods that rank with the product (the ablations ``default-minus-<feature>`` on request)."""
+"""Methods that rank with the product (the ablations ``default-minus-<signal>`` on request,
+one per signal of :data:`matcher.ranking.training.SIGNALS`)."""
 
 SERVED = 10
 """How many suggestions a list shows (the metrics' k)."""
@@ -174,28 +175,34 @@ def register_product_methods(
         replace=True,
     )
     names = ["default"]
-    for feature in ablations:
-        name = f"default-minus-{feature}"
+    for signal in ablations:
+        name = f"default-minus-{signal}"
 
-        def factory(s: Split, f: str = feature) -> Scorer:
-            return product_scorer(matcher(), s, scorer=refit_without(matcher(), f))
+        def factory(s: Split, signal: str = signal) -> Scorer:
+            return product_scorer(matcher(), s, scorer=refit_without(matcher(), signal))
 
         register_method(
-            name, factory, description=f"the product's ranker refit without {feature}", replace=True
+            name,
+            factory,
+            description=f"the product's ranker refit without the {signal} signal",
+            replace=True,
         )
         names.append(name)
     return names
 
 
-def refit_without(matcher: Matcher, feature: str) -> PairScorer:
-    """The snapshot's scorer relearnt on the same history without one feature.
+def refit_without(matcher: Matcher, signal: str) -> PairScorer:
+    """The snapshot's scorer relearnt on the same history without one signal's features.
 
     Raises:
-        ValueError: the home has too little history to learn from.
+        ValueError: an unknown signal, or too little history to learn from.
     """
     from matcher.app.assemble import read_store
     from matcher.app.snapshot import history, previous_cache
-    from matcher.ranking.training import LEARNED_FEATURES, fit_scorer
+    from matcher.ranking.training import LEARNED_FEATURES, SIGNALS, fit_scorer
+
+    if signal not in SIGNALS:
+        raise ValueError(f"unknown signal {signal!r}: one of {', '.join(SIGNALS)}")
 
     key = str(matcher.home)
     if key not in _HISTORY:
@@ -205,7 +212,7 @@ def refit_without(matcher: Matcher, feature: str) -> PairScorer:
     if pairs is None:
         raise ValueError("too little history to learn a ranker from")
     train, calibrate = pairs
-    keep = tuple(f for f in LEARNED_FEATURES if f != feature)
+    keep = tuple(f for f in LEARNED_FEATURES if f not in SIGNALS[signal])
     kind = matcher.live().context.scorer.ranker.kind
     return fit_scorer(
         train.subset(LEARNED_FEATURES, keep),

@@ -8,6 +8,7 @@ Candidates are the union of the members' pools.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,7 @@ class Completion:
 def complete(
     ctx: Context,
     members: list[int],
-    organisations: dict[int, Organisation],
+    organisations: Callable[[Sequence[int]], dict[int, Organisation]],
     k: int,
     *,
     topic: npt.NDArray[np.float32] | None = None,
@@ -63,7 +64,7 @@ def complete(
     Args:
         ctx: the state.
         members: the group's rows.
-        organisations: profiles of the members and of every pool row (by row).
+        organisations: reads the profiles of some rows (by row).
         k: how many.
         topic: the call topic's vector.
         filters: hard filters.
@@ -87,14 +88,15 @@ def complete(
     scored = [score_rows(ctx, q, pool) for q in queries]
     pair = np.stack([probability for _, _, probability in scored])
     score = pair.mean(axis=0)
-    group = [organisations[r] for r in members]
+    profiles = organisations([*members, *pool.tolist()])
+    group = [profiles[r] for r in members]
     have_countries = {o.country for o in group}
     have_kinds = {o.kind for o in group}
     have_stages = {s for o in group for s in o.stages}
     texts = p.vectors("text", pool)
     gaps: list[list[Reason]] = []
     for j, row in enumerate(pool.tolist()):
-        org = organisations.get(row)
+        org = profiles.get(row)
         found: list[Reason] = []
         if org is not None and org.country and org.country not in have_countries:
             found.append(
