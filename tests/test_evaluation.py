@@ -306,7 +306,7 @@ def test_registry() -> None:
 
     @register_method("test-two-hop", replace=True)
     def _two_hop(s: Split) -> Scorer:
-        return lambda rows: (s.graph.shortest_path_lengths(rows, cutoff=2) == 2).astype(float)
+        return lambda rows: (s.graph.common_neighbours(rows) > 0).astype(float)
 
     report = evaluate(split, ["test-two-hop", "random"], bootstrap=0)
     assert (

@@ -58,8 +58,9 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--methods",
         metavar="A,B,…",
-        help="comma-separated methods (default: random, popularity, adamic_adar, default); "
-        "'default' is the product itself, as /recommend serves it",
+        help="comma-separated methods (default: random, popularity, adamic_adar, default; "
+        "without default for --collaborations alone); 'default' is the product itself, as "
+        "/recommend serves it",
     )
     p.add_argument(
         "--ablations",
@@ -110,7 +111,11 @@ def check(args: argparse.Namespace) -> None:
             f"--test-years {args.test_years[0]} must come after --train-until {args.train_until}"
         )
     check_paths(args, directory="cordis", files=("collaborations", "organisations"))
-    names = split_values(args.methods) or list(DEFAULT_METHODS)
+    names = split_values(args.methods) or [
+        m
+        for m in DEFAULT_METHODS
+        if m != "default" or not (args.collaborations and not args.organisations)
+    ]
     ablations = [f"default-minus-{s}" for s in SIGNALS]
     every = [*method_names(), *PRODUCT_METHODS, *ablations]
     for name in names:

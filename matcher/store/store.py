@@ -11,7 +11,7 @@ from typing import Any
 
 from matcher.domain.errors import ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation, Participation, Project
-from matcher.domain.vocab import FeedbackKind
+from matcher.domain.vocab import CollaborationKind, FeedbackKind
 from matcher.store.changes import ChangeKind, ChangeLog
 from matcher.store.migrations import SCHEMA_VERSION
 
@@ -267,7 +267,7 @@ class Store(ChangeLog):
             yield Collaboration.model_construct(
                 organisation_a=row["organisation_a"],
                 organisation_b=row["organisation_b"],
-                kind=row["kind"],
+                kind=CollaborationKind(row["kind"]),
                 date=dt.date.fromisoformat(row["date"]),
                 weight=row["weight"],
                 source_ref=row["source_ref"],
@@ -359,7 +359,7 @@ class Store(ChangeLog):
         return Collaboration.model_construct(
             organisation_a=row["organisation_a"],
             organisation_b=row["organisation_b"],
-            kind=row["kind"],
+            kind=CollaborationKind(row["kind"]),
             date=dt.date.fromisoformat(row["date"]),
             weight=row["weight"],
             source_ref=row["source_ref"],

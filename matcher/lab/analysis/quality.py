@@ -13,17 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embeddings import Encoder
 from matcher.app.matcher import Matcher
-from matcher.domain.schema import Collaboration
-from matcher.domain.vocab import CollaborationKind
 from matcher.evaluation.harness import (
     EvaluationReport,
     Scorer,
@@ -122,25 +120,6 @@ def home_split(
     return split
 
 
-class _EnumKinds:
-    """A store whose collaborations carry their kind as the enum (reads pass through).
-
-    Works around ``Store.collaborations`` yielding the kind as a plain string, which
-    ``Store.upsert_collaborations`` (called by :func:`copy_until`) reads as ``kind.value``.
-    Delete once the store or ``copy_until`` converts it.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def collaborations(self, *, until: dt.date | None = None) -> Iterator[Collaboration]:
-        for c in self._store.collaborations(until=until):
-            yield c.model_copy(update={"kind": CollaborationKind(c.kind)})
-
-
 def product_homes(home: Home, root: Path | str | None = None) -> ProductHomes:
     """Homes of the product at a cut-off, copied from ``home``'s store (kept under ``root``).
 
@@ -155,7 +134,7 @@ def product_homes(home: Home, root: Path | str | None = None) -> ProductHomes:
     store = home.store
     return ProductHomes(
         Path(root) if root is not None else home.path / "evaluation",
-        copy_until(cast(Store, _EnumKinds(store))),
+        copy_until(store),
         f"home:{store.path.resolve()}:{store.sequence()}",
         encoder=home.matcher.encoder,
         settings=home.matcher.settings,
