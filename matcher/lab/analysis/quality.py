@@ -60,14 +60,15 @@ BASELINES: tuple[str, ...] = ("random", "popularity", "adamic_adar", "resource_a
 
 ABLATIONS: tuple[str, ...] = (
     "text",
-    "adamic_adar",
+    "two_hop",
     "walk",
-    "degree",
-    "activity",
-    "same_country",
-    "target_market",
+    "popularity",
+    "geography",
+    "targets",
+    "offers_seeks",
 )
-"""Features the notebook drops one at a time (any of the ranker's features may be asked)."""
+"""Signals the notebook drops one at a time (any of :data:`matcher.ranking.training.SIGNALS`
+may be asked)."""
 
 
 def history_years(store: Store, *, test_span: int = 2) -> tuple[int, tuple[int, int]]:
