@@ -607,8 +607,8 @@ def fuzzed_server(
         yield live
 
 
-def schemathesis_run(url: str, *options: str) -> subprocess.CompletedProcess[str]:
-    """``schemathesis run --checks all`` against ``url`` (a process of its own)."""
+def schemathesis_run(url: str, cwd: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``schemathesis run --checks all`` against ``url`` (a process of its own, in ``cwd``)."""
     command = [
         sys.executable,
         "-c",
@@ -632,10 +632,12 @@ def schemathesis_run(url: str, *options: str) -> subprocess.CompletedProcess[str
         "^/tables",
         *options,
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=cwd
+    )
 
 
-def test_schemathesis_checks_all_find_nothing(fuzzed_server: LiveServer) -> None:
+def test_schemathesis_checks_all_find_nothing(fuzzed_server: LiveServer, tmp_path: Path) -> None:
     """Every check, on every operation: no server error, no valid request refused, ...
 
     The documented examples and a bounded number of generated requests per operation
@@ -648,7 +650,7 @@ def test_schemathesis_checks_all_find_nothing(fuzzed_server: LiveServer) -> None
     operations = sum(len(methods) for path, methods in spec["paths"].items())
     assert operations >= 12
     fuzzed = schemathesis_run(
-        fuzzed_server.url, "--phases", "examples,fuzzing", "--max-examples", "15"
+        fuzzed_server.url, tmp_path, "--phases", "examples,fuzzing", "--max-examples", "15"
     )
     assert fuzzed.returncode == 0, fuzzed.stdout[-6000:] + fuzzed.stderr[-2000:]
     assert "generated" in fuzzed.stdout and "passed" in fuzzed.stdout, fuzzed.stdout[-2000:]
@@ -656,6 +658,7 @@ def test_schemathesis_checks_all_find_nothing(fuzzed_server: LiveServer) -> None
         return  # keyed reads: the same schema, the boundaries were covered with open reads
     covered = schemathesis_run(
         fuzzed_server.url,
+        tmp_path,
         "--phases",
         "coverage",
         "--exclude-name",
