@@ -325,6 +325,11 @@ def install_error_handlers(
             FieldProblem(field=field_name(e.get("loc", ())), message=str(e.get("msg", "invalid")))
             for e in exc.errors()
         ]
+        media = request.headers.get("content-type", "")
+        if problems and problems[0].field == "body" and "json" not in media.lower():
+            problems[0] = FieldProblem(
+                field="body", message="send the body as JSON, with Content-Type: application/json"
+            )
         first = problems[0] if problems else FieldProblem(field="body", message="invalid request")
         return error_response(
             422,

@@ -260,6 +260,13 @@ def test_schema_violations_are_422_never_500(client: httpx.Client) -> None:
     )
     assert garbage.status_code == 422  # FastAPI alone says 400
     assert error_of(garbage)["field"] == "body"
+    text = client.put(
+        f"/organisations/{org}",
+        content=json.dumps(before),
+        headers=WRITE | {"content-type": "text/plain"},
+    )
+    assert text.status_code == 422
+    assert "Content-Type: application/json" in error_of(text)["message"]
     assert client.get(f"/organisations/{org}").json() == before
 
 
