@@ -2,9 +2,15 @@
 
 Start-up loads the facade in a background thread (store, index, profile table, graph,
 ranker and the text encoder) while the server already answers ``/health``; until it is
-loaded, ``/ready`` and every data endpoint answer 503 ``not_ready``. Without a build
-under ``MATCHER_HOME`` the loader retries every few seconds, so ``matcher build`` can
-run after the server started.
+loaded, ``/ready`` and every data endpoint answer 503 ``not_ready`` saying why. Whatever
+stops the load (no build yet, a home that cannot be written, a full disk) the loader
+retries, backing off from :data:`RETRY_FIRST` to :data:`RETRY_SECONDS` between tries, so
+``matcher build`` can run, or the home be mended, after the server started.
+
+Middleware, outermost first: metrics, security headers, the error guard (an unexpected
+exception answered without closing the connection), the per-client limit on requests
+without a key, the body reader (413, and 408 past ``MATCHER_BODY_TIMEOUT``), the
+in-flight limit (which so counts a request only once its body is in), CORS.
 
 Other routers plug in here: a module ``service/tables.py`` exposing ``router`` (the table
 planner) is included when it exists; it gets the facade from ``app.state.matcher``
@@ -20,10 +26,12 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from threadpoolctl import threadpool_limits
 
@@ -31,22 +39,30 @@ from embeddings import Encoder
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
 from matcher.domain.errors import StateError
-from service.errors import error_response, install_error_handlers, responses
+from service.errors import ErrorGuardMiddleware, error_response, install_error_handlers, responses
+from service.headers import SecurityHeadersMiddleware
 from service.middleware import (
     BodyLimitMiddleware,
     InFlightLimitMiddleware,
     Metrics,
     MetricsMiddleware,
 )
+from service.ratelimit import RateLimitMiddleware
 from service.routes import router
+from service.routing import app_routes
 from service.schemas import Health, Ready
+from service.security import auth_refusal, require_read_key
+from service.workpool import WorkPool
 
-__all__ = ["RETRY_SECONDS", "create_app"]
+__all__ = ["RETRY_FIRST", "RETRY_SECONDS", "create_app"]
 
 logger = logging.getLogger(__name__)
 
-RETRY_SECONDS = 5.0
-"""How often the loader retries while there is no usable build."""
+RETRY_FIRST = 1.0
+"""The loader's first wait after a failed load, doubled after each failure."""
+
+RETRY_SECONDS = 30.0
+"""The loader's longest wait between tries."""
 
 _DESCRIPTION = """
 Partner suggestions for the European Cluster Collaboration Platform, with the reasons
@@ -60,8 +76,10 @@ server has no key. Reads need it too when `MATCHER_READ_KEY_REQUIRED=true`. `/he
 **Errors** all share one shape:
 `{"error": {"code": "…", "message": "…", "field": "query.k" | null, "problems": […]}}`.
 
-**Bounds.** `k` ≤ 100; batches ≤ 1000 rows; seed groups ≤ 50; bodies ≤
-`MATCHER_MAX_BODY_BYTES` (413 above).
+**Bounds.** Every list and string states its maximum in this schema (`k` ≤ 100, batches
+≤ 1000 rows, seed groups ≤ 50, keywords ≤ 50 of ≤ 100 characters, …); bodies ≤
+`MATCHER_MAX_BODY_BYTES` (413 above), in by `MATCHER_BODY_TIMEOUT` seconds (408 after).
+Requests without a valid key are limited per client address (429 with `Retry-After`).
 """
 
 _TAGS = [
@@ -83,28 +101,36 @@ class _Loader:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="matcher-loader", daemon=True)
 
+    def _fail(self, exc: Exception, wait: float, last: str) -> str:
+        """Say why the load failed in ``/ready`` (and the log, when it changed)."""
+        if isinstance(exc, StateError):
+            why = f"no usable index yet: {exc}"
+        else:
+            why = f"loading failed: {type(exc).__name__}: {exc}"
+            if why != last:
+                logger.error("loading the matcher failed", exc_info=exc)
+        why = why.replace(str(self.settings.home_path), "MATCHER_HOME")
+        self.app.state.not_ready_reason = f"{why} (next try in {wait:.0f} s)"
+        if why != last:
+            logger.warning("not ready: %s (retrying, next in %.0f s)", why, wait)
+        return why
+
     def _run(self) -> None:
-        warned = False
+        wait, last = RETRY_FIRST, ""
         while not self.stop.is_set():
-            matcher = Matcher(self.settings, encoder=self.encoder)
+            matcher: Matcher | None = None
             try:
+                matcher = Matcher(self.settings, encoder=self.encoder)
                 state = matcher.state()
                 _ = matcher.ranker
                 if self.encoder is None:
                     matcher.encoder.encode(["warm-up"])  # cold start and topics need it
-            except StateError as exc:
-                matcher.close()
-                self.app.state.not_ready_reason = f"no usable index yet: {exc}"
-                if not warned:
-                    logger.warning("not ready: %s (retrying every %.0f s)", exc, RETRY_SECONDS)
-                    warned = True
-                self.stop.wait(RETRY_SECONDS)
-                continue
-            except Exception:
-                matcher.close()
-                logger.exception("loading the matcher failed")
-                self.app.state.not_ready_reason = "loading failed; see the server log"
-                self.stop.wait(RETRY_SECONDS)
+            except Exception as exc:  # any failure: say why, back off, try again
+                if matcher is not None:
+                    matcher.close()
+                last = self._fail(exc, wait, last)
+                self.stop.wait(wait)
+                wait = min(2 * wait, RETRY_SECONDS)
                 continue
             if self.stop.is_set():
                 matcher.close()
@@ -154,6 +180,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             yield
         finally:
             limits.restore_original_limits()
+            app.state.completions.shutdown()
             loader.stop.set()
             loader.thread.join(timeout=30)
             matcher: Matcher | None = app.state.matcher
@@ -167,15 +194,21 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         description=_DESCRIPTION,
         openapi_tags=_TAGS,
         lifespan=lifespan,
+        # '/recommend/' is 404, not a redirect built from the request's Host header.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.matcher = None
     app.state.not_ready_reason = "loading the index; retry shortly"
     app.state.metrics = metrics
-    install_error_handlers(app)
+    app.state.completions = WorkPool(
+        settings.completion_workers, settings.completion_time_limit, name="completion"
+    )
+    install_error_handlers(app, auth_refusal)
     app.include_router(router)
     app.include_router(_operations())
     _include_optional_routers(app)
+    _document_optional_read_key(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -183,10 +216,45 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Content-Type", "X-API-Key", "Authorization"],
         )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # add_middleware wraps: the last added is the outermost.
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=settings.max_body_bytes, timeout=settings.body_timeout
+    )
+    app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(ErrorGuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+def _document_optional_read_key(app: FastAPI, settings: Settings) -> None:
+    """State in the OpenAPI schema that reads take the key but do not need it.
+
+    Unless ``read_key_required``, a read's security requirements include ``{}`` (none).
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        if settings.read_key_required:
+            return schema
+        reads = {
+            (method.lower(), r.path)
+            for r in app_routes(app.routes)
+            if isinstance(r.route, APIRoute)
+            and any(d.dependency is require_read_key for d in r.route.dependencies)
+            for method in r.methods
+        }
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                if (method, path) in reads and "security" in operation:
+                    operation["security"] = [*operation["security"], {}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _operations() -> APIRouter:

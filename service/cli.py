@@ -10,13 +10,32 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import uvicorn
 
 from matcher.app.settings import Settings
 from service.app import create_app
 
-__all__ = ["main"]
+__all__ = ["MAX_HEADER_BYTES", "main", "uvicorn_options"]
+
+MAX_HEADER_BYTES = 16 * 1024
+"""Largest request line and headers uvicorn's h11 parser buffers (httptools has its own)."""
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn settings the service runs with, whatever starts it.
+
+    An idle keep-alive connection closes after ``settings.keep_alive_timeout`` seconds;
+    a body that has not arrived after ``settings.body_timeout`` is the app's to cut off
+    (408, :class:`service.middleware.BodyLimitMiddleware`).
+    """
+    return {
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "server_header": False,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,7 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         log_config=None,
         access_log=not args.no_access_log,
-        server_header=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     return 0

@@ -7,12 +7,20 @@ Every error the service returns has the body::
 ``code`` is stable and machine-readable, ``message`` is for people, ``field`` names the
 request field at fault where there is one (``query.k``, ``body.organisations.3.country``,
 ``path.organisation_id``), and ``problems`` lists every field problem of a 422.
+
+No message carries a filesystem path (:func:`public_message`), and an unexpected
+exception is answered by :class:`ErrorGuardMiddleware` without being re-raised: Starlette's
+own handler for ``Exception`` re-raises after answering, and uvicorn then closes the
+connection, so the next request on a keep-alive connection met a reset.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
-from collections.abc import Mapping, Sequence
+import re
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.domain.errors import (
     MatcherError,
@@ -33,11 +42,14 @@ __all__ = [
     "ApiError",
     "ErrorBody",
     "ErrorDetail",
+    "ErrorGuardMiddleware",
     "FieldProblem",
     "error_response",
     "field_name",
     "install_error_handlers",
+    "public_message",
     "responses",
+    "unexpected_error",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,6 +101,14 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+_PATH = re.compile(r"(?<![\w:/.~-])~?/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def public_message(message: str) -> str:
+    """``message`` with filesystem paths (two components or more) replaced by ``<path>``."""
+    return _PATH.sub("<path>", message)
+
+
 def error_response(
     status: int,
     code: str,
@@ -98,9 +118,12 @@ def error_response(
     problems: Sequence[FieldProblem] = (),
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """A JSON response in the shared error shape."""
+    """A JSON response in the shared error shape (paths left out of every message)."""
+    shown = [
+        p.model_copy(update={"message": public_message(p.message)}) for p in list(problems)[:50]
+    ]
     body = ErrorBody(
-        error=ErrorDetail(code=code, message=message, field=field, problems=list(problems))
+        error=ErrorDetail(code=code, message=public_message(message), field=field, problems=shown)
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
@@ -114,20 +137,34 @@ _EXAMPLES: dict[int, tuple[str, str, str | None]] = {
     401: ("missing_api_key", "this endpoint needs an API key: X-API-Key or Bearer", None),
     403: ("wrong_api_key", "the API key is not valid", None),
     404: ("unknown_organisation", "unknown organisation id 'CL-NOPE'", None),
+    408: ("body_timeout", "the request body did not arrive within 20 s", None),
     409: ("not_indexed", "organisation 'X' is not in the index: run `matcher build`", None),
     413: ("body_too_large", "the request body is larger than 2000000 bytes", None),
     422: ("invalid_request", "Input should be less than or equal to 100", "query.k"),
+    429: ("rate_limited", "too many requests without an API key from this address", None),
+    500: ("internal_error", "internal error; see the server log", None),
     503: ("not_ready", "the service is loading its index; retry shortly", None),
+    507: ("disk_full", "the server's disk is full; nothing was written", None),
 }
 _DESCRIPTIONS = {
     401: "No API key given (write endpoints; reads too when MATCHER_READ_KEY_REQUIRED)",
     403: "Wrong API key, or writes disabled because MATCHER_API_KEY is unset",
     404: "Unknown organisation (or collaboration)",
-    409: "The organisation is in the store but not in the loaded index",
+    408: "The request body did not arrive within MATCHER_BODY_TIMEOUT seconds "
+    "(`body_timeout`); the connection is closed",
+    409: "The request contradicts itself (`id_mismatch`: the body's id is not the path's; "
+    "`duplicate_id`: an id twice in a batch; `same_organisation`: both ends of a "
+    "collaboration, or feedback about oneself), or the organisation is in the store but "
+    "not yet in the loaded index (`not_indexed`)",
     413: "Request body too large",
     422: "Invalid request: `field` names the first field at fault, `problems` all of them",
+    429: "Too many requests without a valid API key from this client address "
+    "(`rate_limited`, MATCHER_ANONYMOUS_RATE); `Retry-After` says when to try again",
+    500: "An unexpected error (`internal_error`); the server log has the details",
     503: "Not ready (`not_ready`: the index is still loading, or there is no build yet), "
-    "or overloaded (`overloaded`: MATCHER_MAX_IN_FLIGHT requests in hand already)",
+    "overloaded (`overloaded`: MATCHER_MAX_IN_FLIGHT requests in hand already), "
+    "`busy` or `time_limit` (consortium completion), `store_busy`, `store_read_only`",
+    507: "The disk holding MATCHER_HOME is full (`disk_full`); nothing was written",
 }
 
 
@@ -151,9 +188,89 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {s: _response(s) for s in _EX
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI error responses for the given statuses (422 and 413 always included)."""
-    wanted = {*statuses, 413, 422}
+    """The OpenAPI error responses for the given statuses.
+
+    408, 413, 422, 429, 500 and 507 are always included: any endpoint may answer them.
+    """
+    wanted = {*statuses, 408, 413, 422, 429, 500, 507}
     return {s: ERROR_RESPONSES[s] for s in sorted(wanted)}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def unexpected_error(exc: BaseException) -> JSONResponse:
+    """The answer to an exception no handler took: 507 for a full disk, else 5xx.
+
+    A full disk (SQLite's 'database or disk is full', ENOSPC, EDQUOT) is 507 ``disk_full``;
+    a store locked past its busy timeout 503 ``store_busy``; a read-only store 503
+    ``store_read_only``; anything else 500 ``internal_error``.
+    """
+    for cause in _causes(exc):
+        code = getattr(cause, "sqlite_errorcode", None)
+        if isinstance(cause, sqlite3.Error) and code is not None:
+            primary = code & 0xFF
+            if primary == sqlite3.SQLITE_FULL:
+                return error_response(507, "disk_full", "the server's disk is full; retry later")
+            if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return error_response(
+                    503, "store_busy", "the store is busy; retry", headers={"Retry-After": "1"}
+                )
+            if primary == sqlite3.SQLITE_READONLY:
+                return error_response(
+                    503, "store_read_only", "the store cannot be written (read-only)"
+                )
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return error_response(507, "disk_full", "the server's disk is full; retry later")
+        if isinstance(cause, OSError) and cause.errno == errno.EROFS:
+            return error_response(503, "store_read_only", "the server's disk is read-only")
+    return error_response(500, "internal_error", "internal error; see the server log")
+
+
+class ErrorGuardMiddleware:
+    """Answer an exception no handler took, and keep the connection open.
+
+    Starlette's handler for ``Exception`` re-raises after answering, and uvicorn then closes
+    the connection: a client reusing it met a reset. Here the exception is logged and
+    answered (:func:`unexpected_error`) and not re-raised. Once a response has started
+    nothing else can be said, so the exception goes on and the connection is closed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            logger.error(
+                "internal error on %s %s: %s",
+                scope.get("method", ""),
+                scope.get("path", ""),
+                type(exc).__name__,
+                exc_info=exc,
+            )
+            await unexpected_error(exc)(scope, receive, send)
 
 
 _HTTP_CODES = {
@@ -165,8 +282,28 @@ _HTTP_CODES = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Answer every error with the shared shape."""
+def _allowed(request: Request) -> str:
+    """Every method some route takes at this request's path (for a 405's ``Allow``)."""
+    from service.routing import app_routes
+
+    path = request.url.path
+    methods: set[str] = set()
+    for route in app_routes(request.app.routes):
+        if route.regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+def install_error_handlers(
+    app: FastAPI, auth_refusal: Callable[[Request], ApiError | None] | None = None
+) -> None:
+    """Answer every error with the shared shape.
+
+    Args:
+        app: the app.
+        auth_refusal: the key check of the matched route; a request it refuses gets that
+            refusal (401, 403) instead of a 422 (the key is checked first).
+    """
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -181,10 +318,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refusal = auth_refusal(request) if auth_refusal is not None else None
+        if refusal is not None:
+            return await _api_error(request, refusal)
         problems = [
             FieldProblem(field=field_name(e.get("loc", ())), message=str(e.get("msg", "invalid")))
             for e in exc.errors()
         ]
+        media = request.headers.get("content-type", "")
+        if problems and problems[0].field == "body" and "json" not in media.lower():
+            problems[0] = FieldProblem(
+                field="body", message="send the body as JSON, with Content-Type: application/json"
+            )
         first = problems[0] if problems else FieldProblem(field="body", message="invalid request")
         return error_response(
             422,
@@ -196,9 +341,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI: a body it could not decode (not UTF-8 JSON)
+            refusal = auth_refusal(request) if auth_refusal is not None else None
+            if refusal is not None:
+                return await _api_error(request, refusal)
+            problem = FieldProblem(field="body", message="the body is not JSON in UTF-8")
+            return error_response(
+                422, "invalid_request", problem.message, field="body", problems=[problem]
+            )
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, message, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request)
+        return error_response(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(UnknownOrganisationError)
     async def _unknown(request: Request, exc: UnknownOrganisationError) -> JSONResponse:
@@ -215,14 +371,3 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MatcherError)
     async def _matcher(request: Request, exc: MatcherError) -> JSONResponse:
         return error_response(422, "invalid_request", str(exc))
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        logger.error(
-            "internal error on %s %s: %s",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-            exc_info=exc,
-        )
-        return error_response(500, "internal_error", "internal error; see the server log")

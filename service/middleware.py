@@ -1,7 +1,14 @@
-"""ASGI middleware: request-body limit (413), in-flight limit (503) and request metrics."""
+"""ASGI middleware: request bodies (413, 408), in-flight limit (503) and request metrics.
+
+The order matters (outermost first, see :func:`service.app.create_app`): a request's
+body is read whole, within a deadline, *before* the in-flight limit counts the request,
+so clients that send headers and then trickle a body (or nothing) hold a connection but
+never a place among the ``MATCHER_MAX_IN_FLIGHT`` requests being handled.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -131,15 +138,19 @@ class InFlightLimitMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies above ``limit`` bytes with 413, before any handler runs.
+    """Read each request's body whole before the app sees the request; bound it.
 
-    A declared ``Content-Length`` above the limit is refused at once; otherwise the body
-    is read (at most ``limit`` bytes are buffered) and handed on.
+    A declared ``Content-Length`` above ``limit`` bytes is refused at once with 413, as is
+    a body that grows past it (at most ``limit`` bytes are buffered). A body that has not
+    arrived ``timeout`` seconds after the headers gets 408 ``body_timeout`` and the
+    connection is closed (a slow sender cannot hold a request slot, nor a socket, for
+    longer).
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 20.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
@@ -158,21 +169,32 @@ class BodyLimitMiddleware:
                 return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                # A disconnect before the body ended: let the app see it.
-                replay_first: Message | None = message
-                break
-            body = message.get("body", b"")
-            size += len(body)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(body)
-            if not message.get("more_body", False):
-                replay_first = None
-                break
+        replay_first: Message | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        # A disconnect before the body ended: let the app see it.
+                        replay_first = message
+                        break
+                    body = message.get("body", b"")
+                    size += len(body)
+                    if size > self.limit:
+                        await self._refuse(scope, receive, send)
+                        return
+                    chunks.append(body)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            response = error_response(
+                408,
+                "body_timeout",
+                f"the request body did not arrive within {self.timeout:g} s",
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
         whole = b"".join(chunks)
         sent = False
 

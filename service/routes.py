@@ -11,8 +11,9 @@ import datetime as dt
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
 from matcher.app.matcher import Matcher
 from matcher.domain.errors import UnknownOrganisationError
@@ -22,7 +23,10 @@ from service.deps import get_matcher
 from service.errors import ApiError, responses
 from service.schemas import (
     ID_PATTERN,
+    MAX_COUNTRIES,
+    MAX_ID_LENGTH,
     MAX_K,
+    MAX_LANGUAGES,
     BatchResult,
     CollaborationsAdded,
     CollaborationsIn,
@@ -30,6 +34,7 @@ from service.schemas import (
     FeedbackRecorded,
     FiltersIn,
     Language,
+    OrganisationIn,
     OrganisationsIn,
     OrganisationWritten,
     ProfileRecommendation,
@@ -39,6 +44,7 @@ from service.schemas import (
     with_utc,
 )
 from service.security import require_read_key, require_write_key
+from service.workpool import WorkPool
 
 __all__ = ["router"]
 
@@ -49,7 +55,12 @@ router = APIRouter()
 MatcherDep = Annotated[Matcher, Depends(get_matcher)]
 PathId = Annotated[
     str,
-    Path(pattern=ID_PATTERN, description="an organisation id", examples=["CL-AGRI-ES"]),
+    Path(
+        max_length=MAX_ID_LENGTH,
+        pattern=ID_PATTERN,
+        description="an organisation id",
+        examples=["CL-AGRI-ES"],
+    ),
 ]
 _READ = [Depends(require_read_key)]
 _WRITE = [Depends(require_write_key)]
@@ -61,21 +72,34 @@ class RecommendQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     organisation_id: str = Field(
-        pattern=ID_PATTERN, description="an organisation in the store", examples=["CL-AGRI-ES"]
+        max_length=MAX_ID_LENGTH,
+        pattern=ID_PATTERN,
+        description="an organisation in the store",
+        examples=["CL-AGRI-ES"],
     )
     k: int = Field(default=10, ge=1, le=MAX_K, description="how many suggestions")
     explain: bool = Field(default=False, description="include the reasons of each suggestion")
     countries: list[CountryCode] = Field(
-        default_factory=list, max_length=60, description="only these countries (repeat the key)"
+        default_factory=list,
+        max_length=MAX_COUNTRIES,
+        description="only these countries (repeat the key)",
     )
     exclude_countries: list[CountryCode] = Field(
-        default_factory=list, max_length=60, description="never these countries"
+        default_factory=list, max_length=MAX_COUNTRIES, description="never these countries"
     )
-    kinds: list[OrganisationKind] = Field(default_factory=list, description="only these kinds")
-    ecosystems: list[Ecosystem] = Field(default_factory=list, description="only these ecosystems")
-    stages: list[Stage] = Field(default_factory=list, description="only these stages")
+    kinds: list[OrganisationKind] = Field(
+        default_factory=list, max_length=len(OrganisationKind), description="only these kinds"
+    )
+    ecosystems: list[Ecosystem] = Field(
+        default_factory=list, max_length=len(Ecosystem), description="only these ecosystems"
+    )
+    stages: list[Stage] = Field(
+        default_factory=list, max_length=len(Stage), description="only these stages"
+    )
     languages: list[Language] = Field(
-        default_factory=list, max_length=60, description="only organisations speaking one"
+        default_factory=list,
+        max_length=MAX_LANGUAGES,
+        description="only organisations speaking one",
     )
 
     def filters(self) -> FiltersIn:
@@ -121,19 +145,28 @@ def recommend(query: Annotated[RecommendQuery, Query()], matcher: MatcherDep) ->
     dependencies=_READ,
     responses=responses(401, 403, 404, 409, 503),
 )
-def recommend_for(body: RecommendRequest, matcher: MatcherDep) -> ProfileRecommendation:
+async def recommend_for(
+    body: RecommendRequest, matcher: MatcherDep, request: Request
+) -> ProfileRecommendation:
     """Suggestions for a profile not in the store, or to complete a group.
 
     Give ``profile`` for a profile not in the store (its texts are encoded on the fly;
     graph signals are absent), or ``seed`` (ids of a consortium's members, optionally a
-    call ``topic``) for partners that fit every member and fill the group's gaps.
+    call ``topic``) for partners that fit every member and fill the group's gaps. A
+    completion runs in a pool of its own under ``MATCHER_COMPLETION_TIME_LIMIT``: 503
+    ``time_limit`` past it, 503 ``busy`` when the pool is full.
     """
     filters = body.filters.to_filters()
     if body.profile is not None:
-        found = matcher.recommend_profile(body.profile, k=body.k, filters=filters)
+        found = await run_in_threadpool(
+            matcher.recommend_profile, body.profile.to_domain(), k=body.k, filters=filters
+        )
         mode = "profile"
     else:
-        found = matcher.complete(body.seed or [], k=body.k, topic=body.topic, filters=filters)
+        pool: WorkPool = request.app.state.completions
+        found = await pool.run(
+            matcher.complete, body.seed or [], k=body.k, topic=body.topic, filters=filters
+        )
         mode = "consortium"
     return ProfileRecommendation(
         mode=mode, k=body.k, suggestions=suggestions_out(found, explain=body.explain)
@@ -159,26 +192,24 @@ def get_organisation(organisation_id: PathId, matcher: MatcherDep) -> Organisati
     dependencies=_WRITE,
     responses={
         201: {"model": OrganisationWritten, "description": "Created"},
-        **responses(401, 403, 503),
+        **responses(401, 403, 409, 503),
     },
 )
 def put_organisation(
-    organisation_id: PathId, body: Organisation, matcher: MatcherDep, response: Response
+    organisation_id: PathId, body: OrganisationIn, matcher: MatcherDep, response: Response
 ) -> OrganisationWritten:
     """Create (201) or replace (200) the profile; the next read sees it, in suggestions too.
 
-    The body's ``id`` must be the path's.
+    The body's ``id`` must be the path's (409 ``id_mismatch`` otherwise).
     """
     if body.id != organisation_id:
-        raise ApiError(
-            422, "invalid_request", "the body's id must be the path's id", field="body.id"
-        )
+        raise ApiError(409, "id_mismatch", "the body's id must be the path's id", field="body.id")
     try:
         matcher.organisation(organisation_id)
         created = False
     except UnknownOrganisationError:
         created = True
-    matcher.upsert_organisations([body])
+    matcher.upsert_organisations([body.to_domain()])
     logger.info("organisation %s %s", organisation_id, "created" if created else "replaced")
     if created:
         response.status_code = status.HTTP_201_CREATED
@@ -206,25 +237,25 @@ def delete_organisation(organisation_id: PathId, matcher: MatcherDep) -> Respons
     tags=["organisations"],
     summary="Create or replace many organisations, all or nothing",
     dependencies=_WRITE,
-    responses=responses(401, 403, 503),
+    responses=responses(401, 403, 409, 503),
 )
 def batch_organisations(body: OrganisationsIn, matcher: MatcherDep) -> BatchResult:
     """Write every organisation, or none.
 
-    Every row is validated first; one bad row (or an id given twice) refuses the batch
-    with 422 naming the row and field, and nothing is written.
+    Every row is validated first; one bad row refuses the batch with 422 naming the row
+    and field, an id given twice with 409 ``duplicate_id``, and nothing is written.
     """
     seen: dict[str, int] = {}
     for n, org in enumerate(body.organisations):
         if org.id in seen:
             raise ApiError(
-                422,
-                "invalid_request",
+                409,
+                "duplicate_id",
                 f"id {org.id!r} is given twice (rows {seen[org.id]} and {n})",
                 field=f"body.organisations.{n}.id",
             )
         seen[org.id] = n
-    ids = matcher.upsert_organisations(body.organisations)
+    ids = matcher.upsert_organisations([org.to_domain() for org in body.organisations])
     logger.info("batch of %d organisations written", len(ids))
     return BatchResult(count=len(ids), ids=ids)
 
@@ -235,16 +266,24 @@ def batch_organisations(body: OrganisationsIn, matcher: MatcherDep) -> BatchResu
     summary="Add collaborations, all or nothing",
     status_code=status.HTTP_201_CREATED,
     dependencies=_WRITE,
-    responses=responses(401, 403, 404, 503),
+    responses=responses(401, 403, 404, 409, 503),
 )
 def add_collaborations(body: CollaborationsIn, matcher: MatcherDep) -> CollaborationsAdded:
     """Add every collaboration, or none.
 
     Both ends of each must be in the store (404 ``unknown_organisation`` otherwise,
-    nothing written). A known collaboration (same ends, kind, date, source_ref) only has
-    its weight updated.
+    nothing written) and differ (409 ``same_organisation``). A known collaboration (same
+    ends, kind, date, source_ref) only has its weight updated.
     """
-    changed = matcher.add_collaborations(body.collaborations)
+    for n, tie in enumerate(body.collaborations):
+        if tie.organisation_a == tie.organisation_b:
+            raise ApiError(
+                409,
+                "same_organisation",
+                "a collaboration needs two different organisations",
+                field=f"body.collaborations.{n}.organisation_b",
+            )
+    changed = matcher.add_collaborations([tie.to_domain() for tie in body.collaborations])
     logger.info("%d collaborations added or changed", changed)
     return CollaborationsAdded(changed=changed)
 
@@ -254,17 +293,15 @@ class CollaborationKey(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    organisation_a: str = Field(pattern=ID_PATTERN, examples=["CL-AGRI-ES"])
-    organisation_b: str = Field(pattern=ID_PATTERN, examples=["SME-COLD-IT"])
+    organisation_a: str = Field(
+        max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, examples=["CL-AGRI-ES"]
+    )
+    organisation_b: str = Field(
+        max_length=MAX_ID_LENGTH, pattern=ID_PATTERN, examples=["SME-COLD-IT"]
+    )
     kind: CollaborationKind = CollaborationKind.JOINT_PROJECT
     date: dt.date = Field(examples=["2026-10-14"])
     source_ref: str = Field(default="", max_length=200)
-
-    @model_validator(mode="after")
-    def _two_ends(self) -> CollaborationKey:
-        if self.organisation_a == self.organisation_b:
-            raise ValueError("a collaboration needs two different organisations")
-        return self
 
     def collaboration(self) -> Collaboration:
         """The collaboration with this key."""
@@ -289,7 +326,9 @@ def delete_collaboration(
     key: Annotated[CollaborationKey, Query()], matcher: MatcherDep
 ) -> Response:
     """404 ``unknown_collaboration`` when no collaboration has this key."""
-    if not matcher.remove_collaboration(key.collaboration()):
+    if key.organisation_a == key.organisation_b or not matcher.remove_collaboration(
+        key.collaboration()
+    ):
         raise ApiError(404, "unknown_collaboration", "no collaboration has this key")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -300,14 +339,22 @@ def delete_collaboration(
     summary="Record what an organisation said about a suggested partner",
     status_code=status.HTTP_201_CREATED,
     dependencies=_WRITE,
-    responses=responses(401, 403, 404, 503),
+    responses=responses(401, 403, 404, 409, 503),
 )
 def feedback(body: FeedbackIn, matcher: MatcherDep) -> FeedbackRecorded:
     """Record feedback on a suggestion.
 
     Stored with the time; 'not interested' and 'blocked' feed the exclusion rules at
-    once, every kind feeds later training.
+    once, every kind feeds later training. Feedback about oneself is 409
+    ``same_organisation``.
     """
+    if body.organisation_id == body.other_id:
+        raise ApiError(
+            409,
+            "same_organisation",
+            "feedback is about another organisation",
+            field="body.other_id",
+        )
     matcher.record_feedback(body.organisation_id, body.other_id, body.kind)
     logger.info("feedback %s recorded", body.kind.value)
     return FeedbackRecorded(

@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from matcher.domain.schema import Collaboration, CountryCode, Organisation, Reason, Suggestion
 from matcher.domain.vocab import Ecosystem, FeedbackKind, OrganisationKind, Stage
@@ -14,9 +22,14 @@ from matcher.ranking.rank import Filters
 __all__ = [
     "ID_PATTERN",
     "MAX_BATCH",
+    "MAX_COUNTRIES",
+    "MAX_ID_LENGTH",
     "MAX_K",
+    "MAX_LANGUAGES",
     "MAX_SEED",
+    "MAX_TOPIC_LENGTH",
     "BatchResult",
+    "CollaborationIn",
     "CollaborationsAdded",
     "CollaborationsIn",
     "FeedbackIn",
@@ -25,6 +38,7 @@ __all__ = [
     "Health",
     "Language",
     "OrganisationId",
+    "OrganisationIn",
     "OrganisationSummary",
     "OrganisationWritten",
     "OrganisationsIn",
@@ -46,11 +60,86 @@ MAX_BATCH = 1000
 MAX_SEED = 50
 """Most members of a seed group (consortium completion)."""
 
+MAX_COUNTRIES = 60
+"""Most countries in a filter."""
+
+MAX_LANGUAGES = 60
+"""Most languages in a filter."""
+
+MAX_TOPIC_LENGTH = 2_000
+"""Longest call topic (consortium completion), in characters."""
+
+MAX_ID_LENGTH = 128
+"""Longest organisation id."""
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 """An organisation id (as in :mod:`matcher.domain.schema`)."""
 
-OrganisationId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")]
+OrganisationId = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+Language = Annotated[str, StringConstraints(max_length=2, pattern=r"^[A-Za-z]{2}$")]
+
+
+def _json_type(value: object, types: tuple[type, ...], what: str) -> object:
+    """``value`` when it has one of the JSON ``types`` (a bool is not a number).
+
+    A float with no fraction passes for an int, as JSON Schema's ``integer`` has it.
+    """
+    if isinstance(value, bool) and bool not in types:
+        raise ValueError(f"expected {what}, not true or false")
+    if isinstance(value, float) and int in types and value.is_integer():
+        return value
+    if value is not None and not isinstance(value, types):
+        raise ValueError(f"expected {what}, not {type(value).__name__}")
+    return value
+
+
+class OrganisationIn(Organisation):
+    """An organisation as the API takes it: each field of the JSON type its schema states.
+
+    The domain's :class:`~matcher.domain.schema.Organisation` also reads files, where every
+    value is text (``"12"`` for a size); over JSON a size is a number and a date a string.
+    """
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _json_size(cls, value: object) -> object:
+        return _json_type(value, (int,), "a whole number")
+
+    @field_validator("updated_at", mode="before")
+    @classmethod
+    def _json_updated_at(cls, value: object) -> object:
+        return _json_type(value, (str,), "a date-time string (RFC 3339)")
+
+    def to_domain(self) -> Organisation:
+        """The same values as the domain's record."""
+        return Organisation.model_construct(self.model_fields_set, **dict(self))
+
+
+class CollaborationIn(Collaboration):
+    """A collaboration as the API takes it (JSON types, as :class:`OrganisationIn`).
+
+    Both ends may be the same organisation here: the route refuses that with 409
+    ``same_organisation`` (no schema can say that two fields differ).
+    """
+
+    @field_validator("organisation_b", mode="after")
+    @classmethod
+    def _two_ends(cls, value: str, info: ValidationInfo) -> str:
+        return value  # checked by the route
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _json_date(cls, value: object) -> object:
+        return _json_type(value, (str,), "a date string (YYYY-MM-DD)")
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _json_weight(cls, value: object) -> object:
+        return _json_type(value, (int, float), "a number")
+
+    def to_domain(self) -> Collaboration:
+        """The domain's record (its ends in order)."""
+        return Collaboration.model_validate(dict(self))
 
 
 class OrganisationSummary(BaseModel):
@@ -177,12 +266,12 @@ class FiltersIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    countries: list[CountryCode] = Field(default_factory=list, max_length=60)
-    exclude_countries: list[CountryCode] = Field(default_factory=list, max_length=60)
-    kinds: list[OrganisationKind] = Field(default_factory=list)
-    ecosystems: list[Ecosystem] = Field(default_factory=list)
-    stages: list[Stage] = Field(default_factory=list)
-    languages: list[Language] = Field(default_factory=list, max_length=60)
+    countries: list[CountryCode] = Field(default_factory=list, max_length=MAX_COUNTRIES)
+    exclude_countries: list[CountryCode] = Field(default_factory=list, max_length=MAX_COUNTRIES)
+    kinds: list[OrganisationKind] = Field(default_factory=list, max_length=len(OrganisationKind))
+    ecosystems: list[Ecosystem] = Field(default_factory=list, max_length=len(Ecosystem))
+    stages: list[Stage] = Field(default_factory=list, max_length=len(Stage))
+    languages: list[Language] = Field(default_factory=list, max_length=MAX_LANGUAGES)
 
     def to_filters(self) -> Filters:
         """The ranking's filters."""
@@ -196,39 +285,59 @@ class FiltersIn(BaseModel):
         )
 
 
+_RECOMMEND_EXAMPLES: list[dict[str, Any]] = [
+    {
+        "profile": {
+            "id": "new-member-1",
+            "name": "Nordic Cold Chain Start-up",
+            "kind": "sme",
+            "country": "SE",
+            "description": "Sensors and software that monitor food in transit.",
+            "ecosystems": ["agri_food", "digital"],
+            "offers": "IoT temperature monitoring for refrigerated transport",
+            "seeks": "food producers and logistics clusters for pilots",
+        },
+        "k": 5,
+        "explain": True,
+    },
+    {
+        "seed": ["CL-AGRI-ES", "SME-COLD-IT"],
+        "topic": "Reducing food loss in cold chains with digital monitoring",
+        "k": 5,
+        "explain": True,
+        "filters": {"kinds": ["research", "university"]},
+    },
+]
+
+
+def _one_of_two_modes(schema: dict[str, Any]) -> None:
+    """State the two modes in the schema: ``profile``, or ``seed`` with an optional topic.
+
+    The three fields are optional but never null, and exactly one mode is given.
+    """
+    properties = schema["properties"]
+    for name in ("profile", "seed", "topic"):
+        field = properties[name]
+        branches = [b for b in field.pop("anyOf", []) if b.get("type") != "null"]
+        field.pop("default", None)
+        if branches:
+            field.update(branches[0])
+    schema["anyOf"] = [
+        {
+            "required": ["profile"],
+            "not": {"anyOf": [{"required": ["seed"]}, {"required": ["topic"]}]},
+        },
+        {"required": ["seed"], "not": {"required": ["profile"]}},
+    ]
+    schema["examples"] = _RECOMMEND_EXAMPLES
+
+
 class RecommendRequest(BaseModel):
     """Either a ``profile`` not in the store (cold start) or a ``seed`` group to complete."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "profile": {
-                        "id": "new-member-1",
-                        "name": "Nordic Cold Chain Start-up",
-                        "kind": "sme",
-                        "country": "SE",
-                        "description": "Sensors and software that monitor food in transit.",
-                        "ecosystems": ["agri_food", "digital"],
-                        "offers": "IoT temperature monitoring for refrigerated transport",
-                        "seeks": "food producers and logistics clusters for pilots",
-                    },
-                    "k": 5,
-                    "explain": True,
-                },
-                {
-                    "seed": ["CL-AGRI-ES", "SME-COLD-IT"],
-                    "topic": "Reducing food loss in cold chains with digital monitoring",
-                    "k": 5,
-                    "explain": True,
-                    "filters": {"kinds": ["research", "university"]},
-                },
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_of_two_modes)
 
-    profile: Organisation | None = Field(
+    profile: OrganisationIn | None = Field(
         default=None, description="a profile not in the store: cold-start suggestions"
     )
     seed: list[OrganisationId] | None = Field(
@@ -238,11 +347,23 @@ class RecommendRequest(BaseModel):
         description="ids of a consortium's members: partners that complete it",
     )
     topic: str | None = Field(
-        default=None, max_length=2_000, description="with seed: the call topic, in words"
+        default=None, max_length=MAX_TOPIC_LENGTH, description="with seed: the call topic, in words"
     )
-    k: int = Field(default=10, ge=1, le=MAX_K)
-    explain: bool = Field(default=False, description="include the reasons")
+    k: int = Field(default=10, ge=1, le=MAX_K, description="how many suggestions")
+    explain: bool = Field(default=False, strict=True, description="include the reasons")
     filters: FiltersIn = Field(default_factory=FiltersIn)
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _json_k(cls, value: object) -> object:
+        return _json_type(value, (int,), "a whole number")
+
+    @field_validator("profile", "seed", "topic", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out rather than send null")
+        return value
 
     @model_validator(mode="after")
     def _one_mode(self) -> RecommendRequest:
@@ -277,7 +398,7 @@ class OrganisationsIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"organisations": [_ORG_EXAMPLE]}]}
     )
 
-    organisations: list[Organisation] = Field(min_length=1, max_length=MAX_BATCH)
+    organisations: list[OrganisationIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class OrganisationWritten(BaseModel):
@@ -316,7 +437,7 @@ class CollaborationsIn(BaseModel):
         },
     )
 
-    collaborations: list[Collaboration] = Field(min_length=1, max_length=MAX_BATCH)
+    collaborations: list[CollaborationIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class CollaborationsAdded(BaseModel):
@@ -342,14 +463,10 @@ class FeedbackIn(BaseModel):
     )
 
     organisation_id: OrganisationId = Field(description="who gives the feedback")
-    other_id: OrganisationId = Field(description="the suggested partner it is about")
+    other_id: OrganisationId = Field(
+        description="the suggested partner it is about (another organisation: 409 if the same)"
+    )
     kind: FeedbackKind
-
-    @model_validator(mode="after")
-    def _two(self) -> FeedbackIn:
-        if self.organisation_id == self.other_id:
-            raise ValueError("feedback is about another organisation")
-        return self
 
 
 class FeedbackRecorded(BaseModel):

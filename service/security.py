@@ -5,12 +5,17 @@ in constant time (:func:`hmac.compare_digest`). It is never logged. Without a co
 key (``MATCHER_API_KEY`` unset) writes are refused with 403 ``writes_disabled``: a
 server nobody can write to is a configuration state, not a transient outage, so it is
 not a 503.
+
+The key is checked before anything else about a request: :func:`auth_refusal` lets the
+validation-error handler answer 401/403 rather than 422 for a body that is not even JSON
+sent without a key (FastAPI parses the body before it runs the dependencies).
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -18,7 +23,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from matcher.app.settings import Settings
 from service.errors import ApiError
 
-__all__ = ["require_read_key", "require_write_key"]
+__all__ = ["auth_refusal", "given_key", "key_is_valid", "require_read_key", "require_write_key"]
 
 _api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -39,13 +44,22 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _check(
-    settings: Settings,
-    key: str | None,
-    bearer: HTTPAuthorizationCredentials | None,
-    *,
-    what: str,
-) -> None:
+def given_key(headers: Mapping[str, str]) -> str:
+    """The key a request carries (``X-API-Key`` first, then a Bearer token), or ''."""
+    key = headers.get("x-api-key", "")
+    if key:
+        return key
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
+def key_is_valid(settings: Settings, given: str) -> bool:
+    """Whether ``given`` is the configured key (never, without one)."""
+    expected = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    return bool(expected) and bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _check(settings: Settings, given: str, *, what: str) -> None:
     expected = settings.api_key.get_secret_value() if settings.api_key is not None else ""
     if not expected:
         raise ApiError(
@@ -53,7 +67,6 @@ def _check(
             f"{what}_disabled",
             f"{what} are disabled: the server has no API key (set MATCHER_API_KEY)",
         )
-    given = key if key else (bearer.credentials if bearer is not None else "")
     if not given:
         raise ApiError(
             401,
@@ -61,15 +74,19 @@ def _check(
             f"{what} need an API key: send 'X-API-Key: <key>' or 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not key_is_valid(settings, given):
         raise ApiError(403, "wrong_api_key", "the API key is not valid")
+
+
+def _given(key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str:
+    return key if key else (bearer.credentials if bearer is not None else "")
 
 
 def require_write_key(
     settings: Annotated[Settings, Depends(_settings)], key: _KeyHeader, bearer: _BearerHeader
 ) -> None:
     """Refuse a write without the right key (401 missing, 403 wrong or none configured)."""
-    _check(settings, key, bearer, what="writes")
+    _check(settings, _given(key, bearer), what="writes")
 
 
 def require_read_key(
@@ -77,4 +94,20 @@ def require_read_key(
 ) -> None:
     """Refuse a read without the right key, when ``read_key_required`` is set."""
     if settings.read_key_required:
-        _check(settings, key, bearer, what="reads")
+        _check(settings, _given(key, bearer), what="reads")
+
+
+def auth_refusal(request: Request) -> ApiError | None:
+    """The refusal the matched route's key dependency would give this request, if any."""
+    route: Any = request.scope.get("route")
+    needs = {d.dependency for d in getattr(route, "dependencies", ())}
+    settings = _settings(request)
+    given = given_key(request.headers)
+    try:
+        if require_write_key in needs:
+            _check(settings, given, what="writes")
+        elif require_read_key in needs and settings.read_key_required:
+            _check(settings, given, what="reads")
+    except ApiError as refusal:
+        return refusal
+    return None

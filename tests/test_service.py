@@ -97,7 +97,8 @@ def server(
     encoder: SentenceTransformerEncoder,
 ) -> Iterator[LiveServer]:
     home = copy_home(examples_home, tmp_path_factory.mktemp("service") / "home")
-    settings = Settings(home=home, api_key=SecretStr(KEY), max_body_bytes=200_000)
+    # no per-client limit here: these tests make many requests without a key in a row
+    settings = Settings(home=home, api_key=SecretStr(KEY), max_body_bytes=200_000, anonymous_rate=0)
     with LiveServer(settings, encoder) as live:
         with live.client() as c:
             wait_ready(c)
@@ -248,7 +249,7 @@ def test_cold_start_and_consortium_completion(client: httpx.Client) -> None:
     assert client.get("/organisations/COLD-1").status_code == 404  # nothing stored
     group = client.post(
         "/recommend",
-        json={"seed": ["CL-AGRI-ES", "SME-COLD-IT"], "topic": "food loss", "k": 4, "explain": 1},
+        json={"seed": ["CL-AGRI-ES", "SME-COLD-IT"], "topic": "food loss", "k": 4, "explain": True},
     )
     assert group.status_code == 200, group.text
     assert group.json()["mode"] == "consortium"
@@ -375,7 +376,8 @@ def test_put_get_and_delete_an_organisation(client: httpx.Client) -> None:
     assert replaced.json()["created"] is False
     assert client.get("/organisations/NEW-AGRI-1").json()["name"] == "Renamed"
     mismatch = client.put("/organisations/NEW-AGRI-2", json=renamed, headers=WRITE)
-    assert mismatch.status_code == 422
+    assert mismatch.status_code == 409  # well-formed, but contradicts the path
+    assert error_of(mismatch)["code"] == "id_mismatch"
     assert error_of(mismatch)["field"] == "body.id"
     assert client.get("/organisations/NEW-AGRI-2").status_code == 404
     personal = profile("NEW-AGRI-3", email="someone@example.eu")
@@ -403,7 +405,8 @@ def test_a_batch_is_all_or_nothing(client: httpx.Client) -> None:
     twice = client.post(
         "/organisations:batch", json={"organisations": [*rows, rows[0]]}, headers=WRITE
     )
-    assert twice.status_code == 422
+    assert twice.status_code == 409
+    assert error_of(twice)["code"] == "duplicate_id"
     assert error_of(twice)["field"] == "body.organisations.3.id"
     assert client.get("/organisations/BATCH-0").status_code == 404
     too_many = {
@@ -445,7 +448,13 @@ def test_collaborations_change_the_next_read(client: httpx.Client) -> None:
     same = client.delete(
         "/collaborations", params=key | {"organisation_a": a, "organisation_b": a}, headers=WRITE
     )
-    assert same.status_code == 422
+    assert same.status_code == 404  # no collaboration has the same organisation at both ends
+    loop = client.post(
+        "/collaborations", json={"collaborations": [tie | {"organisation_b": a}]}, headers=WRITE
+    )
+    assert loop.status_code == 409
+    assert error_of(loop)["code"] == "same_organisation"
+    assert error_of(loop)["field"] == "body.collaborations.0.organisation_b"
 
 
 def test_feedback_feeds_the_exclusion_rules(client: httpx.Client) -> None:
@@ -461,7 +470,8 @@ def test_feedback_feeds_the_exclusion_rules(client: httpx.Client) -> None:
     unknown = client.post("/feedback", json=said | {"other_id": "NOPE-5"}, headers=WRITE)
     assert unknown.status_code == 404
     same = client.post("/feedback", json=said | {"other_id": a}, headers=WRITE)
-    assert same.status_code == 422
+    assert same.status_code == 409
+    assert error_of(same)["code"] == "same_organisation"
     kind = client.post("/feedback", json=said | {"kind": "love"}, headers=WRITE)
     assert error_of(kind)["field"] == "body.kind"
 
@@ -578,59 +588,83 @@ def test_reads_can_require_the_key(tmp_path: Path) -> None:
 # -- schemathesis -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[False, True], ids=["open-reads", "keyed-reads"])
 def fuzzed_server(
+    request: pytest.FixtureRequest,
     examples_home: Path,
     tmp_path_factory: pytest.TempPathFactory,
     encoder: SentenceTransformerEncoder,
 ) -> Iterator[LiveServer]:
     home = copy_home(examples_home, tmp_path_factory.mktemp("fuzz") / "home")
-    settings = Settings(home=home, api_key=SecretStr(KEY))
+    # no per-client limit: schemathesis probes auth with key-less requests, which must
+    # meet the key check (401), not the limit (429)
+    settings = Settings(
+        home=home, api_key=SecretStr(KEY), read_key_required=request.param, anonymous_rate=0
+    )
     with LiveServer(settings, encoder) as live:
         with live.client() as c:
             wait_ready(c)
         yield live
 
 
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    fuzzed_server: LiveServer,
-) -> None:
-    import hypothesis
-    import schemathesis
-    from schemathesis import checks
-
-    schema = schemathesis.openapi.from_url(f"{fuzzed_server.url}/openapi.json")
-    chosen = [
-        checks.not_a_server_error,
-        checks.status_code_conformance,
-        checks.content_type_conformance,
-        checks.response_schema_conformance,
+def schemathesis_run(url: str, cwd: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``schemathesis run --checks all`` against ``url`` (a process of its own, in ``cwd``)."""
+    command = [
+        sys.executable,
+        "-c",
+        "from schemathesis.cli import schemathesis; schemathesis()",
+        "run",
+        f"{url}/openapi.json",
+        "--checks",
+        "all",
+        "--header",
+        f"X-API-Key: {KEY}",
+        "--seed",
+        "1",
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--no-color",
+        # The table planner's routes belong to its own branch (bounds and the read-key
+        # rule are being added there); drop this once that branch is merged.
+        "--exclude-path-regex",
+        "^/tables",
+        *options,
     ]
-    operations = examples = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations += 1
-        # the documented examples first (real ids: they reach the ranking), then fuzzing
-        for strategy in operation.get_strategies_from_examples():
-            examples += 1
-            case = strategy.example()
-            case.call_and_validate(base_url=fuzzed_server.url, headers=WRITE, checks=chosen)
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=cwd
+    )
 
-        @hypothesis.settings(
-            max_examples=6,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(hypothesis.HealthCheck),
-        )
-        @hypothesis.given(case=operation.as_strategy())
-        def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=fuzzed_server.url, headers=WRITE, checks=chosen)
 
-        run()
-    assert operations >= 11
-    assert examples >= 5
+def test_schemathesis_checks_all_find_nothing(fuzzed_server: LiveServer, tmp_path: Path) -> None:
+    """Every check, on every operation: no server error, no valid request refused, ...
+
+    The documented examples and a bounded number of generated requests per operation
+    (schema-valid and schema-violating ones), then the coverage phase's boundary values
+    (each bound, each enum value) for every operation but cold-start POST /recommend, where
+    each of ~2,000 boundary cases encodes a profile. With reads behind the key too, the
+    auth checks see them refuse key-less requests.
+    """
+    spec = httpx.get(f"{fuzzed_server.url}/openapi.json").json()
+    operations = sum(len(methods) for path, methods in spec["paths"].items())
+    assert operations >= 12
+    fuzzed = schemathesis_run(
+        fuzzed_server.url, tmp_path, "--phases", "examples,fuzzing", "--max-examples", "15"
+    )
+    assert fuzzed.returncode == 0, fuzzed.stdout[-6000:] + fuzzed.stderr[-2000:]
+    assert "generated" in fuzzed.stdout and "passed" in fuzzed.stdout, fuzzed.stdout[-2000:]
+    if "{}" not in str(spec["paths"]["/recommend"]["get"]["security"]):
+        return  # keyed reads: the same schema, the boundaries were covered with open reads
+    covered = schemathesis_run(
+        fuzzed_server.url,
+        tmp_path,
+        "--phases",
+        "coverage",
+        "--exclude-name",
+        "POST /recommend",
+    )
+    assert covered.returncode == 0, covered.stdout[-6000:] + covered.stderr[-2000:]
 
 
 # -- kill -9 ------------------------------------------------------------------------------
@@ -730,8 +764,9 @@ def test_kill_9_during_batch_writes_loses_nothing_acknowledged(
         with httpx.Client(base_url=url) as c:
             wait_ready(c, timeout=300)
             for n in sent:
-                present = [
-                    c.get(f"/organisations/{row['id']}").status_code == 200 for row in batch(n)
+                present = [  # with the key: no per-client limit
+                    c.get(f"/organisations/{row['id']}", headers=WRITE).status_code == 200
+                    for row in batch(n)
                 ]
                 if n in acknowledged:
                     assert all(present), f"acknowledged batch {n} lost rows: {present}"

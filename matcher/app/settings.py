@@ -87,6 +87,45 @@ class Settings(BaseSettings):
         description="requests the service handles at once; more get 503 'overloaded' at once "
         "(0: no limit)",
     )
+    body_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="seconds a request's body may take to arrive, from its headers on; a "
+        "slower sender gets 408 'body_timeout' and its connection is closed",
+    )
+    keep_alive_timeout: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="seconds an idle keep-alive connection stays open between requests",
+    )
+    anonymous_rate: float = Field(
+        default=10.0,
+        ge=0,
+        description="requests per second each client address may make without a valid API "
+        "key (a token bucket; more get 429 'rate_limited' with Retry-After; 0: no limit)",
+    )
+    anonymous_burst: int = Field(
+        default=20,
+        ge=1,
+        description="the token bucket's size: requests a client without a key may make at "
+        "once before the rate applies",
+    )
+    completion_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="consortium completions (POST /recommend with 'seed') computed at once; "
+        "twice as many more may wait, further ones get 503 'busy'",
+    )
+    completion_time_limit: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="seconds a consortium completion may take, waiting included, before the "
+        "request is answered 503 'time_limit'",
+    )
 
     @property
     def home_path(self) -> Path:

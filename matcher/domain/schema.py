@@ -11,12 +11,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from matcher.domain.vocab import (
+    CORDIS_COUNTRY_ALIASES,
+    COUNTRIES,
     CollaborationKind,
     Ecosystem,
     OrganisationKind,
@@ -25,6 +29,9 @@ from matcher.domain.vocab import (
 )
 
 __all__ = [
+    "MAX_KEYWORDS",
+    "MAX_KEYWORD_LENGTH",
+    "MAX_SIZE",
     "Collaboration",
     "CountryCode",
     "Organisation",
@@ -37,6 +44,20 @@ __all__ = [
 _NUTS = re.compile(r"^[A-Z]{2}[0-9A-Z]{0,3}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 
+# Whitespace as pydantic strips it (Unicode White_Space), spelled out: "\s" differs between
+# the regex engines that read these patterns (pydantic's, Python's, ECMAScript's).
+_SPACE = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_URL = rf"^(https?://[^\x00-\x1f\x7f{_SPACE}]+)?$"
+
+MAX_KEYWORDS = 50
+"""Most keywords of one organisation."""
+
+MAX_KEYWORD_LENGTH = 100
+"""Longest keyword, in characters."""
+
+MAX_SIZE = 10_000_000
+"""Largest ``size`` (members or employees); SQLite integers end at 2**63."""
+
 
 def _check_id(value: str) -> str:
     if not _ID.match(value):
@@ -47,17 +68,30 @@ def _check_id(value: str) -> str:
     return value
 
 
-def _check_region(value: str | None) -> str | None:
+def _check_region(value: object) -> str | None:
     if value is None or value == "":
         return None
+    if not isinstance(value, str):
+        raise ValueError("region must be a string (a NUTS code)")
     value = value.strip().upper()
     if not _NUTS.match(value):
         raise ValueError(f"region {value!r} is not a NUTS code (e.g. 'DE21', 'FR101')")
     return value
 
 
-OrganisationId = Annotated[str, AfterValidator(_check_id)]
-CountryCode = Annotated[str, AfterValidator(normalise_country)]
+OrganisationId = Annotated[
+    str, StringConstraints(max_length=128, pattern=_ID.pattern), AfterValidator(_check_id)
+]
+CountryCode = Annotated[
+    str,
+    AfterValidator(normalise_country),
+    WithJsonSchema(
+        {"type": "string", "enum": sorted(COUNTRIES | set(CORDIS_COUNTRY_ALIASES))},
+        mode="validation",
+    ),
+]
+Keyword = Annotated[str, StringConstraints(max_length=MAX_KEYWORD_LENGTH)]
+LanguageCode = Annotated[str, StringConstraints(max_length=2, pattern=r"^[A-Za-z]{2}$")]
 
 
 def _dedupe(values: list[str]) -> list[str]:
@@ -78,28 +112,49 @@ class Organisation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     id: OrganisationId
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=300, pattern=rf"[^{_SPACE}]")
     kind: OrganisationKind
     country: CountryCode | None = Field(
         default=None, description="ISO 3166-1 alpha-2; None only where a source does not say"
     )
-    region: str | None = Field(default=None, description="NUTS code, e.g. DE21")
+    region: str | None = Field(
+        default=None,
+        max_length=5,
+        pattern=r"^([A-Za-z]{2}[0-9A-Za-z]{0,3})?$",
+        description="NUTS code, e.g. DE21",
+    )
     description: str = Field(default="", max_length=20_000)
-    ecosystems: list[Ecosystem] = Field(default_factory=list)
-    stages: list[Stage] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
+    ecosystems: list[Ecosystem] = Field(default_factory=list, max_length=len(Ecosystem))
+    stages: list[Stage] = Field(default_factory=list, max_length=len(Stage))
+    keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_KEYWORDS)
     offers: str = Field(default="", max_length=2_000)
     seeks: str = Field(default="", max_length=2_000)
-    target_countries: list[CountryCode] = Field(default_factory=list)
-    size: int | None = Field(default=None, ge=0, description="cluster members or employees")
-    languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes")
-    website: str | None = None
+    target_countries: list[CountryCode] = Field(default_factory=list, max_length=60)
+    size: int | None = Field(
+        default=None, ge=0, le=MAX_SIZE, description="cluster members or employees"
+    )
+    languages: list[LanguageCode] = Field(
+        default_factory=list, max_length=30, description="ISO 639-1 codes"
+    )
+    website: str | None = Field(
+        default=None,
+        max_length=2_000,
+        pattern=_URL,
+        description="an http(s) URL; '' for none",
+    )
     updated_at: dt.datetime | None = None
 
     @field_validator("region", mode="before")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
         return _check_region(value)
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError("size must be a whole number, not true or false")
+        return value
 
     @field_validator("keywords", mode="after")
     @classmethod
@@ -123,11 +178,7 @@ class Organisation(BaseModel):
     @field_validator("website", mode="after")
     @classmethod
     def _website(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not re.match(r"^https?://[^\s]+$", value):
-            raise ValueError("website must be an http(s) URL")
-        return value
+        return value or None  # the pattern is checked first
 
     def tags_text(self) -> str:
         """Ecosystems, value-chain stages and keywords as one short text ('' if none)."""
