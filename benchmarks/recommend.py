@@ -109,7 +109,14 @@ def main() -> None:
             cpu.append((time.thread_time() - c) * 1e3)
         steps: dict[str, list[float]] = {
             s: []
-            for s in ("store reads", "neighbourhood", "pool+rules", "features+model", "selection", "reasons")
+            for s in (
+                "store reads",
+                "neighbourhood",
+                "pool+rules",
+                "features+model",
+                "selection",
+                "reasons",
+            )
         }
         for q in todo:
             with live.reading():

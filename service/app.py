@@ -1,11 +1,14 @@
 """The FastAPI app: :func:`create_app` builds it from settings.
 
-Start-up loads the facade in a background thread (store, index, profile table, graph,
-ranker and the text encoder) while the server already answers ``/health``; until it is
-loaded, ``/ready`` and every data endpoint answer 503 ``not_ready`` saying why. Whatever
-stops the load (no build yet, a home that cannot be written, a full disk) the loader
-retries, backing off from :data:`RETRY_FIRST` to :data:`RETRY_SECONDS` between tries, so
-``matcher build`` can run, or the home be mended, after the server started.
+Start-up loads the served state in a background thread while the server already answers
+``/health``: the newest snapshot, memory-mapped, brought up to the store by applying the
+changes logged since (:class:`matcher.app.state.LiveState`), and the text encoder. Until
+then ``/ready`` and every data endpoint answer 503 ``not_ready`` saying why. A home with
+data but no snapshot gets one built (in a separate process, by whichever worker takes the
+compaction lock). Whatever stops the load (a home that cannot be written, a full disk)
+the loader retries, backing off from :data:`RETRY_FIRST` to :data:`RETRY_SECONDS`.
+Once ready, a compactor builds a new snapshot in the background when the change log
+since the current one reaches ``MATCHER_COMPACT_AFTER`` changes.
 
 Middleware, outermost first: metrics, security headers, the error guard (an unexpected
 exception answered without closing the connection), the per-client limit on requests
@@ -36,6 +39,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from threadpoolctl import threadpool_limits
 
 from embeddings import Encoder
+from embeddings.artefact import current_folder
+from matcher.app.compaction import Compactor
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
 from matcher.domain.errors import StateError
@@ -63,6 +68,9 @@ RETRY_FIRST = 1.0
 
 RETRY_SECONDS = 30.0
 """The loader's longest wait between tries."""
+
+COMPACTION_CHECK_SECONDS = 30.0
+"""How often a worker checks whether the change log calls for a new snapshot."""
 
 _DESCRIPTION = """
 Partner suggestions for the European Cluster Collaboration Platform, with the reasons
@@ -121,8 +129,9 @@ class _Loader:
             matcher: Matcher | None = None
             try:
                 matcher = Matcher(self.settings, encoder=self.encoder)
-                state = matcher.state()
-                _ = matcher.ranker
+                if current_folder(matcher.home) is None and matcher.store.count_organisations():
+                    Compactor(matcher.home, matcher.store, threshold=1, interval=0).check()
+                live = matcher.live()
                 if self.encoder is None:
                     matcher.encoder.encode(["warm-up"])  # cold start and topics need it
             except Exception as exc:  # any failure: say why, back off, try again
@@ -141,7 +150,22 @@ class _Loader:
             gc.collect()
             gc.freeze()
             self.app.state.matcher = matcher
-            logger.info("ready: %d organisations, build %s", len(state.table), state.folder.name)
+            compactor = Compactor(
+                matcher.home,
+                matcher.store,
+                threshold=self.settings.compact_after,
+                interval=COMPACTION_CHECK_SECONDS,
+            )
+            compactor.start()
+            self.app.state.compactor = compactor
+            snapshot = live.snapshot
+            assert snapshot is not None
+            logger.info(
+                "ready: %d organisations, snapshot %s, store sequence %d",
+                int(live.context.profiles.alive.sum()),
+                snapshot.folder.name,
+                live.seq,
+            )
             return
 
 
@@ -183,6 +207,9 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             app.state.completions.shutdown()
             loader.stop.set()
             loader.thread.join(timeout=30)
+            compactor: Compactor | None = app.state.compactor
+            if compactor is not None:
+                compactor.stopped.set()
             matcher: Matcher | None = app.state.matcher
             app.state.matcher = None
             if matcher is not None:
@@ -199,6 +226,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     app.state.settings = settings
     app.state.matcher = None
+    app.state.compactor = None
     app.state.not_ready_reason = "loading the index; retry shortly"
     app.state.metrics = metrics
     app.state.completions = WorkPool(
@@ -279,14 +307,18 @@ def _operations() -> APIRouter:
                 503, "not_ready", request.app.state.not_ready_reason, headers={"Retry-After": "5"}
             )
         try:
-            state = matcher.state()
+            live = matcher.live()
         except StateError as exc:
             return error_response(503, "not_ready", str(exc), headers={"Retry-After": "5"})
+        snapshot = live.snapshot
+        assert snapshot is not None
         return Ready(
-            organisations=len(state.table),
-            index_size=len(state.index),
-            build=state.folder.name,
-            built_at=state.manifest.created_at,
+            organisations=int(live.context.profiles.alive.sum()),
+            store_organisations=matcher.store.count_organisations(),
+            sequence=live.seq,
+            snapshot=snapshot.folder.name,
+            snapshot_sequence=snapshot.seq,
+            built_at=snapshot.manifest.created_at,
         )
 
     @ops.get(
@@ -301,10 +333,12 @@ def _operations() -> APIRouter:
         matcher: Matcher | None = request.app.state.matcher
         metrics.ready.set(0 if matcher is None else 1)
         if matcher is not None:
-            state = matcher.state()
-            metrics.index_size.set(len(state.index))
-            metrics.organisations.set(len(state.table))
-            built = dt.datetime.fromisoformat(state.manifest.created_at)
+            live = matcher.live()
+            assert live.snapshot is not None
+            served = int(live.context.profiles.alive.sum())
+            metrics.index_size.set(served)
+            metrics.organisations.set(served)
+            built = dt.datetime.fromisoformat(live.snapshot.manifest.created_at)
             metrics.last_rebuild.set(built.timestamp())
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

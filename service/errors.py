@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.domain.errors import (
     MatcherError,
+    StoreFullError,
     ReferentialError,
     StateError,
     UnknownOrganisationError,
@@ -366,7 +367,12 @@ def install_error_handlers(
 
     @app.exception_handler(StateError)
     async def _state(request: Request, exc: StateError) -> JSONResponse:
-        return error_response(409, "not_indexed", str(exc))
+        message = str(exc).replace(str(request.app.state.settings.home_path), "MATCHER_HOME")
+        return error_response(503, "not_ready", message, headers={"Retry-After": "5"})
+
+    @app.exception_handler(StoreFullError)
+    async def _full(request: Request, exc: StoreFullError) -> JSONResponse:
+        return error_response(507, "disk_full", "the server's disk is full; nothing was written")
 
     @app.exception_handler(MatcherError)
     async def _matcher(request: Request, exc: MatcherError) -> JSONResponse:

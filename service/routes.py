@@ -7,6 +7,7 @@ never wait for a write (the facade swaps its state atomically).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Annotated
@@ -34,6 +35,7 @@ from service.schemas import (
     FeedbackRecorded,
     FiltersIn,
     Language,
+    LeftOutOut,
     OrganisationIn,
     OrganisationsIn,
     OrganisationWritten,
@@ -128,13 +130,19 @@ def recommend(query: Annotated[RecommendQuery, Query()], matcher: MatcherDep) ->
     existing partners and 'not interested' pairs left out or flagged, as configured).
     List filters take repeated keys: ``?countries=DE&countries=FR``.
     """
-    suggestions = matcher.recommend(
-        query.organisation_id, k=query.k, filters=query.filters().to_filters()
+    found = matcher.recommend(
+        query.organisation_id,
+        k=query.k,
+        filters=query.filters().to_filters(),
+        explain=query.explain,
     )
     return Recommendation(
         organisation_id=query.organisation_id,
         k=query.k,
-        suggestions=suggestions_out(suggestions, explain=query.explain),
+        suggestions=suggestions_out(found, explain=query.explain),
+        left_out=LeftOutOut(**dataclasses.asdict(found.left_out)),
+        calibrated=found.calibrated,
+        note=found.note,
     )
 
 
@@ -159,17 +167,30 @@ async def recommend_for(
     filters = body.filters.to_filters()
     if body.profile is not None:
         found = await run_in_threadpool(
-            matcher.recommend_profile, body.profile.to_domain(), k=body.k, filters=filters
+            matcher.recommend_profile,
+            body.profile.to_domain(),
+            k=body.k,
+            filters=filters,
+            explain=body.explain,
         )
         mode = "profile"
     else:
         pool: WorkPool = request.app.state.completions
         found = await pool.run(
-            matcher.complete, body.seed or [], k=body.k, topic=body.topic, filters=filters
+            matcher.complete,
+            body.seed or [],
+            k=body.k,
+            topic=body.topic,
+            filters=filters,
+            explain=body.explain,
         )
         mode = "consortium"
     return ProfileRecommendation(
-        mode=mode, k=body.k, suggestions=suggestions_out(found, explain=body.explain)
+        mode=mode,
+        k=body.k,
+        suggestions=suggestions_out(found, explain=body.explain),
+        calibrated=found.calibrated,
+        note=found.note,
     )
 
 

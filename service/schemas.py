@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -17,7 +18,7 @@ from pydantic import (
 
 from matcher.domain.schema import Collaboration, CountryCode, Organisation, Reason, Suggestion
 from matcher.domain.vocab import Ecosystem, FeedbackKind, OrganisationKind, Stage
-from matcher.ranking.rank import Filters
+from matcher.ranking.rules import Filters
 
 __all__ = [
     "ID_PATTERN",
@@ -193,7 +194,16 @@ def with_utc(org: Organisation) -> Organisation:
     return org.model_copy(update={"updated_at": org.updated_at.replace(tzinfo=dt.UTC)})
 
 
-def suggestions_out(suggestions: list[Suggestion], *, explain: bool) -> list[SuggestionOut]:
+class LeftOutOut(BaseModel):
+    """How many organisations a list left out, and why."""
+
+    partners: int = Field(ge=0, description="existing partners (never suggested again)")
+    blocked: int = Field(ge=0, description="pairs where either side blocked the other")
+    not_interested: int = Field(ge=0, description="pairs where either side said 'not interested'")
+    filtered: int = Field(ge=0, description="organisations the request's filters excluded")
+
+
+def suggestions_out(suggestions: Sequence[Suggestion], *, explain: bool) -> list[SuggestionOut]:
     """The API's view of the facade's suggestions."""
     return [
         SuggestionOut(
@@ -237,7 +247,14 @@ class Recommendation(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"organisation_id": "CL-AGRI-ES", "k": 1, "suggestions": [_SUGGESTION_EXAMPLE]}
+                {
+                    "organisation_id": "CL-AGRI-ES",
+                    "k": 1,
+                    "suggestions": [_SUGGESTION_EXAMPLE],
+                    "left_out": {"partners": 2, "blocked": 0, "not_interested": 0, "filtered": 0},
+                    "calibrated": True,
+                    "note": None,
+                }
             ]
         }
     )
@@ -245,6 +262,12 @@ class Recommendation(BaseModel):
     organisation_id: str
     k: int
     suggestions: list[SuggestionOut]
+    left_out: LeftOutOut
+    calibrated: bool = Field(
+        description="scores are the probability of a new partnership within two years, "
+        "calibrated on the store's history (false: ranking scores of the hand weights)"
+    )
+    note: str | None = Field(default=None, description="e.g. 'no good match: …'")
 
 
 class ProfileRecommendation(BaseModel):
@@ -252,13 +275,23 @@ class ProfileRecommendation(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"mode": "profile", "k": 1, "suggestions": [_SUGGESTION_EXAMPLE]}]
+            "examples": [
+                {
+                    "mode": "profile",
+                    "k": 1,
+                    "suggestions": [_SUGGESTION_EXAMPLE],
+                    "calibrated": True,
+                    "note": None,
+                }
+            ]
         }
     )
 
     mode: Literal["profile", "consortium"]
     k: int
     suggestions: list[SuggestionOut]
+    calibrated: bool = Field(description="as in GET /recommend")
+    note: str | None = Field(default=None, description="e.g. 'no good match: …'")
 
 
 class FiltersIn(BaseModel):
@@ -485,10 +518,12 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    """The index is loaded and requests are served."""
+    """The state is loaded and serves exactly the store."""
 
     status: Literal["ready"] = "ready"
-    organisations: int
-    index_size: int
-    build: str = Field(description="the loaded build's folder name")
-    built_at: str = Field(description="when the loaded build was made (ISO 8601)")
+    organisations: int = Field(description="organisations this process serves")
+    store_organisations: int = Field(description="organisations in the store")
+    sequence: int = Field(description="the store's change-log sequence this process serves")
+    snapshot: str = Field(description="the snapshot's folder name")
+    snapshot_sequence: int = Field(description="the change-log sequence the snapshot reflects")
+    built_at: str = Field(description="when the snapshot was built (ISO 8601)")

@@ -302,7 +302,9 @@ def test_first_build_on_a_fresh_home_is_quiet_with_the_default_onnx_backend(
     again = run(home, "build", "--full", "-v")
     assert again.returncode == 0
     logged = again.stderr.splitlines()
-    assert any(" INFO matcher.app.snapshot: build: built a snapshot of 10" in line for line in logged)
+    assert any(
+        " INFO matcher.app.snapshot: build: built a snapshot of 10" in line for line in logged
+    )
     assert all(line.split(" ", 3)[3].startswith(("matcher.", "embeddings.")) for line in logged)
     assert "\r" not in again.stderr  # no progress bar off a terminal
     recommended = run(home, "recommend", "SME-COLD-IT", "-k", "2", "--json")
