@@ -18,6 +18,7 @@ with reasons, on one core (one BLAS thread). Printed:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -142,7 +143,7 @@ def main() -> None:
                 if explain:
                     present(ctx, m.store, org, full, explain_them=True)
                 marks.append(time.perf_counter())
-            d = [(b - a) * 1e3 for a, b in zip(marks, marks[1:], strict=False)]
+            d = [(b - a) * 1e3 for a, b in itertools.pairwise(marks)]
             steps["store reads"].append(d[0])
             steps["neighbourhood"].append(d[1])
             steps["pool+rules"].append(d[2] - d[3] - d[4])  # rank() minus its scoring and selection

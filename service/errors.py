@@ -32,9 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.domain.errors import (
     MatcherError,
-    StoreFullError,
     ReferentialError,
     StateError,
+    StoreFullError,
     UnknownOrganisationError,
 )
 

@@ -50,7 +50,7 @@ def test_memory_mapped_arrays_are_shared_views(tmp_path: Path) -> None:
     mapped = map_array(tmp_path, "vectors")
     assert type(mapped) is np.ndarray and isinstance(mapped.base, np.memmap)
     assert not mapped.flags.writeable
-    scores, found = nearest(mapped, x[:3], 1)
+    _, found = nearest(mapped, x[:3], 1)
     assert found[:, 0].tolist() == [0, 1, 2]
 
 

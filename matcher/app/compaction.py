@@ -55,6 +55,7 @@ class Compactor(threading.Thread):
         self.builds = 0
 
     def run(self) -> None:
+        """Check every ``interval`` seconds until stopped."""
         while not self.stopped.wait(self.interval):
             try:
                 self.check()
@@ -79,7 +80,7 @@ class Compactor(threading.Thread):
                 [sys.executable, "-m", "matcher", "build"],
                 env=env,
                 check=True,
-                preexec_fn=lambda: os.nice(10),  # noqa: PLW1509 (no threads in the child yet)
+                preexec_fn=lambda: os.nice(10),
                 stdout=subprocess.DEVNULL,
             )
             self.builds += 1

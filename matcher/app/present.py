@@ -156,8 +156,11 @@ def present_completions(
     *,
     explain_them: bool = True,
 ) -> Recommendation:
-    """Consortium completions as suggestions: the gaps they fill, then their fit with the
-    member they fit best (at most two reasons, named after that member)."""
+    """Consortium completions as suggestions.
+
+    Each carries the gaps it fills, then at most two reasons of its fit with the member it
+    fits best, named after that member.
+    """
     found = store.get_organisations(ctx.profiles.ids[c.row] for c in done)
     out: list[Suggestion] = []
     for c in done:

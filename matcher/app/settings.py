@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         "enough, LightGBM LambdaRank), listwise, linear (logistic regression) or hand weights",
     )
     training_queries: int = Field(
-        default=2000, ge=10, le=100_000,
+        default=5000, ge=10, le=100_000,
         description="organisations sampled from the store's history to learn the ranker from",
     )  # fmt: skip
     pool_two_hop: int = Field(
@@ -145,9 +145,7 @@ def settings_table() -> str:
         default = field.get_default(call_default_factory=True)
         if default is None:
             shown = "unset"
-        elif isinstance(default, list):
-            shown = f"`{default}`"
-        elif isinstance(default, Path):
+        elif isinstance(default, list | Path):
             shown = f"`{default}`"
         else:
             shown = f"`{str(default).lower() if isinstance(default, bool) else default}`"

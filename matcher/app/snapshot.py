@@ -112,8 +112,10 @@ def _build_settings(settings: Settings) -> dict[str, Any]:
 
 
 def previous_cache(home: Path, encoder: Encoder) -> tuple[EmbeddingCache, Manifest | None]:
-    """The current snapshot's embedding cache (when made by this model and backend) and
-    its manifest (None when the snapshot is of another layout or model).
+    """The current snapshot's embedding cache and its manifest.
+
+    The cache is kept when made by this model and backend; the manifest is None when the
+    snapshot is of another layout or model.
 
     The cache is reused across layout versions: it holds only text keys and vectors.
     """
@@ -212,7 +214,7 @@ def history(
                 queries=settings.training_queries,
                 seed=years - 1,
                 show_progress=show_progress,
-            )  # fmt: skip
+            )
         )
     return out[0], out[1] if out[1].y.any() else None
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from matcher.domain.schema import Organisation, Reason
 from matcher.ranking.features import Columns
-from matcher.ranking.rank import Context, pool_of, score_rows
+from matcher.ranking.rank import NO_FILTERS, Context, pool_of, score_rows
 from matcher.ranking.rules import Filters
 
 __all__ = ["COVERAGE_BONUS", "TOPIC_WEIGHT", "Completion", "complete"]
@@ -56,7 +56,7 @@ def complete(
     k: int,
     *,
     topic: npt.NDArray[np.float32] | None = None,
-    filters: Filters = Filters(),
+    filters: Filters = NO_FILTERS,
     blocked: set[int] | None = None,
 ) -> tuple[list[Completion], list[Columns]]:
     """The ``k`` best partners to complete a group of member rows.

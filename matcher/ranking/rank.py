@@ -32,6 +32,10 @@ __all__ = ["Context", "LeftOut", "Ranking", "pool_of", "rank", "score_rows"]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
+NO_FILTERS = Filters()
+CROSS_BORDER = SelectionRules()
+"""The default rules (see :mod:`matcher.ranking.select`)."""
+
 HUB_SHARE = 0.01
 """Hubs are the best-connected 1 % (by partners)."""
 
@@ -146,10 +150,10 @@ def rank(
     query: Query,
     k: int,
     *,
-    filters: Filters = Filters(),
+    filters: Filters = NO_FILTERS,
     blocked: Collection[int] = (),
     not_interested: Collection[int] = (),
-    rules: SelectionRules = SelectionRules(),
+    rules: SelectionRules = CROSS_BORDER,
 ) -> Ranking:
     """Score the query's pool and choose its ``k`` best under the rules.
 
