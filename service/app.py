@@ -26,6 +26,7 @@ import datetime as dt
 import gc
 import importlib
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -319,6 +320,7 @@ def _operations() -> APIRouter:
             snapshot=snapshot.folder.name,
             snapshot_sequence=snapshot.seq,
             built_at=snapshot.manifest.created_at,
+            worker=os.getpid(),
         )
 
     @ops.get(

@@ -1,4 +1,12 @@
-"""``matcher-serve`` / ``python -m service``: run the service under uvicorn.
+"""``matcher-serve`` / ``python -m service``: run the service, in one process or several.
+
+With ``--workers 1`` the app runs under uvicorn in this process. With more (the default:
+one per core) gunicorn runs them: it imports the app once before forking (``--preload``:
+the libraries' code and data are shared copy-on-write, and frozen out of the garbage
+collector), replaces a worker that dies, and each worker serves uvicorn's event loop. Each
+worker loads the served state itself: the snapshot's arrays are memory-mapped, so their
+pages are shared by every worker through the page cache, and each follows the store's
+change log (a write through any worker is seen by the next request of every worker).
 
 ``matcher serve`` starts this program by name (imports point one way, service → matcher,
 checked by ``tests/test_architecture.py``, so the ``matcher`` package does not import it).
@@ -7,12 +15,16 @@ checked by ``tests/test_architecture.py``, so the ``matcher`` package does not i
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
+from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
 
 from matcher.app.settings import Settings
 from service.app import create_app
@@ -48,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (faster)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: one per core); 1 runs in this process",
+    )
     return parser
 
 
@@ -60,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.workers > 1:
+        _Gunicorn(settings, args).run()
+        return 0
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -70,3 +91,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         **uvicorn_options(settings),
     )
     return 0
+
+
+class Worker(UvicornWorker):  # type: ignore[misc]
+    """gunicorn's uvicorn worker with the service's uvicorn settings."""
+
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        "loop": "auto",
+        "http": "auto",
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "server_header": False,
+    }
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn over :func:`service.app.create_app`, configured from the settings."""
+
+    def __init__(self, settings: Settings, args: argparse.Namespace) -> None:
+        self.settings = settings
+        self.args = args
+        super().__init__()
+
+    def load_config(self) -> None:
+        options = {
+            "bind": f"{self.args.host}:{self.args.port}",
+            "workers": self.args.workers,
+            "worker_class": f"{__name__}.Worker",
+            "preload_app": True,
+            "keepalive": self.settings.keep_alive_timeout,
+            "graceful_timeout": 10,
+            "timeout": 120,  # a worker silent this long (not a slow request) is replaced
+            "accesslog": None if self.args.no_access_log else "-",
+            "errorlog": "-",
+            "when_ready": _freeze,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self.settings)
+
+
+def _freeze(server: Any) -> None:
+    """Leave what the master imported out of the workers' garbage collections."""
+    gc.collect()
+    gc.freeze()

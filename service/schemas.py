@@ -527,3 +527,4 @@ class Ready(BaseModel):
     snapshot: str = Field(description="the snapshot's folder name")
     snapshot_sequence: int = Field(description="the change-log sequence the snapshot reflects")
     built_at: str = Field(description="when the snapshot was built (ISO 8601)")
+    worker: int = Field(description="the answering worker's process id")

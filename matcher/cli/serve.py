@@ -24,6 +24,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=bounded_int(1, 65535), default=8000, help="port (default 8000)")
     p.add_argument("--no-access-log", action="store_true", help="do not log each request")
+    p.add_argument(
+        "--workers",
+        type=bounded_int(1, 256),
+        default=None,
+        help="worker processes (default: one per core); 1 runs the server in this process",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "service", "--host", args.host, "--port", str(args.port)]
     if args.no_access_log:
         argv.append("--no-access-log")
+    if args.workers is not None:
+        argv += ["--workers", str(args.workers)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)

@@ -1,0 +1,208 @@
+"""Serving v2 through real servers: restarts serve exactly the store, several workers share
+one snapshot and see every write at once, a dead worker is replaced."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+KEY = "serving-test-key"
+WRITE = {"X-API-Key": KEY}
+WORDS = (
+    "amber basalt cobalt dune ember fjord glacier harbour iris juniper kelp lagoon meadow "
+    "nectar orchid pebble quartz reef saffron tundra umber violet willow yarrow zephyr"
+).split()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(home: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "MATCHER_HOME": str(home),
+        "MATCHER_API_KEY": KEY,
+        "MATCHER_ANONYMOUS_RATE": "0",
+        "PYTHONPATH": str(REPO),
+        "HF_HUB_OFFLINE": "1",
+        "TQDM_DISABLE": "1",
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "service", "--port", str(port), "--no-access-log", *extra],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=home,
+        )
+
+
+def wait_ready(url: str, timeout: float = 300.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(f"{url}/ready", timeout=10)
+            if r.status_code == 200:
+                return dict(r.json())
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("the server did not get ready")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def distinctive(org_id: str, rng: random.Random) -> dict[str, Any]:
+    """A profile whose text no other organisation comes near (a twin finds it first)."""
+    words = " ".join(rng.sample(WORDS, 8))
+    return {
+        "id": org_id,
+        "name": f"Organisation {org_id}",
+        "kind": "sme",
+        "country": rng.choice(["DE", "FR", "IT", "PL", "ES"]),
+        "description": f"We make {words} instruments and {words.split()[0]} dyes.",
+        "keywords": rng.sample(WORDS, 3),
+    }
+
+
+@pytest.fixture
+def home(examples_home: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "home"
+    shutil.copytree(examples_home, target, symlinks=True)
+    return target
+
+
+def twin_rank(client: httpx.Client, profile: dict[str, Any]) -> str:
+    probe = profile | {"id": f"PROBE-{profile['id']}"}
+    r = client.post("/recommend", json={"profile": probe, "k": 3})
+    assert r.status_code == 200, r.text
+    return str(r.json()["suggestions"][0]["organisation"]["id"])
+
+
+def test_kill_9_at_random_moments_then_restart_serves_exactly_the_store(
+    home: Path, tmp_path: Path
+) -> None:
+    rng = random.Random(7)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    acknowledged: dict[str, dict[str, Any]] = {}
+    written = 0
+    for round_ in range(3):
+        proc = start(home, port, log, "--workers", "1")
+        try:
+            wait_ready(url)
+            done = threading.Event()
+
+            def writer(round_: int = round_, done: threading.Event = done) -> None:
+                nonlocal written
+                with httpx.Client(base_url=url, timeout=60) as c:
+                    n = 0
+                    while not done.is_set():
+                        org = distinctive(f"R{round_}-{n}", rng)
+                        try:
+                            r = c.put(f"/organisations/{org['id']}", json=org, headers=WRITE)
+                        except httpx.TransportError:
+                            return
+                        if r.status_code in (200, 201):
+                            acknowledged[org["id"]] = org
+                            written += 1
+                        n += 1
+
+            thread = threading.Thread(target=writer)
+            thread.start()
+            time.sleep(rng.uniform(1.0, 4.0))  # a random moment
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            done.set()
+            thread.join(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert written >= 3, log.read_text()[-3000:]
+    proc = start(home, port, log, "--workers", "1")
+    try:
+        ready = wait_ready(url)
+        assert ready["organisations"] == ready["store_organisations"]
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for org_id, org in acknowledged.items():
+                assert c.get(f"/organisations/{org_id}").status_code == 200
+                got = c.get("/recommend", params={"organisation_id": org_id, "k": 3})
+                assert got.status_code == 200, got.text  # never 'not indexed'
+                assert twin_rank(c, org) == org_id
+    finally:
+        stop(proc)
+
+
+def test_workers_share_one_snapshot_and_see_a_write_at_once(home: Path, tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start(home, port, tmp_path / "server.log", "--workers", "2")
+    pinned: dict[int, httpx.Client] = {}  # a kept-alive connection to each worker
+    try:
+        wait_ready(url)
+        deadline = time.monotonic() + 120
+        while len(pinned) < 2 and time.monotonic() < deadline:
+            c = httpx.Client(base_url=url, timeout=60)
+            pid = int(c.get("/ready").json()["worker"])
+            if pid in pinned:
+                c.close()
+            else:
+                pinned[pid] = c
+        assert len(pinned) == 2, "connections did not reach two workers"
+        rng = random.Random(3)
+        clients = list(pinned.values())
+        for n in range(4):
+            org = distinctive(f"W{n}", rng)
+            writer = clients[n % 2]  # the write goes through one worker...
+            assert (
+                writer.put(f"/organisations/{org['id']}", json=org, headers=WRITE).status_code
+                == 201
+            )
+            started = time.monotonic()
+            for c in clients:  # ...and every worker serves it within 1 s
+                r = c.get("/recommend", params={"organisation_id": org["id"]})
+                assert r.status_code == 200, r.text
+                ready = c.get("/ready").json()
+                assert ready["organisations"] == ready["store_organisations"]
+            assert time.monotonic() - started < 1.0
+            assert {int(c.get("/ready").json()["worker"]) for c in clients} == set(pinned)
+            assert twin_rank(clients[(n + 1) % 2], org) == org["id"]
+        victim = next(iter(pinned))
+        os.kill(victim, signal.SIGKILL)  # a dead worker is replaced
+        deadline = time.monotonic() + 120
+        fresh: set[int] = set()
+        while time.monotonic() < deadline and not (fresh - set(pinned)):
+            try:
+                fresh.add(int(httpx.get(f"{url}/ready", timeout=10).json()["worker"]))
+            except (httpx.TransportError, KeyError, ValueError):
+                time.sleep(0.5)
+        assert fresh - set(pinned), "no new worker took the dead one's place"
+    finally:
+        for c in pinned.values():
+            c.close()
+        stop(proc)
