@@ -1,25 +1,30 @@
 """Load test of the HTTP service on loopback: mixed reads (GET /recommend with reasons) and
-writes (PUT /organisations, POST /feedback, POST /collaborations), closed and open loop.
+writes (PUT /organisations with new texts, POST /feedback, POST /collaborations), closed and
+open loop, against several worker processes.
 
 Usage:
-    python benchmarks/load.py --home DIR [--size 100000] [--seconds 60] [--writes 0.05]
-        [--concurrency 8] [--rate 100] [--port 8765] [--out FILE]
+    python benchmarks/load.py --home DIR [--workers 2] [--seconds 60] [--writes 0.05]
+        [--concurrency 16] [--rates 100,250] [--port 8765] [--out FILE]
 
-Builds the home first when it holds no index: ``--size`` synthetic profiles made from
-``--combos`` distinct text combinations (each organisation's texts derive from one
-combination, so the build encodes only those), and about two collaborations per
-organisation. Then starts ``python -m service`` on 127.0.0.1 and runs
+The home must be built (e.g. the CORDIS-shaped 100k home: ``benchmarks/make_home.py``,
+``matcher import``, ``matcher build``). The script starts ``python -m service --workers N``
+on 127.0.0.1 and runs
 
 1. closed loop: ``--concurrency`` connections, each sending its next request when the last
    answer arrived, for ``--seconds``: the highest sustained throughput;
-2. open loop: requests sent on a fixed schedule of ``--rate`` per second for ``--seconds``,
-   each timed from its scheduled start (queueing included, no coordinated omission).
+2. open loop, for each of ``--rates``: requests sent on a fixed schedule of that many per
+   second for ``--seconds``, each timed from its scheduled start (queueing included, no
+   coordinated omission).
+
+Then it reads each worker's memory (``/proc/<pid>/smaps_rollup``: resident, proportional
+share, and how much of it is shared with the other processes).
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, to leave as much of
 the shared CPU as possible to the server. A 503 (the server already had
 ``MATCHER_MAX_IN_FLIGHT`` requests in hand and refused this one at once) is counted apart,
 as refused, and not in the latencies or the throughput; every other non-2xx answer or
-failed request counts as an error.
+failed request counts as an error. The old hub-free synthetic set (``synthetic``) stays
+only for the comparison in ``benchmarks/make_home.py``.
 """
 
 from __future__ import annotations
@@ -123,21 +128,6 @@ def synthetic(size: int, combos: int, seed: int = 0) -> tuple[list[Organisation]
     return orgs, collabs
 
 
-def build_home(home: Path, size: int, combos: int) -> str:
-    """Import and build ``size`` synthetic profiles under ``home``; return a summary line."""
-    started = time.perf_counter()
-    orgs, collabs = synthetic(size, combos)
-    with Matcher(Settings(home=home)) as m:
-        m.store.upsert_organisations(orgs)
-        m.store.upsert_collaborations(collabs)
-        made = time.perf_counter() - started
-        report = m.build(show_progress=False)
-    return (
-        f"home: {size} organisations from {combos} text combinations, {len(collabs)} "
-        f"collaborations; generated and stored in {made:.0f} s; {report.summary()}"
-    )
-
-
 # -- client -------------------------------------------------------------------------------
 
 
@@ -205,8 +195,16 @@ class Tally:
 class Mix:
     """The request mix: reads of /recommend with reasons, and a share of writes."""
 
-    def __init__(self, ids: list[str], writes: float, seed: int, read: str = "recommend") -> None:
-        self.ids, self.writes, self.rng = ids, writes, random.Random(seed)
+    def __init__(
+        self,
+        ids: list[str],
+        profiles: list[dict[str, Any]],
+        writes: float,
+        seed: int,
+        read: str = "recommend",
+    ) -> None:
+        self.ids, self.profiles = ids, profiles
+        self.writes, self.rng = writes, random.Random(seed)
         self.read = read
         self.n = 0
 
@@ -220,17 +218,11 @@ class Mix:
             return "read", "GET", f"/recommend?organisation_id={org}&k=10&explain=true", b""
         kind = rng.choice(["organisation", "feedback", "collaboration"])
         a, b = rng.sample(self.ids, 2)
-        if kind == "organisation":
-            n = int(a.split("-")[1])
-            body = {
-                "id": a,
-                "name": f"Synthetic organisation {n}",
-                "kind": "sme",
-                "country": rng.choice(EU27),
-                "languages": ["en"],
-                **_combo(rng.randrange(2_000_000)),
-            }
-            return "write", "PUT", f"/organisations/{a}", json.dumps(body).encode()
+        if kind == "organisation":  # a profile change with a new text to encode
+            body = dict(rng.choice(self.profiles))
+            theme = rng.choice(_THEMES)
+            body["description"] = f"{body['description'][:1500]} We now also work on {theme}."
+            return "write", "PUT", f"/organisations/{body['id']}", json.dumps(body).encode()
         if kind == "feedback":
             fb = {"organisation_id": a, "other_id": b, "kind": rng.choice(["interested", "met"])}
             return "write", "POST", "/feedback", json.dumps(fb).encode()
@@ -353,67 +345,94 @@ def _wait_ready(port: int, timeout: float) -> float:
     raise TimeoutError("the server did not get ready")
 
 
+def memory(pids: list[int]) -> list[str]:
+    """Each process's resident and proportional set sizes, and the shared part, in MiB."""
+    lines = []
+    for pid in pids:
+        fields: dict[str, int] = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value, *_ = line.split()
+            fields[name.rstrip(":")] = int(value)
+        shared = fields.get("Shared_Clean", 0) + fields.get("Shared_Dirty", 0)
+        lines.append(
+            f"  pid {pid}: RSS {fields['Rss'] / 1024:.0f} MiB, PSS {fields['Pss'] / 1024:.0f} "
+            f"MiB, shared with other processes {shared / 1024:.0f} MiB"
+        )
+    return lines
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(c) for c in children]
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", type=Path, required=True)
-    parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--combos", type=int, default=2_000)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--writes", type=float, default=0.05)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rates", default="100,250", help="open-loop rates, comma-separated")
     parser.add_argument("--drain", type=float, default=30, help="open loop: wait for answers")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--only", choices=["closed", "open"], default=None)
-    parser.add_argument(
-        "--read",
-        choices=["recommend", "organisation"],
-        default="recommend",
-        help="the read: GET /recommend with reasons, or GET /organisations/{id}",
-    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    out = [f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%MZ} load test, benchmarks/load.py"]
-    out.append(f"machine: {describe()}")
-    if not (args.home / "current").exists():
-        out.append(build_home(args.home, args.size, args.combos))
-        print(out[-1], flush=True)
+    out = [f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%MZ} load test: python {' '.join(sys.argv)}"]
+    out.append(f"machine: {describe()} (the load client runs on the same cores)")
+    with Matcher(Settings(home=args.home)) as m:
+        ids = m.store.organisation_ids()
+        rng = random.Random(0)
+        sample = m.store.get_organisations(rng.sample(ids, 2000))
+        profiles = [o.model_dump(mode="json", exclude_none=True) for o in sample.values()]
+        for p in profiles:
+            p.pop("updated_at", None)
     env = os.environ | {
         "MATCHER_HOME": str(args.home),
         "MATCHER_API_KEY": KEY,
         "MATCHER_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(REPO),
+        "HF_HUB_OFFLINE": "1",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "service", "--port", str(args.port), "--no-access-log"], env=env
-    )
+        [
+            sys.executable, "-m", "service", "--port", str(args.port), "--no-access-log",
+            "--workers", str(args.workers),
+        ],
+        env=env,
+    )  # fmt: skip
     try:
-        loaded = _wait_ready(args.port, 900)
+        loaded = _wait_ready(args.port, 1800)
         with urllib.request.urlopen(f"http://127.0.0.1:{args.port}/ready") as r:
             ready = json.loads(r.read())
+        time.sleep(5)  # every worker loads its state
         out.append(
-            f"server: one uvicorn process (uvloop, httptools), ready in {loaded:.0f} s with "
-            f"{ready['organisations']} organisations, index of {ready['index_size']}"
-        )
-        read = (
-            "GET /recommend k=10 explain=true"
-            if args.read == "recommend"
-            else "GET /organisations/{id}"
+            f"server: {args.workers} worker processes (gunicorn, uvicorn workers), ready in "
+            f"{loaded:.0f} s, serving {ready['organisations']} organisations "
+            f"(store: {ready['store_organisations']}), snapshot {ready['snapshot']}"
         )
         out.append(
-            f"mix: {read}, {args.writes:.0%} writes (PUT /organisations with new texts, "
-            "POST /feedback, POST /collaborations, in thirds)"
+            f"mix: GET /recommend k=10 explain=true, {args.writes:.0%} writes (PUT "
+            "/organisations with a new text, POST /feedback, POST /collaborations, in thirds)"
         )
-        ids = [f"LOAD-{n:06d}" for n in range(ready["organisations"])]
         if args.only != "open":
-            mix = Mix(ids, args.writes, seed=1, read=args.read)
+            mix = Mix(ids, profiles, args.writes, seed=1)
             tally = asyncio.run(closed_loop(args.port, mix, args.seconds, args.concurrency))
             out += report(f"closed loop, {args.concurrency} connections", tally, args.seconds)
             print("\n".join(out), flush=True)
         if args.only != "closed":
-            mix = Mix(ids, args.writes, seed=2, read=args.read)
-            tally = asyncio.run(open_loop(args.port, mix, args.seconds, args.rate, args.drain))
-            out += report(f"open loop, {args.rate:.0f} req/s offered", tally, args.seconds)
+            for rate in (float(r) for r in args.rates.split(",")):
+                mix = Mix(ids, profiles, args.writes, seed=int(rate))
+                tally = asyncio.run(open_loop(args.port, mix, args.seconds, rate, args.drain))
+                out += report(f"open loop, {rate:.0f} req/s offered", tally, args.seconds)
+                print("\n".join(out[-6:]), flush=True)
+        workers = _children(server.pid)
+        out.append(f"memory of the master ({server.pid}) and its {len(workers)} workers:")
+        out += memory([server.pid, *workers])
     finally:
         server.send_signal(signal.SIGTERM)
         try:
