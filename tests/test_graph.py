@@ -87,6 +87,10 @@ def test_local_link_scores_equal_brute_force(seed: int) -> None:
             if y != g.ids[q] and g.ids[c] in nxg[y]
         )
         assert walk[c] == pytest.approx(paths)
+    far = nb.three_hop(live, 5, via=10)
+    assert len(far) <= 5 and q not in far.tolist()
+    assert not set(far.tolist()) & set(nb.rows.tolist())  # three hops, not two
+    assert (walk[far] > 0).all()  # every one is reached by a walk of three steps
     capped = nb.walk(live, others, cap=3)
     hub = live.degree[others] > 3
     assert np.isnan(capped[hub]).all() and np.allclose(capped[~hub], walk[~hub])

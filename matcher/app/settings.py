@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="candidates taken from an organisation's partners' partners per request "
         "(the best by Adamic–Adar and degree); a build learns with the same pool",
     )  # fmt: skip
+    pool_three_hop: int = Field(
+        default=0, ge=0, le=5000,
+        description="candidates taken three hops away per request (best by the walk score "
+        "through the strongest two-hop rows); 0: none",
+    )  # fmt: skip
     compact_after: int = Field(
         default=5000, ge=1,
         description="changes logged since the current snapshot that make the service build "

@@ -99,7 +99,7 @@ class Snapshot:
 
 def sizes_of(settings: Settings) -> ListSizes:
     """The candidate-pool sizes the settings ask for."""
-    return ListSizes(two_hop=settings.pool_two_hop)
+    return ListSizes(two_hop=settings.pool_two_hop, three_hop=settings.pool_three_hop)
 
 
 def _build_settings(settings: Settings) -> dict[str, Any]:

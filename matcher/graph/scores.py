@@ -70,6 +70,30 @@ class Neighbourhood:
         order = np.lexsort((self.rows, -score))[:count]
         return np.sort(self.rows[order])
 
+    def three_hop(self, graph: LiveGraph, count: int, *, via: int = 30) -> IntArray:
+        """Up to ``count`` rows three hops away, best by walk score, through ``via`` rows.
+
+        The ``via`` two-hop rows of highest resource allocation (hubs with more than
+        :data:`WALK_CAP` partners left out) lend their partners; each gets the walk score
+        it collects through them. Rows already two hops away are left out.
+        """
+        if count == 0 or not len(self.rows):
+            return np.zeros(0, np.int64)
+        small = self.rows[graph.degree[self.rows] <= WALK_CAP]
+        if not len(small):
+            return np.zeros(0, np.int64)
+        ra = self.scores(small)[2]
+        middle = small[np.argsort(-ra, kind="stable")[:via]]
+        ends, owner = graph.partners_of(middle)
+        weights = (self.scores(middle)[2] / np.maximum(graph.degree[middle], 1.0))[owner]
+        ends = ends.astype(np.int64)
+        keep = (ends != self.query) & ~np.isin(ends, self.rows)
+        if not keep.any():
+            return np.zeros(0, np.int64)
+        rows, slot = np.unique(ends[keep], return_inverse=True)
+        score = np.bincount(slot, weights=weights[keep], minlength=len(rows))
+        return np.sort(rows[np.argsort(-score, kind="stable")[:count]])
+
     def walk(self, graph: LiveGraph, rows: IntArray, *, cap: int = WALK_CAP) -> FloatArray:
         """Three-hop walk score of each row: paths q–x–y–c weighed 1 / (deg x · deg y).
 

@@ -43,6 +43,7 @@ class ListSizes:
     recent: int = 20
     popular: int = 50
     per_domain: int = 20
+    three_hop: int = 0
 
 
 def _neighbours(

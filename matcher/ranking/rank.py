@@ -135,6 +135,7 @@ def _pool(ctx: Context, query: Query) -> IntArray:
         parts += lists_for(p, vectors, [list(query.values.targets)], sizes)
     if query.neighbourhood is not None:
         parts.append(query.neighbourhood.best(sizes.two_hop, ctx.graph.degree))
+        parts.append(query.neighbourhood.three_hop(ctx.graph, sizes.three_hop))
     parts.append(ctx.popular)
     if ctx.domains is not None and query.row is not None:
         parts.append(ctx.domains.leaders(query.row, sizes.per_domain))
