@@ -20,6 +20,16 @@ EXAMPLES = REPO / "examples"
 SHARED_CORDIS = REPO.parent / "shared" / "data" / "cordis"
 
 
+def need_cordis(directory: Path = SHARED_CORDIS) -> Path:
+    """The CORDIS subset beside the repository: a failure under CI without it, else a skip."""
+    if (directory / "project.csv.gz").is_file():
+        return directory
+    message = f"the CORDIS subset is not at {directory}"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI needs it)", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def encoder() -> SentenceTransformerEncoder:
     """The real all-MiniLM-L6-v2 encoder, loaded once."""

@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 
 from embeddings import SentenceTransformerEncoder, text_key
-from embeddings.encoder import make_encoder
-
-pytest.importorskip("onnxruntime", reason="the ONNX backends need onnxruntime")
 from embeddings.backends import OnnxEncoder, export_model, int8_config, parse_backend
+from embeddings.encoder import make_encoder
 
 TEXTS = [
     "Cold-chain logistics for fresh fruit and dairy exports.",
