@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from matcher.domain.choices import UnknownChoiceError, closest, did_you_mean, parse_choice
 from matcher.domain.countries import normalise_country
 from matcher.domain.languages import normalise_language
+from matcher.domain.text import text_table
 from matcher.domain.vocab import Ecosystem, OrganisationKind, Stage
 
 if TYPE_CHECKING:
@@ -234,13 +235,8 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    """Rows as a plain-text table with a header and a rule."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(line.rstrip() for line in out)
+table = text_table
+"""Rows as a plain-text table (:func:`matcher.domain.text.text_table`)."""
 
 
 def clip(text: str, width: int) -> str:
