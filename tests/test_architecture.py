@@ -45,3 +45,38 @@ def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from matcher.app.matcher import Matcher\nimport service.app\n")
     assert _imports(bad) == {"matcher", "service"}
+
+
+SERVING = ["matcher/app", "matcher/ranking", "matcher/graph", "matcher/store", "matcher/domain"]
+
+
+def _matcher_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.startswith("matcher.")}
+
+
+def test_the_serving_path_never_imports_the_lab_or_the_cli() -> None:
+    wrong = {
+        str(f.relative_to(REPO)): sorted(
+            n for n in _matcher_imports(f) if n.startswith(("matcher.lab", "matcher.cli"))
+        )
+        for folder in SERVING
+        for f in sorted((REPO / folder).rglob("*.py"))
+    }
+    assert not {k: v for k, v in wrong.items() if v}
+
+
+def test_modules_stay_small_and_the_facade_thin() -> None:
+    sizes = {
+        str(f.relative_to(REPO)): len(f.read_text().splitlines())
+        for package in PACKAGES
+        for f in (REPO / package).rglob("*.py")
+    }
+    assert sizes["matcher/app/matcher.py"] <= 300
+    assert {name: n for name, n in sizes.items() if n > 600} == {}
