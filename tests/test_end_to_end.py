@@ -46,7 +46,7 @@ def test_a_seeker_finds_the_supplier_with_a_true_reason(
         assert found[0].organisation.id == "CL-AGRI-ES"
         signals = {r.signal for r in found[0].reasons}
         assert "they_offer" in signals and "target_market" in signals
-        assert all(r.signal in REASON_SIGNALS for s in found for r in s.reasons)
+        assert all(r.signal in {*REASON_SIGNALS, "overall"} for s in found for r in s.reasons)
 
 
 def test_lists_are_in_score_order_never_the_query_nor_its_partners(

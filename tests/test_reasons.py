@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from builders import org
 
-from matcher.ranking.reasons import Evidence, Thresholds, explain
+from matcher.ranking.reasons import NO_SINGLE_REASON, Evidence, Thresholds, explain
 
 # What random pairs get: each signal uniform on [0, 1) (so its 90th percentile is 0.9),
 # except the text (random pairs' cosines centre on 0.22, the 90th percentile at 0.35).
@@ -45,7 +45,7 @@ def test_a_weak_offers_match_is_no_reason() -> None:
     values = {"they_offer": 0.19, "text": 0.19}
     shares = {"they_offer": 0.5, "text": 0.4}
     got = explain(DANISH_FOOD, PORTUGUESE_TEXTILE, values, shares, THRESHOLDS, Evidence())
-    assert got == []
+    assert got == [NO_SINGLE_REASON]
     strong = explain(
         DANISH_FOOD, PORTUGUESE_TEXTILE, {"they_offer": 0.95}, shares, THRESHOLDS, Evidence()
     )
@@ -60,7 +60,7 @@ def test_a_competitor_offering_the_same_is_no_supplier() -> None:
     shares = {"they_offer": 1.0, "same_country": 0.8}
     alike = Evidence(offers_alike=0.97)
     got = explain(POLISH_AVIONICS, POLISH_COMPETITOR, values, shares, THRESHOLDS, alike)
-    assert got == []  # no offers match, and a shared country is never a reason
+    assert got == [NO_SINGLE_REASON]  # no offers match; a shared country is never a reason
     different = Evidence(offers_alike=0.1)
     got = explain(POLISH_AVIONICS, POLISH_COMPETITOR, values, shares, THRESHOLDS, different)
     assert [r.signal for r in got] == ["they_offer"]
@@ -71,7 +71,7 @@ def test_text_similarity_below_random_pairs_is_no_reason() -> None:
     low = explain(
         DANISH_FOOD, PORTUGUESE_TEXTILE, {"text": 0.12}, {"text": 1.0}, THRESHOLDS, Evidence()
     )
-    assert low == []
+    assert low == [NO_SINGLE_REASON]
     high = explain(
         DANISH_FOOD, PORTUGUESE_TEXTILE, {"text": 0.6}, {"text": 1.0}, THRESHOLDS, Evidence()
     )
@@ -84,7 +84,8 @@ def test_text_similarity_below_random_pairs_is_no_reason() -> None:
 def test_popularity_is_never_a_reason() -> None:
     values = {"activity": 40.0, "degree": 300.0, "query_degree": 5.0}
     shares = {"activity": 3.0, "degree": 2.0}
-    assert explain(DANISH_FOOD, PORTUGUESE_TEXTILE, values, shares, THRESHOLDS, Evidence()) == []
+    got = explain(DANISH_FOOD, PORTUGUESE_TEXTILE, values, shares, THRESHOLDS, Evidence())
+    assert got == [NO_SINGLE_REASON]
 
 
 def test_reasons_name_what_they_cite_and_follow_contributions() -> None:

@@ -16,7 +16,7 @@ from matcher.domain.schema import Organisation, Reason, Suggestion
 from matcher.ranking.consortium import Completion
 from matcher.ranking.features import Columns
 from matcher.ranking.rank import Context, LeftOut, Ranking
-from matcher.ranking.reasons import REASON_SIGNALS, Evidence, explain
+from matcher.ranking.reasons import NO_SINGLE_REASON, REASON_SIGNALS, Evidence, explain
 from matcher.store import Store
 
 __all__ = ["NO_GOOD_MATCH", "Recommendation", "present", "present_completions"]
@@ -178,8 +178,11 @@ def present_completions(
                 ctx.thresholds, Evidence(),
             )  # fmt: skip
             reasons += [
-                r.model_copy(update={"text": f"with {member.name}: {r.text}"}) for r in pair[:2]
+                r.model_copy(update={"text": f"with {member.name}: {r.text}"})
+                for r in pair[:2]
+                if r is not NO_SINGLE_REASON
             ]
+            reasons = reasons or [NO_SINGLE_REASON]
         out.append(
             Suggestion(
                 rank=len(out) + 1, organisation=other, score=round(c.score, 6), reasons=reasons

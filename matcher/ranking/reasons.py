@@ -20,7 +20,7 @@ import numpy.typing as npt
 from matcher.domain.schema import Organisation, Reason
 from matcher.domain.vocab import STAGE_ORDER, Ecosystem, load_complementarity
 
-__all__ = ["REASON_SIGNALS", "Evidence", "Thresholds", "explain"]
+__all__ = ["NO_SINGLE_REASON", "REASON_SIGNALS", "Evidence", "Thresholds", "explain"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,6 +46,13 @@ REASON_SIGNALS: dict[str, tuple[str, ...]] = {
 """Each reason and the features whose contributions it sums (popularity has none)."""
 
 _MAX_REASONS = 4
+
+NO_SINGLE_REASON = Reason(
+    signal="overall",
+    contribution=0.0,
+    text="no single reason stands out: several weaker signals together rank it here",
+)
+"""The reason of a suggestion none of whose signals is clearly above random pairs."""
 _GRID = 101
 
 
@@ -217,8 +224,9 @@ def explain(
         name: float(sum(contributions.get(f, 0.0) for f in REASON_SIGNALS[name])) for name in texts
     }
     ordered = sorted(texts, key=lambda name: (-weight[name], name))
-    return [
+    found = [
         Reason(signal=name, contribution=round(weight[name], 6), text=texts[name]())
         for name in ordered
         if weight[name] > 0 or name in {"target_market", "their_target"}
     ][:_MAX_REASONS]
+    return found or [NO_SINGLE_REASON]
