@@ -35,7 +35,7 @@ from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
 from matcher.evaluation.harness import Split, evaluate, parse_years
 from matcher.evaluation.product import ProductHomes, register_product_methods
-from matcher.ranking.training import SIGNALS
+from matcher.ranking.features import SIGNALS
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINES = ["random", "popularity", "common_neighbours", "adamic_adar"]

@@ -96,7 +96,7 @@ def check(args: argparse.Namespace) -> None:
     """
     from matcher.evaluation.harness import method_names, parse_years
     from matcher.evaluation.product import PRODUCT_METHODS
-    from matcher.ranking.training import SIGNALS
+    from matcher.ranking.features import SIGNALS
 
     if args.cordis and args.collaborations:
         raise UsageError("give --cordis DIR or --collaborations FILE, not both")

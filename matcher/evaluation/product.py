@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 PRODUCT_METHODS: tuple[str, ...] = ("default",)
 """Methods that rank with the product (the ablations ``default-minus-<signal>`` on request,
-one per signal of :data:`matcher.ranking.training.SIGNALS`)."""
+one per signal of :data:`matcher.ranking.features.SIGNALS`)."""
 
 SERVED = 10
 """How many suggestions a list shows (the metrics' k)."""
@@ -199,7 +199,8 @@ def refit_without(matcher: Matcher, signal: str) -> PairScorer:
     """
     from matcher.app.assemble import read_store
     from matcher.app.snapshot import history, previous_cache
-    from matcher.ranking.training import LEARNED_FEATURES, SIGNALS, fit_scorer
+    from matcher.ranking.features import SIGNALS
+    from matcher.ranking.training import LEARNED_FEATURES, fit_scorer
 
     if signal not in SIGNALS:
         raise ValueError(f"unknown signal {signal!r}: one of {', '.join(SIGNALS)}")

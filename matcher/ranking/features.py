@@ -37,7 +37,7 @@ from matcher.graph.scores import Neighbourhood, two_hop
 from matcher.ranking.domains import DomainActivity
 from matcher.ranking.profiles import COUNTRY_CODES, FIELDS, Profiles, RowValues
 
-__all__ = ["FEATURES", "RELATIVE", "Columns", "Query", "pair_features", "stack"]
+__all__ = ["FEATURES", "RELATIVE", "SIGNALS", "Columns", "Query", "pair_features", "stack"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -74,6 +74,29 @@ FEATURES: tuple[str, ...] = (
     *(f"{name}_share" for name in RELATIVE),
 )
 """Every feature :func:`pair_features` computes, in a fixed order."""
+
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "text": ("text", "text_rank", "text_share"),
+    "tags": ("tags", "tags_rank", "tags_share"),
+    "offers_seeks": ("they_offer", "you_offer"),
+    "ecosystems": ("ecosystems",),
+    "keywords": ("keywords",),
+    "complementarity": ("complementarity",),
+    "two_hop": (
+        "common_partners",
+        "adamic_adar",
+        "resource_allocation",
+        "resource_allocation_rank",
+        "resource_allocation_share",
+    ),
+    "walk": ("walk", "walk_rank", "walk_share"),
+    "domains": ("domain_activity", "domain_activity_rank", "domain_activity_share"),
+    "geography": ("same_country", "neighbour_country"),
+    "targets": ("target_market", "their_target"),
+    "popularity": ("activity", "degree", "query_degree"),
+    "kinds": ("kind", "query_kind", "same_kind"),
+}
+"""The signals, each the features it is made of (an ablation drops one signal whole)."""
 
 _LINKED_WEIGHT = 0.6
 _ECOSYSTEMS = list(Ecosystem)

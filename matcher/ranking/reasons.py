@@ -19,27 +19,22 @@ import numpy.typing as npt
 
 from matcher.domain.schema import Organisation, Reason
 from matcher.domain.vocab import STAGE_ORDER, Ecosystem, load_complementarity
+from matcher.ranking.features import SIGNALS
 
 __all__ = ["NO_SINGLE_REASON", "REASON_SIGNALS", "Evidence", "Thresholds", "explain"]
 
 FloatArray = npt.NDArray[np.float64]
 
 REASON_SIGNALS: dict[str, tuple[str, ...]] = {
-    "text": ("text", "text_rank", "text_share"),
-    "keywords": ("keywords", "tags", "tags_rank", "tags_share"),
-    "ecosystems": ("ecosystems",),
-    "complementarity": ("complementarity",),
+    "text": SIGNALS["text"],
+    "keywords": ("keywords", *SIGNALS["tags"]),
+    "ecosystems": SIGNALS["ecosystems"],
+    "complementarity": SIGNALS["complementarity"],
     "they_offer": ("they_offer",),
     "you_offer": ("you_offer",),
-    "common_partners": (
-        "common_partners",
-        "adamic_adar",
-        "resource_allocation",
-        "resource_allocation_rank",
-        "resource_allocation_share",
-    ),
-    "walk": ("walk", "walk_rank", "walk_share"),
-    "domain_activity": ("domain_activity", "domain_activity_rank", "domain_activity_share"),
+    "common_partners": SIGNALS["two_hop"],
+    "walk": SIGNALS["walk"],
+    "domain_activity": SIGNALS["domains"],
     "target_market": ("target_market",),
     "their_target": ("their_target",),
 }

@@ -24,7 +24,7 @@ from matcher.ranking.scorer import Scorer
 from matcher.ranking.select import SelectionRules
 from models import LinearRanker, ListwiseRanker, fit_calibration, fit_listwise, fit_ranker
 
-__all__ = ["LEARNED_FEATURES", "SIGNALS", "Labelled", "fit_scorer", "labelled_pairs"]
+__all__ = ["LEARNED_FEATURES", "Labelled", "fit_scorer", "labelled_pairs"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,28 +33,6 @@ IntArray = npt.NDArray[np.int64]
 LEARNED_FEATURES: tuple[str, ...] = FEATURES
 """The features a learned ranker reads."""
 
-SIGNALS: dict[str, tuple[str, ...]] = {
-    "text": ("text", "text_rank", "text_share"),
-    "tags": ("tags", "tags_rank", "tags_share"),
-    "offers_seeks": ("they_offer", "you_offer"),
-    "ecosystems": ("ecosystems",),
-    "keywords": ("keywords",),
-    "complementarity": ("complementarity",),
-    "two_hop": (
-        "common_partners",
-        "adamic_adar",
-        "resource_allocation",
-        "resource_allocation_rank",
-        "resource_allocation_share",
-    ),
-    "walk": ("walk", "walk_rank", "walk_share"),
-    "domains": ("domain_activity", "domain_activity_rank", "domain_activity_share"),
-    "geography": ("same_country", "neighbour_country"),
-    "targets": ("target_market", "their_target"),
-    "popularity": ("activity", "degree", "query_degree"),
-    "kinds": ("kind", "query_kind", "same_kind"),
-}
-"""The signals, each the features it is made of (an ablation drops one signal whole)."""
 
 _NO_RULES = SelectionRules(max_same_country=None, max_hubs=None, target_share=0.0)
 

@@ -346,25 +346,6 @@ class Store(ChangeLog):
             out[org_id] = int(row[0])
         return out
 
-    def latest_collaboration_of(self, a: str, b: str) -> Collaboration | None:
-        """The most recent collaboration of a pair."""
-        lo, hi = sorted((a, b))
-        row = self._db.execute(
-            "SELECT * FROM collaborations WHERE organisation_a=? AND organisation_b=? "
-            "ORDER BY date DESC LIMIT 1",
-            (lo, hi),
-        ).fetchone()
-        if row is None:
-            return None
-        return Collaboration.model_construct(
-            organisation_a=row["organisation_a"],
-            organisation_b=row["organisation_b"],
-            kind=CollaborationKind(row["kind"]),
-            date=dt.date.fromisoformat(row["date"]),
-            weight=row["weight"],
-            source_ref=row["source_ref"],
-        )
-
     def partners(self, organisation_id: str) -> set[str]:
         """Ids of every organisation this one has collaborated with."""
         rows = self._db.execute(

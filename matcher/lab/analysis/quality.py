@@ -67,7 +67,7 @@ ABLATIONS: tuple[str, ...] = (
     "targets",
     "offers_seeks",
 )
-"""Signals the notebook drops one at a time (any of :data:`matcher.ranking.training.SIGNALS`
+"""Signals the notebook drops one at a time (any of :data:`matcher.ranking.features.SIGNALS`
 may be asked)."""
 
 
