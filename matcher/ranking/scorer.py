@@ -104,9 +104,12 @@ class Scorer:
         one batch of predictions for all groups, for any kind of ranker.
         """
         x = stack(columns, self.features)
-        with warnings.catch_warnings():  # a column unknown everywhere stays unknown
-            warnings.simplefilter("ignore", RuntimeWarning)
-            typical = np.nanmedian(x, axis=0) if len(x) else np.zeros(len(self.features))
+        typical = np.median(x, axis=0) if len(x) else np.zeros(len(self.features))
+        unknown = np.isnan(typical)
+        if unknown.any():  # columns with unknown values (the walk of hubs): their median
+            with warnings.catch_warnings():  # a column unknown everywhere stays unknown
+                warnings.simplefilter("ignore", RuntimeWarning)
+                typical[unknown] = np.nanmedian(x[:, unknown], axis=0)
         chosen = x[rows]
         named = {
             g: [self.features.index(f) for f in fs if f in self.features]
