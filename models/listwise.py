@@ -34,10 +34,10 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "n_estimators": 300,
     "learning_rate": 0.05,
     "num_leaves": 31,
-    "min_child_samples": 50,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.8,
+    "min_data_in_leaf": 50,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "feature_fraction": 0.8,
     "lambdarank_truncation_level": 20,
     "verbose": -1,
 }
@@ -123,28 +123,30 @@ def fit_listwise(
     if not y.any():
         raise ValueError("no positive pair to learn from")
     sizes = np.diff(np.flatnonzero(np.r_[True, groups[1:] != groups[:-1], True]))
-    settings = {**DEFAULT_PARAMS, **(params or {}), "random_state": seed, "n_jobs": 1}
+    settings = {**DEFAULT_PARAMS, **(params or {}), "seed": seed, "num_threads": 1}
+    rounds = int(settings.pop("n_estimators"))
     # A sixth of the queries holds out for early stopping on nDCG@10: as many trees as help,
     # no more (each tree costs prediction time on every request).
-    rng = np.random.default_rng(seed)
-    held = rng.random(len(sizes)) < 1 / 6
+    held = np.random.default_rng(seed).random(len(sizes)) < 1 / 6
     if held.any() and (~held).any():
-        row_held = np.repeat(held, sizes)
-        model = lgb.LGBMRanker(**settings)
-        model.fit(
-            x[~row_held], y[~row_held], group=sizes[~held],
-            eval_set=[(x[row_held], y[row_held])], eval_group=[sizes[held]],
-            eval_at=[10], callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)],
-        )  # fmt: skip
-        best = max(int(model.best_iteration_ or settings["n_estimators"]), 1)
-        settings["n_estimators"] = best
-    model = lgb.LGBMRanker(**settings)
-    model.fit(x, y, group=sizes)
-    gain = model.booster_.feature_importance(importance_type="gain")
+        rows = np.repeat(held, sizes)
+        fitting = lgb.Dataset(x[~rows], y[~rows], group=sizes[~held])
+        checking = lgb.Dataset(x[rows], y[rows], group=sizes[held], reference=fitting)
+        probe = lgb.train(
+            {**settings, "metric": "ndcg", "eval_at": [10]},
+            fitting,
+            num_boost_round=rounds,
+            valid_sets=[checking],
+            callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)],
+        )
+        rounds = max(int(probe.best_iteration or rounds), 1)
+    booster = lgb.train(settings, lgb.Dataset(x, y, group=sizes), num_boost_round=rounds)
+    settings["n_estimators"] = rounds
+    gain = booster.feature_importance(importance_type="gain")
     total = float(gain.sum()) or 1.0
     return ListwiseRanker(
         features,
-        model.booster_,
+        booster,
         {
             "kind": "LightGBM LambdaRank",
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
