@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         description="organisations sampled from the store's history to learn the ranker from",
     )  # fmt: skip
     pool_two_hop: int = Field(
-        default=300, ge=0, le=5000,
+        default=200, ge=0, le=5000,
         description="candidates taken from an organisation's partners' partners per request "
         "(the best by Adamic–Adar and degree); a build learns with the same pool",
     )  # fmt: skip

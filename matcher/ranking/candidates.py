@@ -39,7 +39,7 @@ class ListSizes:
     tags: int = 30
     offers: int = 30
     per_target: int = 20
-    two_hop: int = 300
+    two_hop: int = 200
     recent: int = 20
     popular: int = 50
     per_domain: int = 20
