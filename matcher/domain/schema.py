@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -18,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from matcher.domain.languages import normalise_language
 from matcher.domain.vocab import (
     CORDIS_COUNTRY_ALIASES,
     COUNTRIES,
@@ -91,7 +93,12 @@ CountryCode = Annotated[
     ),
 ]
 Keyword = Annotated[str, StringConstraints(max_length=MAX_KEYWORD_LENGTH)]
-LanguageCode = Annotated[str, StringConstraints(max_length=2, pattern=r"^[A-Za-z]{2}$")]
+LanguageCode = Annotated[
+    str,
+    BeforeValidator(lambda v: normalise_language(v) if isinstance(v, str) else v),
+    StringConstraints(max_length=2, pattern=r"^[A-Za-z]{2}$"),
+]
+"""An ISO 639-1 code: checked (with a "did you mean") before its length and pattern."""
 
 
 def _dedupe(values: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from matcher.domain.errors import ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation, Participation, Project
-from matcher.domain.vocab import CollaborationKind, FeedbackKind
+from matcher.domain.vocab import CollaborationKind, Ecosystem, FeedbackKind, OrganisationKind, Stage
 from matcher.store.changes import ChangeKind, ChangeLog
 from matcher.store.migrations import SCHEMA_VERSION
 
@@ -52,10 +52,16 @@ def _org_row(org: Organisation) -> tuple[Any, ...]:
 
 
 def _org_from_row(row: sqlite3.Row) -> Organisation:
+    """A stored profile (validated when it was written: constructed, not validated again)."""
     data = dict(row)
     for name in _LIST_FIELDS:
         data[name] = json.loads(data[name])
-    return Organisation.model_validate(data)
+    data["kind"] = OrganisationKind(data["kind"])
+    data["ecosystems"] = [Ecosystem(e) for e in data["ecosystems"]]
+    data["stages"] = [Stage(s) for s in data["stages"]]
+    if data["updated_at"] is not None:
+        data["updated_at"] = dt.datetime.fromisoformat(data["updated_at"])
+    return Organisation.model_construct(**data)
 
 
 class Store(ChangeLog):
