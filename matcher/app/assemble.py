@@ -10,21 +10,20 @@ the state it serves and for the historical states the ranker learns from.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
-from embeddings import EmbeddingCache, Encoder, text_key
+from embeddings import EmbeddingCache, Encoder
+from matcher.app.vectors import Encoded, encode, field_texts
 from matcher.domain.schema import Organisation, Participation, Project
 from matcher.graph.graph import CollaborationGraph, sizes_of_consortia
 from matcher.graph.live import LiveGraph
 from matcher.ranking.candidates import ListSizes, build_lists
 from matcher.ranking.domains import DomainActivity
-from matcher.ranking.profiles import FIELDS, Profiles
+from matcher.ranking.profiles import Profiles
 from matcher.ranking.rank import Context
 from matcher.ranking.reasons import Thresholds
 from matcher.ranking.scorer import Scorer
@@ -33,10 +32,8 @@ from matcher.store import CollaborationRow, Store
 __all__ = [
     "ACTIVITY_DAYS",
     "MAX_CONSORTIUM",
-    "Encoded",
     "StoreData",
     "assemble",
-    "encode",
     "new_partners",
     "read_store",
 ]
@@ -120,61 +117,6 @@ def _texts(data: StoreData, as_of: dt.date | None) -> dict[str, list[str]]:
         org: list(dict.fromkeys(t for _, t in sorted(items, key=lambda x: x[0], reverse=True)))
         for org, items in dated.items()
     }
-
-
-def field_texts(org: Organisation, projects: Sequence[str]) -> dict[str, list[str]]:
-    """The texts behind each vector field: its projects' texts or its profile text."""
-    profile = org.profile_text()
-    return {
-        "text": list(projects) if projects else ([profile] if profile else []),
-        "tags": [org.tags_text()] if org.tags_text() else [],
-        "offers": [org.offers] if org.offers else [],
-        "seeks": [org.seeks] if org.seeks else [],
-    }
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Vectors of organisations, one (n, dimension) array per field, and their keys."""
-
-    vectors: dict[str, npt.NDArray[np.float32]]
-    keys: npt.NDArray[np.uint8]
-
-
-def field_key(encoder: Encoder, texts: Sequence[str]) -> bytes:
-    """The key of a field's texts: the text's own key, or a digest of the keys of several."""
-    if not texts:
-        return bytes(16)
-    keys = [text_key(encoder.model_id, encoder.backend, t) for t in texts]
-    return keys[0] if len(keys) == 1 else hashlib.sha256(b"".join(keys)).digest()[:16]
-
-
-def encode(
-    fields: Sequence[dict[str, list[str]]],
-    encoder: Encoder,
-    cache: EmbeddingCache,
-    *,
-    show_progress: bool = False,
-) -> Encoded:
-    """Encode every field of every organisation through the cache (each text once).
-
-    A field of several texts (projects) is their mean, normalised; an absent field is 0.
-    """
-    distinct = list(dict.fromkeys(t for f in fields for texts in f.values() for t in texts))
-    table = cache.encode(encoder, distinct, show_progress=show_progress)
-    row = {t: i for i, t in enumerate(distinct)}
-    n, dim = len(fields), encoder.dimension
-    vectors = {name: np.zeros((n, dim), np.float32) for name in FIELDS}
-    keys = np.zeros((n, len(FIELDS), 16), np.uint8)
-    for i, f in enumerate(fields):
-        for j, name in enumerate(FIELDS):
-            texts = f[name]
-            if not texts:
-                continue
-            v = table[[row[t] for t in texts]].mean(axis=0)
-            vectors[name][i] = v / max(float(np.linalg.norm(v)), 1e-12)
-            keys[i, j] = np.frombuffer(field_key(encoder, texts), np.uint8)
-    return Encoded(vectors, keys)
 
 
 def new_partners(

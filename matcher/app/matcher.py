@@ -16,7 +16,8 @@ from embeddings import Encoder, make_encoder
 from matcher.app.present import Recommendation, present, present_completions
 from matcher.app.settings import Settings
 from matcher.app.snapshot import BuildReport, build_snapshot
-from matcher.app.state import LiveState, prepare_vectors
+from matcher.app.state import LiveState
+from matcher.app.vectors import prepare_vectors
 from matcher.app.writes import Writer
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind

@@ -14,76 +14,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from embeddings import EmbeddingCache, Encoder
+from embeddings import Encoder
 from embeddings.artefact import current_folder
-from matcher.app.assemble import ACTIVITY_DAYS, MAX_CONSORTIUM, encode, field_key, field_texts
+from matcher.app.assemble import ACTIVITY_DAYS, MAX_CONSORTIUM
 from matcher.app.snapshot import Snapshot, load_snapshot
+from matcher.app.vectors import prepare_vectors
 from matcher.domain.errors import StateError
-from matcher.domain.schema import Organisation
 from matcher.ranking.candidates import lists_for
 from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.ranking.rank import Context
 from matcher.store import Store
 from matcher.store.changes import Change, ChangeKind
 
-__all__ = ["LiveState", "Prepared", "prepare_vectors"]
+__all__ = ["LiveState"]
 
 logger = logging.getLogger(__name__)
-
-
-class Prepared:
-    """Organisations with the vectors and keys of their fields, ready to write or apply."""
-
-    def __init__(
-        self, organisations: Sequence[Organisation], vectors: np.ndarray, keys: np.ndarray
-    ) -> None:
-        self.organisations = list(organisations)
-        self.vectors = vectors
-        """(organisations, fields, dimension) float32."""
-        self.keys = keys
-        """(organisations, fields, 16) uint8."""
-
-
-def prepare_vectors(
-    organisations: Sequence[Organisation],
-    store: Store,
-    encoder: Encoder,
-    *,
-    known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] = lambda _: None,
-) -> Prepared:
-    """The vectors of organisations' current texts, encoding only what is not known.
-
-    Args:
-        organisations: the profiles.
-        store: for their project texts.
-        encoder: the encoder (its model loads only when something must be encoded).
-        known: an organisation's current (vectors, keys), when the caller has them.
-    """
-    projects = store.project_texts([o.id for o in organisations])
-    fields = [field_texts(o, projects.get(o.id, [])) for o in organisations]
-    n, dim = len(organisations), encoder.dimension
-    vectors = np.zeros((n, len(FIELDS), dim), np.float32)
-    keys = np.zeros((n, len(FIELDS), 16), np.uint8)
-    todo: list[int] = []
-    for i, (org, f) in enumerate(zip(organisations, fields, strict=True)):
-        wanted = np.stack([np.frombuffer(field_key(encoder, f[name]), np.uint8) for name in FIELDS])
-        have = known(org.id)
-        if have is not None and np.array_equal(wanted, have[1]):
-            vectors[i], keys[i] = have
-        else:
-            todo.append(i)
-    if todo:
-        encoded = encode([fields[i] for i in todo], encoder, EmbeddingCache(dim))
-        for j, i in enumerate(todo):
-            vectors[i] = np.stack([encoded.vectors[name][j] for name in FIELDS])
-            keys[i] = encoded.keys[j]
-    return Prepared(organisations, vectors, keys)
 
 
 class LiveState:

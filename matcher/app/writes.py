@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from embeddings import Encoder
-from matcher.app.state import LiveState, prepare_vectors
+from matcher.app.state import LiveState
+from matcher.app.vectors import prepare_vectors
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.graph.graph import as_row
