@@ -688,7 +688,7 @@ def _start(
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, *program, "--port", str(port), "--no-access-log"],
+            [sys.executable, *program, "--port", str(port), "--no-access-log", "--workers", "1"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
