@@ -63,7 +63,7 @@ def _evidence(
     count, common = 0, []
     path: tuple[str, str] | None = None
     if q.row is not None and values.get("common_partners", 0.0) > 0:
-        shared = np.intersect1d(graph.partners(q.row), graph.partners(row))
+        shared = np.intersect1d(graph.partners(q.row), graph.partners(row), assume_unique=True)
         count = len(shared)
         common = sorted(store.names(p.ids[int(z)] for z in shared[:3].tolist()).values())
     elif q.neighbourhood is not None and th.clearly_above("walk", values.get("walk", 0.0)):
@@ -71,7 +71,7 @@ def _evidence(
         ra = q.neighbourhood.scores(theirs)[2]
         if len(theirs) and ra.max() > 0:
             y = int(theirs[int(np.argmax(ra))])
-            link = np.intersect1d(graph.partners(q.row or 0), graph.partners(y))
+            link = np.intersect1d(graph.partners(q.row or 0), graph.partners(y), assume_unique=True)
             if len(link):
                 ends = [p.ids[y], p.ids[int(link[0])]]
                 found = store.names(ends)

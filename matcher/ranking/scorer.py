@@ -10,7 +10,6 @@ calibrated probability (the manifest says which).
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,11 +104,9 @@ class Scorer:
         """
         x = stack(columns, self.features)
         typical = np.median(x, axis=0) if len(x) else np.zeros(len(self.features))
-        unknown = np.isnan(typical)
-        if unknown.any():  # columns with unknown values (the walk of hubs): their median
-            with warnings.catch_warnings():  # a column unknown everywhere stays unknown
-                warnings.simplefilter("ignore", RuntimeWarning)
-                typical[unknown] = np.nanmedian(x[:, unknown], axis=0)
+        for j in np.flatnonzero(np.isnan(typical)).tolist():  # unknown values (hubs' walk)
+            known = x[:, j][~np.isnan(x[:, j])]
+            typical[j] = np.median(known) if len(known) else np.nan
         chosen = x[rows]
         named = {
             g: [self.features.index(f) for f in fs if f in self.features]
