@@ -220,12 +220,19 @@ def pair_features(
     m = len(candidates)
     need = set(FEATURES) if wanted is None else set(wanted)
     cols: Columns = {}
-    vec = {f: profiles.vectors(f, candidates) for f in FIELDS}
     q = query.vectors
-    cols["text"] = (vec["text"] @ q["text"]).astype(np.float64)
-    cols["tags"] = (vec["tags"] @ q["tags"]).astype(np.float64)
-    cols["they_offer"] = np.clip(vec["offers"] @ q["seeks"], 0.0, None).astype(np.float64)
-    cols["you_offer"] = np.clip(vec["seeks"] @ q["offers"], 0.0, None).astype(np.float64)
+    for name, stored, query_field in (
+        ("text", "text", "text"),
+        ("tags", "tags", "tags"),
+        ("they_offer", "offers", "seeks"),
+        ("you_offer", "seeks", "offers"),
+    ):
+        if q[query_field].any():  # a query without this text scores 0: no gather needed
+            cols[name] = (profiles.vectors(stored, candidates) @ q[query_field]).astype(np.float64)
+        else:
+            cols[name] = np.zeros(m)
+    cols["they_offer"] = np.clip(cols["they_offer"], 0.0, None)
+    cols["you_offer"] = np.clip(cols["you_offer"], 0.0, None)
     v = query.values
     eco = profiles.ecosystems[candidates]
     inter = _popcount(eco & v.ecosystems)
