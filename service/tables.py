@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from matcher.app.matcher import Matcher
 from matcher.domain.errors import MatcherError
 from matcher.domain.schema import Organisation
-from matcher.planner.tables import (
+from matcher.planner import (
     InfeasiblePlanError,
     InvalidParticipantsError,
     MixTargets,

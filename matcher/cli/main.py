@@ -16,6 +16,7 @@ from typing import Any
 
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
+from matcher.cli import tables as tables_cli
 from matcher.domain.errors import MatcherError
 from matcher.domain.schema import Suggestion
 from matcher.domain.vocab import Ecosystem, OrganisationKind, Stage
@@ -307,65 +308,6 @@ def _cmd_evaluate(args: argparse.Namespace, matcher: Matcher) -> int:
     return 0
 
 
-def _cmd_tables(args: argparse.Namespace, matcher: Matcher) -> int:
-    from matcher.planner.tables import (
-        MixTargets,
-        PlanOptions,
-        build_problem,
-        read_participants,
-        solve,
-    )
-
-    themes: dict[int, str] = {}
-    for item in args.theme or []:
-        number, sep, text = item.partition("=")
-        if not sep or not number.strip().isdigit() or not text.strip():
-            raise SystemExit(f"error: --theme {item!r}: write TABLE=TEXT, e.g. 2=agri_food")
-        themes[int(number)] = text.strip()
-    participants = read_participants(args.participants)
-    try:
-        options = PlanOptions(
-            rounds=args.rounds,
-            table_size=args.table_size if args.tables is None else None,
-            tables=args.tables,
-            themes=themes,
-            mix=MixTargets(
-                min_countries=args.min_countries, research_and_industry=args.research_and_industry
-            ),
-            no_repeat=not args.allow_repeats,
-            seed=args.seed,
-            time_limit=args.time_limit,
-        )
-        plan = solve(build_problem(matcher, participants, options))
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    if args.csv:
-        args.csv.write_text(plan.to_csv(), encoding="utf-8")
-        print(f"seating written to {args.csv}", file=sys.stderr)
-    data = plan.to_json()
-    if args.json:
-        _print_json(data)
-        return 0
-    for rnd in data["rounds"]:
-        print(f"Round {rnd['round']}")
-        for table in rnd["tables"]:
-            print(f"  Table {table['table']} ({table['score']:.2f}): {table['theme']}")
-            for m in table["members"]:
-                who = f"{m['person']} ({m['name']})" if m["person"] else m["name"]
-                host = ", host" if m["host"] else ""
-                print(f"    - {who}, {m['country'] or '?'}, {m['kind']}{host}")
-            for reason in table["reasons"]:
-                print(f"      why: {reason}")
-    for missed in data["missed_targets"]:
-        print(f"target missed in round {missed['round']}, table {missed['table']}: "
-              f"{missed['message']}")  # fmt: skip
-    print(
-        f"score {data['score']:.3f} (pairs {data['pair_score']:.3f}, themes "
-        f"{data['theme_score']:.3f}, mix shortfall −{data['mix_penalty']:.3f})"
-    )
-    return 0
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matcher",
@@ -427,28 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(run=_cmd_list)
-    p = sub.add_parser("tables", help="plan C2LAB workshop tables, round by round")
-    p.add_argument("participants", type=Path, help="participants CSV (see the README)")
-    p.add_argument("--table-size", type=int, default=8, help="people per table (default 8)")
-    p.add_argument("--tables", type=int, help="number of tables (instead of --table-size)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
-    p.add_argument(
-        "--time-limit", type=float, default=10.0, metavar="SEC", help="search time cap (10)"
-    )
-    p.add_argument("--min-countries", type=int, default=0, help="target: countries per table")
-    p.add_argument(
-        "--research-and-industry",
-        action="store_true",
-        help="target: a research and an industry member at each table",
-    )
-    p.add_argument(
-        "--theme", action="append", metavar="N=TEXT", help="theme of table N (repeatable)"
-    )
-    p.add_argument("--allow-repeats", action="store_true", help="pairs may meet twice")
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
-    p.add_argument("--csv", type=Path, metavar="OUT", help="write one row per person per round")
-    p.set_defaults(run=_cmd_tables)
+    tables_cli.add_parser(sub)
 
     p = sub.add_parser(
         "evaluate", help="offline evaluation: predict the next years' new partners from the past"

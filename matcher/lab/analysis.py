@@ -52,13 +52,13 @@ from matcher.evaluation.harness import (
 )
 from matcher.graph import CollaborationGraph, FloatArray, IntArray
 from matcher.ingest import write_collaborations, write_organisations
-from matcher.planner.tables import (
+from matcher.planner import (
     Participant,
     Plan,
     Problem,
+    best_bound,
     greedy_seating,
     random_seating,
-    upper_bound,
 )
 from matcher.ranking.rank import HAND_BIAS, HAND_WEIGHTS, hand_ranker, score_all
 from matcher.ranking.signals import COUNT_SIGNALS, SIGNALS, ProfileTable
@@ -1023,9 +1023,13 @@ def plan_table(plan: Plan, round_number: int = 1) -> Table:
 
 
 def seating_comparison(problem: Problem, plan: Plan, *, seed: int = 0) -> Table:
-    """The plan's objective beside a random seating, a greedy one and the upper bound."""
+    """The plan's objective beside a random seating, a greedy one and the upper bound.
+
+    The bound is the plan's own (CP-SAT's proven bound for small events), else
+    :func:`matcher.planner.best_bound`.
+    """
     rows: list[tuple[Cell, ...]] = []
-    bound = upper_bound(problem)
+    bound = plan.stats.bound if plan.stats and plan.stats.bound else best_bound(problem)
     for name, seating in (
         ("random", random_seating(problem, seed)),
         ("greedy", greedy_seating(problem)),

@@ -447,6 +447,17 @@ class Store:
         )
         return {r[0] for r in rows}
 
+    def partner_pairs(self, ids: Iterable[str]) -> set[tuple[str, str]]:
+        """Pairs (a < b) among ``ids`` that have collaborated (any kind, any date)."""
+        wanted = json.dumps(sorted(set(ids)))
+        rows = self._db.execute(
+            "SELECT DISTINCT organisation_a, organisation_b FROM collaborations "
+            "WHERE organisation_a IN (SELECT value FROM json_each(?)) "
+            "AND organisation_b IN (SELECT value FROM json_each(?))",
+            (wanted, wanted),
+        )
+        return {(str(a), str(b)) for a, b in rows}
+
     def activity(self, since: dt.date, until: dt.date | None = None) -> dict[str, int]:
         """Collaborations per organisation dated in [since, until]."""
         end = (until or dt.date.max).isoformat()
