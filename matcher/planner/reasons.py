@@ -3,14 +3,14 @@
 Every table gets a theme (its given theme, and what its members share) and reason lines
 about its strongest pairs; every person at a table gets one reason for being there. The
 texts speak about the pair ("both work on cold chain"), never to a reader: the planner
-words its own from the profiles (shared ecosystems and keywords); failing those, a
-ranking reason already in the third person (none with "you"); then the table (a
-country or a kind the person brings, the table's theme, the pair's score).
+words its own from the profiles (shared ecosystems and keywords), then from the table (a
+country or a kind the person brings, the table's theme, the pair's score). The
+ranking's reasons (``PairScores.reasons``) are written for one party ("what you seek",
+"active: …" about the candidate) and are not shown here.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -25,7 +25,6 @@ __all__ = ["ORDINALS", "describe_table", "label", "pair_reason", "seat_reasons",
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 """Words for the count of countries a person brings to a table."""
 
-_SECOND_PERSON = re.compile(r"\b(you|your|yours)\b", re.IGNORECASE)
 
 
 def label(problem: Problem, i: int) -> str:
@@ -63,9 +62,6 @@ def pair_reason(problem: Problem, a: int, b: int) -> str:
     """Why two people fit, in the third person; never empty."""
     oa, ob = problem.organisations[a], problem.organisations[b]
     texts = shared(oa, ob)
-    if not texts and problem.pair_reasons is not None:
-        ranked = problem.pair_reasons(oa.id, ob.id)
-        texts = [t for t in ranked if not _SECOND_PERSON.search(t)][:1]
     kinds = _kinds(problem, a, b)
     if kinds and len(texts) < 2:
         texts.append(kinds)

@@ -10,7 +10,7 @@ staying at ``t``, theme affinity, the table's mix shortfall with the block, repe
 large penalty per hard rule broken (a pair that met in another round, one organisation,
 must-not-meet) or reward per must-meet kept. Every step can keep the seating as it is, so
 without noise the objective never falls. Early on, Gaussian noise is added to the costs
-(its scale falls to zero over the first 85 % of the steps or of the time, whichever runs
+(its scale falls to zero over the first 90 % of the steps or of the time, whichever runs
 out first), so the search leaves local optima; the best seating seen is returned.
 
 Measured against CP-SAT sub-models over a few tables (see ``benchmarks/tables.py`` and
@@ -52,10 +52,11 @@ logger = logging.getLogger(__name__)
 HARD = 1e4
 """Cost of one broken hard rule in the search (far above any pair score in [0, 1])."""
 
-HEAT = 0.8
+HEAT = 3.0
 """Noise at the start of the search, in units of the 90th percentile of the pair scores."""
 
-COOL_SHARE = 0.85
+COOL_SHARE = 0.9
+
 """Share of the steps over which the noise falls to zero; the rest is pure descent."""
 
 BLOCKS = (1, 2, 3)
@@ -326,7 +327,8 @@ def _improve(
             frac = max(frac, (time.perf_counter() - started) / max(deadline - started, 1e-9))
         noisy = cost
         if noise > 0 and frac < COOL_SHARE:
-            noisy = cost + noise * (1 - frac / COOL_SHARE) * rng.standard_normal(cost.shape)
+            level = noise * (1 - frac / COOL_SHARE)
+            noisy = cost + level * rng.standard_normal(cost.shape)
         rows, cols = linear_sum_assignment(noisy)
         change = float(np.trace(cost) - cost[rows, cols].sum())
         if cols.tolist() == rows.tolist():

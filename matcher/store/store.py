@@ -15,6 +15,7 @@ from typing import Any
 from matcher.domain.errors import ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation, Participation, Project
 from matcher.domain.vocab import FeedbackKind
+from matcher.store.plans import PLANS_SCHEMA, PlanRecords
 
 __all__ = ["SCHEMA_VERSION", "CollaborationRow", "Store"]
 
@@ -91,6 +92,8 @@ _MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS collaborations_source ON collaborations(source_ref);
     """,
+    # 4: saved workshop plans (matcher/store/plans.py).
+    PLANS_SCHEMA,
 ]
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -132,7 +135,7 @@ def _org_from_row(row: sqlite3.Row) -> Organisation:
     return Organisation.model_validate(data)
 
 
-class Store:
+class Store(PlanRecords):
     """One SQLite file (WAL mode) holding the platform's state.
 
     Args:
