@@ -28,7 +28,6 @@ import dataclasses
 import logging
 import multiprocessing
 import threading
-from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
 from pathlib import Path
 from typing import Annotated, Any
@@ -55,7 +54,7 @@ from matcher.planner import (
     locks_from_json,
     parse_participants,
     seating_from_json,
-    solve,
+    solve_to,
 )
 from matcher.store.plans import SavedPlan
 from service.deps import get_matcher
@@ -302,31 +301,6 @@ def _refuse(exc: Exception) -> ApiError:
     return ApiError(422, "invalid_request", str(exc))
 
 
-def _child(conn: Connection, problem: Problem) -> None:
-    """Plan in a child process; send back the seating, or the refusal as plain data."""
-    try:
-        plan = solve(problem)
-        conn.send(("ok", plan.seating.tolist(), dataclasses.asdict(plan.stats or _no_stats())))
-    except InfeasiblePlanError as exc:
-        refusal = {
-            "rule": exc.rule,
-            "participants": exc.participants,
-            "message": exc.reason,
-            "proof": exc.proof,
-            "max_rounds": exc.max_rounds,
-            "alternatives": exc.alternatives,
-        }
-        conn.send(("refused", refusal, None))
-    except Exception as exc:  # reported to the parent, which answers 500 with a log line
-        conn.send(("error", f"{type(exc).__name__}: {exc}", None))
-    finally:
-        conn.close()
-
-
-def _no_stats() -> SearchStats:
-    return SearchStats(seed=0, seconds=0.0, stopped_early=False)
-
-
 def _context() -> ForkServerContext | SpawnContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
@@ -349,7 +323,7 @@ def _solve_apart(problem: Problem) -> Plan:
         ctx = _context()
         receive, send = ctx.Pipe(duplex=False)
         light = dataclasses.replace(problem, pair_reasons=None)
-        process = ctx.Process(target=_child, args=(send, light), daemon=True)
+        process = ctx.Process(target=solve_to, args=(send, light), daemon=True)
         process.start()
         send.close()
         try:
@@ -384,9 +358,8 @@ def _solve_apart(problem: Problem) -> Plan:
         )
     if kind != "ok":
         raise RuntimeError(f"planning failed: {payload}")
-    return Plan.of(problem, np.array(payload, np.int64), SearchStats(**{
-        **stats, "engines": tuple(stats["engines"])
-    }))  # fmt: skip
+    found = SearchStats(**{**stats, "engines": tuple(stats["engines"])}) if stats else None
+    return Plan.of(problem, np.array(payload, np.int64), found)
 
 
 def _scored(matcher: Matcher, body: TablesRequest, plan: PlanIn) -> Plan:

@@ -29,7 +29,7 @@ from matcher.planner.plan import (
     score_plan,
     seating_from_json,
 )
-from matcher.planner.planning import largest_rounds, solve
+from matcher.planner.planning import largest_rounds, solve, solve_to
 from matcher.planner.problem import (
     INDUSTRY_KINDS,
     RESEARCH_KINDS,
@@ -80,4 +80,5 @@ __all__ = [
     "score_plan",
     "seating_from_json",
     "solve",
+    "solve_to",
 ]

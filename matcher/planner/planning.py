@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from multiprocessing.connection import Connection
 
 from matcher.planner.bounds import best_bound, counting_bound
 from matcher.planner.designs import design_seating
@@ -33,7 +34,7 @@ from matcher.planner.problem import InfeasiblePlanError, PlanOptions, Problem, S
 from matcher.planner.search import greedy_seating, improve, penalised, steps_for
 from matcher.planner.solver import fits, solve_model
 
-__all__ = ["find_seating", "largest_rounds", "solve"]
+__all__ = ["find_seating", "largest_rounds", "solve", "solve_to"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,11 @@ def find_seating(
     search_deadline = deadline
     if small:
         search_deadline = min(deadline, started + max(0.2, (deadline - started) * 0.3))
+    default = int(steps_for(problem) * problem.options.effort)
     result = improve(
         problem,
         start,
-        steps=steps if steps is not None else steps_for(problem),
+        steps=steps if steps is not None else default,
         deadline=search_deadline,
         seed=seed,
     )
@@ -187,7 +189,11 @@ def solve(problem: Problem, options: PlanOptions | None = None) -> Plan:
         problem = dataclasses.replace(
             problem,
             options=dataclasses.replace(
-                problem.options, seed=opts.seed, time_limit=opts.time_limit, workers=opts.workers
+                problem.options,
+                seed=opts.seed,
+                time_limit=opts.time_limit,
+                workers=opts.workers,
+                effort=opts.effort,
             ),
         )
     seconds = opts.seconds(problem.size)
@@ -235,3 +241,30 @@ def solve(problem: Problem, options: PlanOptions | None = None) -> Plan:
         stats.seconds,
     )
     return plan
+
+
+def solve_to(conn: Connection, problem: Problem) -> None:
+    """:func:`solve` for a child process: send ``(kind, payload, stats)`` down ``conn``.
+
+    ``("ok", seating as lists, stats as a dict)``, ``("refused", the refusal's fields,
+    None)`` or ``("error", text, None)``: plain data, so nothing depends on pickling the
+    planner's exceptions.
+    """
+    try:
+        plan = solve(problem)
+        stats = dataclasses.asdict(plan.stats) if plan.stats is not None else None
+        conn.send(("ok", plan.seating.tolist(), stats))
+    except InfeasiblePlanError as exc:
+        refusal = {
+            "rule": exc.rule,
+            "participants": exc.participants,
+            "message": exc.reason,
+            "proof": exc.proof,
+            "max_rounds": exc.max_rounds,
+            "alternatives": exc.alternatives,
+        }
+        conn.send(("refused", refusal, None))
+    except Exception as exc:  # reported to the parent, which logs it
+        conn.send(("error", f"{type(exc).__name__}: {exc}", None))
+    finally:
+        conn.close()

@@ -165,6 +165,8 @@ class PlanOptions:
         seed: the search's seed.
         time_limit: seconds at most for the search; None: :func:`default_time_limit`.
         workers: CP-SAT's search threads (``num_workers``; it would take every core).
+        effort: multiplies the assignment search's steps (the benchmark's reference run
+            uses 30 with a 30 times longer time limit).
     """
 
     rounds: int = 3
@@ -179,6 +181,7 @@ class PlanOptions:
     seed: int = 0
     time_limit: float | None = None
     workers: int = 2
+    effort: float = 1.0
 
     def seconds(self, people: int) -> float:
         """The time limit, or its default for this many people (:func:`default_time_limit`)."""

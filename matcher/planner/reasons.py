@@ -26,7 +26,6 @@ ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "
 """Words for the count of countries a person brings to a table."""
 
 
-
 def label(problem: Problem, i: int) -> str:
     """A person as organisers read it: ``Name (Organisation)`` or the organisation."""
     p = problem.participants[i]
