@@ -186,6 +186,9 @@ class _Costs:
         self.mix_weight = problem.mix_weight
         self.no_repeat = problem.options.no_repeat
         self.repeat_weight = problem.repeat_weight
+        self.base = self.value - HARD * self.conflict  # the static part of a pair's worth
+        self.musts = bool(problem.must_meet)
+        self.themed = bool(self.affinity.any())
 
 
 def _step_costs(
@@ -205,20 +208,20 @@ def _step_costs(
     kept = np.flatnonzero(keep)
     onehot = np.zeros((n, problem.tables))
     onehot[kept, seat[kept]] = 1.0
-    elsewhere = np.zeros((len(moving), n), np.int64)
+    met = np.zeros((len(moving), n), np.bool_)
     for r2 in range(rounds):
         if r2 != r:
-            elsewhere += seating[r2][moving][:, None] == seating[r2][None, :]
-    met = elsewhere > 0
-    unit = c.conflict[moving].astype(np.float64)
-    unit -= c.must[moving] & ~met
-    gain = c.value[moving].copy()
+            met |= seating[r2][moving][:, None] == seating[r2][None, :]
+    gain = c.base[moving]
     if c.no_repeat:
-        unit += met
+        gain -= HARD * met
     else:
         gain -= c.repeat_weight * met
-    gain -= HARD * unit
-    per_person = gain @ onehot[:, tabs] + c.affinity[moving][:, tabs]
+    if c.musts:
+        gain += HARD * (c.must[moving] & ~met)
+    per_person = gain @ onehot[:, tabs]
+    if c.themed:
+        per_person += c.affinity[moving][:, tabs]
     k, m = blocks.shape
     cost: npt.NDArray[np.float64] = -per_person.reshape(k, m, len(tabs)).sum(axis=1)
     if c.min_countries or c.both:
