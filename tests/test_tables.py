@@ -427,7 +427,12 @@ def test_small_plans_are_proven_optimal_and_the_search_comes_close(
 
 def test_the_same_seed_gives_the_same_plan() -> None:
     options = PlanOptions(
-        rounds=3, table_size=6, seed=11, mix=MixTargets(min_countries=3), time_limit=60
+        rounds=3,
+        table_size=6,
+        seed=11,
+        mix=MixTargets(min_countries=3),
+        time_limit=60,
+        steps=5_000,
     )
     one = solve(problem_of(random_scores(60, 3), options))
     two = solve(problem_of(random_scores(60, 3), options))

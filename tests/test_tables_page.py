@@ -19,6 +19,7 @@ httpx = pytest.importorskip("httpx")
 
 from embeddings import SentenceTransformerEncoder  # noqa: E402
 from matcher.app.settings import Settings  # noqa: E402
+from matcher.store import Store  # noqa: E402
 from service.app import create_app  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -107,7 +108,7 @@ def test_post_tables_score_an_edit_and_refusals(server: str) -> None:
     assert schema["LocksIn"]["properties"]["people"]["maxItems"] == 1000
 
 
-def test_saving_needs_the_write_key_and_versions(server: str) -> None:
+def test_saving_needs_the_write_key_and_versions(server: str, home: Path) -> None:
     body = {"participants_csv": CSV, "rounds": 2, "time_limit": 2}
     plan = httpx.post(f"{server}/tables", json=body, timeout=60).json()
     assert (
@@ -128,6 +129,11 @@ def test_saving_needs_the_write_key_and_versions(server: str) -> None:
     published = httpx.get(f"{server}{link['plan']}").json()
     assert published["version"] == 2 and published["plan"]["rounds"]
     assert httpx.get(f"{server}/tables/published/{'x' * 32}/plan").status_code == 404
+    # Saved in the SQLite store: another process opening the file sees them.
+    with Store(Settings(home=home).store_path) as store:
+        kept = store.get_plan("api-test")
+        assert kept is not None and kept.version == 2 and kept.token == link["token"]
+        assert store.published_plan(link["token"]) == kept
 
 
 def test_the_read_key_and_readiness_rules(

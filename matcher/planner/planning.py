@@ -6,7 +6,9 @@
    a request over it is refused at once with that proof;
 2. a start: a known schedule (:mod:`~matcher.planner.designs`) where one fits, else the
    greedy seating;
-3. the assignment search (:mod:`~matcher.planner.search`), which plans events of any size;
+3. the assignment search (:mod:`~matcher.planner.search`), which plans events of any size,
+   for the whole time limit (30 % of it when CP-SAT follows) unless
+   ``PlanOptions.steps`` fixes its length;
 4. for small events (:func:`~matcher.planner.solver.fits`), the full CP-SAT model warm
    started from the best seating so far, for the rest of the time limit (it stops once
    it proves the plan optimal): it gives the bound, finds dense schedules the search
@@ -57,7 +59,8 @@ def find_seating(
         problem: the problem.
         deadline: a :func:`time.perf_counter` time.
         seed: the search's seed.
-        steps: the assignment search's steps (default :func:`~matcher.planner.search.steps_for`).
+        steps: the assignment search's steps (default ``PlanOptions.steps``; None: until
+            its share of the time is used).
         first: return the first seating that keeps every rule (only feasibility matters).
     """
     started = time.perf_counter()
@@ -74,11 +77,14 @@ def find_seating(
     search_deadline = deadline
     if small:
         search_deadline = min(deadline, started + max(0.2, (deadline - started) * 0.3))
-    default = int(steps_for(problem) * problem.options.effort)
+    if steps is None:
+        steps = problem.options.steps
+    if steps is None and first:
+        steps = steps_for(problem)
     result = improve(
         problem,
         start,
-        steps=steps if steps is not None else default,
+        steps=steps if steps is not None else 10**9,
         deadline=search_deadline,
         seed=seed,
     )
@@ -193,7 +199,7 @@ def solve(problem: Problem, options: PlanOptions | None = None) -> Plan:
                 seed=opts.seed,
                 time_limit=opts.time_limit,
                 workers=opts.workers,
-                effort=opts.effort,
+                steps=opts.steps,
             ),
         )
     seconds = opts.seconds(problem.size)

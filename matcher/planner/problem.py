@@ -165,8 +165,9 @@ class PlanOptions:
         seed: the search's seed.
         time_limit: seconds at most for the search; None: :func:`default_time_limit`.
         workers: CP-SAT's search threads (``num_workers``; it would take every core).
-        effort: multiplies the assignment search's steps (the benchmark's reference run
-            uses 30 with a 30 times longer time limit).
+        steps: the assignment search's steps; None: as many as the time limit allows
+            (the search then uses its time; with a number it is deterministic for a seed
+            unless the time limit cuts it).
     """
 
     rounds: int = 3
@@ -181,7 +182,7 @@ class PlanOptions:
     seed: int = 0
     time_limit: float | None = None
     workers: int = 2
-    effort: float = 1.0
+    steps: int | None = None
 
     def seconds(self, people: int) -> float:
         """The time limit, or its default for this many people (:func:`default_time_limit`)."""
