@@ -91,6 +91,17 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX organisation_vectors_seq ON organisation_vectors(seq);
     """,
+    # 5: saved workshop plans (matcher/store/plans.py).
+    """
+    CREATE TABLE IF NOT EXISTS plans (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        document TEXT NOT NULL,
+        token TEXT UNIQUE,
+        PRIMARY KEY (name, version)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

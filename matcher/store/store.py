@@ -14,6 +14,7 @@ from matcher.domain.schema import Collaboration, Organisation, Participation, Pr
 from matcher.domain.vocab import CollaborationKind, Ecosystem, FeedbackKind, OrganisationKind, Stage
 from matcher.store.changes import ChangeKind, ChangeLog
 from matcher.store.migrations import SCHEMA_VERSION
+from matcher.store.plans import PlanRecords
 
 __all__ = ["SCHEMA_VERSION", "CollaborationRow", "Store"]
 
@@ -64,7 +65,7 @@ def _org_from_row(row: sqlite3.Row) -> Organisation:
     return Organisation.model_construct(**data)
 
 
-class Store(ChangeLog):
+class Store(ChangeLog, PlanRecords):
     """One SQLite file (WAL mode) holding the platform's state: the single source of truth.
 
     Every write also appends to the change log (:class:`~matcher.store.changes.ChangeLog`)
@@ -360,6 +361,17 @@ class Store(ChangeLog):
             (organisation_id, organisation_id),
         )
         return {r[0] for r in rows}
+
+    def partner_pairs(self, ids: Iterable[str]) -> set[tuple[str, str]]:
+        """Pairs (a < b) among ``ids`` that have collaborated (any kind, any date)."""
+        wanted = json.dumps(sorted(set(ids)))
+        rows = self._db.execute(
+            "SELECT DISTINCT organisation_a, organisation_b FROM collaborations "
+            "WHERE organisation_a IN (SELECT value FROM json_each(?)) "
+            "AND organisation_b IN (SELECT value FROM json_each(?))",
+            (wanted, wanted),
+        )
+        return {(str(a), str(b)) for a, b in rows}
 
     def activity(self, since: dt.date, until: dt.date | None = None) -> dict[str, int]:
         """Collaborations per organisation dated in [since, until]."""

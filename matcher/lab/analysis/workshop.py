@@ -1,7 +1,7 @@
 """Workshop tables (notebook 06): registrations, one round of a plan, seatings compared.
 
-Kept apart from the rest of the analysis helpers (not imported by the package) because the
-table planner is being rewritten: these read only its plan and problem types.
+Kept apart from the rest of the analysis helpers (not imported by the package): only
+notebook 06 needs the planner and its solver.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from matcher.lab.analysis.tables import Cell, Table, figure
-from matcher.planner.tables import (
+from matcher.planner import (
     Participant,
     Plan,
     Problem,
+    best_bound,
     greedy_seating,
     random_seating,
-    upper_bound,
 )
 
 if TYPE_CHECKING:
@@ -62,9 +62,13 @@ def plan_table(plan: Plan, round_number: int = 1) -> Table:
 
 
 def seating_comparison(problem: Problem, plan: Plan, *, seed: int = 0) -> Table:
-    """The plan's objective beside a random seating, a greedy one and the upper bound."""
+    """The plan's objective beside a random seating, a greedy one and the upper bound.
+
+    The bound is the plan's own (CP-SAT's proven bound for small events), else
+    :func:`matcher.planner.best_bound`.
+    """
     rows: list[tuple[Cell, ...]] = []
-    bound = upper_bound(problem)
+    bound = plan.stats.bound if plan.stats and plan.stats.bound else best_bound(problem)
     for name, seating in (
         ("random", random_seating(problem, seed)),
         ("greedy", greedy_seating(problem)),
