@@ -42,11 +42,6 @@ EXPECTED = [
     "06-table-plan.ipynb",
     "07-cross-border.ipynb",
 ]
-PLANNER_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="the table planner (matcher/planner) still calls the v1 core; notebook 06 runs "
-    "again once it is rewired (then remove this mark)",
-)
 CELL_TIMEOUT = 300
 
 
@@ -181,7 +176,7 @@ def _shows(executed: Callable[[str], Executed], name: str, *tables: Table) -> No
         ("03-graph-signals.ipynb", 1),
         ("04-ranking-quality.ipynb", 3),
         ("05-suggestions.ipynb", 1),
-        pytest.param("06-table-plan.ipynb", 1, marks=PLANNER_PENDING),
+        ("06-table-plan.ipynb", 1),
         ("07-cross-border.ipynb", 5),
     ],
 )

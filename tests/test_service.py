@@ -632,10 +632,6 @@ def schemathesis_run(url: str, cwd: Path, *options: str) -> subprocess.Completed
         "--generation-database",
         "none",
         "--no-color",
-        # The table planner's routes belong to its own branch (bounds and the read-key
-        # rule are being added there); drop this once that branch is merged.
-        "--exclude-path-regex",
-        "^/tables",
         *options,
     ]
     return subprocess.run(
