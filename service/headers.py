@@ -5,9 +5,10 @@ Every response gets ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY
 
 - JSON and text (the API): nothing may load, nothing may frame it
   (``default-src 'none'; frame-ancestors 'none'``);
-- the organiser page (any other HTML, i.e. ``GET /tables``): its own inline scripts by
-  their SHA-256 hashes (read from the page when the app is made), inline styles, requests
-  to this origin only, downloads of the CSV it makes (``blob:``);
+- the organiser page (any other HTML, i.e. ``GET /tables``): scripts and styles from this
+  origin (``/tables/tables.js``, ``/tables/tables.css``) and any inline script by its
+  SHA-256 hash (read from the page when the app is made), requests to this origin only,
+  downloads of the CSV it makes (``blob:``);
 - the interactive API docs (``/docs``, ``/redoc``): FastAPI's pages, which load Swagger UI
   and ReDoc from ``cdn.jsdelivr.net`` with an inline start-up script.
 """
@@ -44,7 +45,7 @@ _SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | 
 
 
 def page_csp(page: Path = PAGE) -> str:
-    """The CSP of the organiser page: its inline scripts allowed by hash, nothing else."""
+    """The CSP of the organiser page: this origin's scripts and styles, inline ones by hash."""
     try:
         html = page.read_text(encoding="utf-8")
     except OSError:
@@ -53,9 +54,9 @@ def page_csp(page: Path = PAGE) -> str:
         "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
         for s in _SCRIPT.findall(html)
     ]
-    scripts = " ".join(hashes) or "'none'"
+    scripts = " ".join(["'self'", *hashes])
     return (
-        f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+        f"default-src 'none'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
         "connect-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; "
         "base-uri 'none'; form-action 'none'"
     )

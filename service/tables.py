@@ -419,7 +419,7 @@ def _saved_json(saved: SavedPlan) -> dict[str, Any]:
     }
 
 
-Name = Annotated[str, PathParam(pattern=NAME_PATTERN, description="the plan's name")]
+Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=80, description="the plan's name")]
 Version = Annotated[int | None, Query(ge=1, le=1_000_000, description="default: the latest")]
 
 
@@ -468,7 +468,9 @@ def publish_plan(name: Name, matcher: MatcherDep, version: Version = None) -> di
             "plan": f"{path}/plan"}  # fmt: skip
 
 
-Token = Annotated[str, PathParam(pattern=TOKEN_PATTERN, description="the link's token")]
+Token = Annotated[
+    str, PathParam(pattern=TOKEN_PATTERN, max_length=64, description="the link's token")
+]
 
 
 @router.get("/tables/published/{token}", response_class=HTMLResponse, responses=_errors(404))

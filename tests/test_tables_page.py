@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -181,6 +182,7 @@ def test_the_organiser_page_in_chromium(server: str, tmp_path: Path) -> None:
         import playwright.sync_api as playwright
     else:
         playwright = pytest.importorskip("playwright.sync_api")
+    expect = playwright.expect
     page_html = httpx.get(f"{server}/tables").text
     assert "<script" in page_html and "http" not in page_html.replace("http-equiv", "")
     upload = tmp_path / "participants.csv"
@@ -199,7 +201,8 @@ def test_the_organiser_page_in_chromium(server: str, tmp_path: Path) -> None:
         page.dispatch_event("#api_key", "change")
         # Upload, plan.
         page.set_input_files("#file", str(upload))
-        page.wait_for_function("document.getElementById('csv').value.includes('Anna Holm')")
+        # (the page's CSP forbids eval, so waits use locators, not wait_for_function)
+        expect(page.locator("#csv")).to_have_value(re.compile("Anna Holm"))
         page.fill("#rounds", "2")
         page.fill("#min_countries", "3")
         page.fill("#themes", "1=agri_food")
@@ -222,7 +225,7 @@ def test_the_organiser_page_in_chromium(server: str, tmp_path: Path) -> None:
         b = cards.nth(3).locator("li[data-key]").first.get_attribute("data-key")
         cards.nth(2).locator(f"li[data-key='{a}']").click()
         cards.nth(3).locator(f"li[data-key='{b}']").click()
-        page.wait_for_function(f"document.getElementById('score').textContent !== '{planned}'")
+        expect(page.locator("#score")).not_to_have_text(planned)
         assert page.inner_text("#delta").startswith(("+", "−"))
         moved = page.evaluate(
             "(k) => plan().rounds[0].tables[2].members.some((m) => m.key === k)", b
@@ -247,9 +250,7 @@ def test_the_organiser_page_in_chromium(server: str, tmp_path: Path) -> None:
         page.locator(".round").nth(1).locator("input.table-lock").first.check()
         table_one = sorted(page.evaluate("plan().rounds[1].tables[0].members.map((m) => m.key)"))
         page.click("#resolve")
-        page.wait_for_function(
-            "!document.getElementById('status').textContent.startsWith('re-solving')"
-        )
+        expect(page.locator("#status")).not_to_have_text(re.compile("^re-solving"))
         assert page.inner_text("#status") == ""
         after = page.evaluate(
             WHERE,
@@ -264,18 +265,18 @@ def test_the_organiser_page_in_chromium(server: str, tmp_path: Path) -> None:
         # Save, reload the page, load it back, publish.
         page.fill("#plan_name", "agri lab")
         page.click("#save")
-        page.wait_for_function("document.getElementById('status').textContent.startsWith('saved')")
+        expect(page.locator("#status")).to_have_text(re.compile("^saved"))
         saved_score = page.inner_text("#score")
         page.reload()
-        page.wait_for_function("document.getElementById('saved').options.length > 1")
+        page.wait_for_selector("#saved option:nth-child(2)", state="attached")
         page.select_option("#saved", "agri lab")
         page.click("#load")
         page.wait_for_selector(".card")
         assert page.inner_text("#score") == saved_score
         assert page.input_value("#rounds") == "2" and "agri_food" in page.input_value("#themes")
         page.click("#publish")
-        page.wait_for_function(
-            "document.getElementById('published_link').href.includes('/tables/published/')"
+        expect(page.locator("#published_link")).to_have_attribute(
+            "href", re.compile("/tables/published/")
         )
         link = page.get_attribute("#published_link", "href")
         assert link
