@@ -99,7 +99,8 @@ _WRITE = [Depends(require_write_key)]
 _slots = threading.BoundedSemaphore(MAX_PLANNERS)
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def _errors(*statuses: int, html: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers; on an HTML page's route they are JSON all the same."""
     text = {
         401: "No API key given (saving and publishing; reads when the key is required)",
         403: "Wrong API key, or writes disabled",
@@ -110,6 +111,9 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "`not_ready` (index loading), `planner_busy` (all planners in use) or "
         "`planner_timeout` (killed after twice the time limit plus 15 s)",
     }
+    if html:
+        json_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        return {s: {"description": text[s], "content": json_body} for s in (*statuses, 413, 422)}
     return {s: {"model": ErrorBody, "description": text[s]} for s in (*statuses, 413, 422)}
 
 
@@ -203,9 +207,22 @@ class LocksIn(BaseModel):
 class TablesRequest(BaseModel):
     """A planning request: participants as a list or as CSV text (docs/planner.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["participants"], "properties": {"participants": {"type": "array"}}},
+                {
+                    "required": ["participants_csv"],
+                    "properties": {"participants_csv": {"type": "string"}},
+                },
+            ]
+        },
+    )
 
-    participants: list[ParticipantIn] | None = Field(default=None, max_length=MAX_PARTICIPANTS)
+    participants: list[ParticipantIn] | None = Field(
+        default=None, min_length=2, max_length=MAX_PARTICIPANTS
+    )
     participants_csv: str | None = Field(default=None, max_length=1_000_000)
     table_size: int | None = Field(default=None, ge=2, le=100, description="default: chosen")
     tables: int | None = Field(default=None, ge=1, le=500)
@@ -367,7 +384,12 @@ def _scored(matcher: Matcher, body: TablesRequest, plan: PlanIn) -> Plan:
     return Plan.of(problem, seating_from_json(problem, plan.model_dump()))
 
 
-@router.get("/tables", response_class=HTMLResponse, dependencies=_READ, responses=_errors(401, 403))
+@router.get(
+    "/tables",
+    response_class=HTMLResponse,
+    dependencies=_READ,
+    responses=_errors(401, 403, html=True),
+)
 def tables_page() -> HTMLResponse:
     """The organiser page: upload, plan, swap, undo, lock and re-solve, save, publish."""
     return HTMLResponse((STATIC / "tables.html").read_text(encoding="utf-8"))
@@ -473,7 +495,9 @@ Token = Annotated[
 ]
 
 
-@router.get("/tables/published/{token}", response_class=HTMLResponse, responses=_errors(404))
+@router.get(
+    "/tables/published/{token}", response_class=HTMLResponse, responses=_errors(404, html=True)
+)
 def published_page(token: Token, matcher: MatcherDep) -> HTMLResponse:
     """The read-only page of a published plan (the token is the access)."""
     if matcher.store.published_plan(token) is None:

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from matcher.domain.languages import normalise_language
+from matcher.domain.languages import language_codes, normalise_language
 from matcher.domain.vocab import (
     CORDIS_COUNTRY_ALIASES,
     COUNTRIES,
@@ -97,8 +97,10 @@ LanguageCode = Annotated[
     str,
     BeforeValidator(lambda v: normalise_language(v) if isinstance(v, str) else v),
     StringConstraints(max_length=2, pattern=r"^[A-Za-z]{2}$"),
+    WithJsonSchema({"type": "string", "enum": sorted(language_codes())}, mode="validation"),
 ]
-"""An ISO 639-1 code: checked (with a "did you mean") before its length and pattern."""
+"""An ISO 639-1 code (any case): checked (with a "did you mean") before its length and
+pattern; the JSON schema lists the codes."""
 
 
 def _dedupe(values: list[str]) -> list[str]:
