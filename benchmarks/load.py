@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import json
 import os
 import random
@@ -361,6 +362,34 @@ def memory(pids: list[int]) -> list[str]:
     return lines
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds of these processes so far (``/proc/<pid>/stat``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def measured(server: int, tally_of: Any) -> tuple[Tally, str]:
+    """Run one phase; say the CPU per answered request of the server and of this client."""
+    pids = [server, *_children(server)]
+    server_before, client_before = cpu_seconds(pids), time.process_time()
+    tally = tally_of()
+    server_cpu = cpu_seconds(pids) - server_before
+    client_cpu = time.process_time() - client_before
+    answered = max(sum(len(v) for v in tally.latencies.values()), 1)
+    return tally, (
+        f"  CPU per answered request: server {1e3 * server_cpu / answered:.1f} ms, "
+        f"load client {1e3 * client_cpu / answered:.1f} ms (both on the same {os.cpu_count()} "
+        "cores)"
+    )
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -421,14 +450,22 @@ def main() -> None:
         )
         if args.only != "open":
             mix = Mix(ids, profiles, args.writes, seed=1)
-            tally = asyncio.run(closed_loop(args.port, mix, args.seconds, args.concurrency))
+            tally, cpu = measured(
+                server.pid,
+                lambda: asyncio.run(closed_loop(args.port, mix, args.seconds, args.concurrency)),
+            )
             out += report(f"closed loop, {args.concurrency} connections", tally, args.seconds)
+            out.append(cpu)
             print("\n".join(out), flush=True)
         if args.only != "closed":
             for rate in (float(r) for r in args.rates.split(",")):
                 mix = Mix(ids, profiles, args.writes, seed=int(rate))
-                tally = asyncio.run(open_loop(args.port, mix, args.seconds, rate, args.drain))
+                phase = functools.partial(
+                    asyncio.run, open_loop(args.port, mix, args.seconds, rate, args.drain)
+                )
+                tally, cpu = measured(server.pid, phase)
                 out += report(f"open loop, {rate:.0f} req/s offered", tally, args.seconds)
+                out.append(cpu)
                 print("\n".join(out[-6:]), flush=True)
         workers = _children(server.pid)
         out.append(f"memory of the master ({server.pid}) and its {len(workers)} workers:")

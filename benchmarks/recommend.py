@@ -1,6 +1,7 @@
 """Latency of ``Matcher.recommend`` in one process: totals, the split by step, the GIL share.
 
 Usage: python benchmarks/recommend.py --home DIR [--calls 500] [-k 10] [--no-explain]
+    [--two-hop 200,600]
 
 On a built home (e.g. the hub-heavy 100k home of ``benchmarks/make_home.py``, imported and
 built), ``--calls`` organisations drawn at random (seed 0) each get one recommendation
@@ -12,12 +13,17 @@ with reasons, on one core (one BLAS thread). Printed:
   and the store reads;
 - the share of the wall time the GIL is held, estimated with a second thread that counts
   while it holds the GIL and lets it go every few microseconds: its count per second
-  during the calls, against its count per second with the main thread asleep.
+  during the calls, against its count per second with the main thread asleep;
+- with ``--two-hop A,B``: the same calls with the query's two-hop pool cut at A and at B
+  candidates, interleaved call by call (medians and their ratio, side by side). Only the
+  per-request cut changes; the stored lists stay as built, so a home built with B costs
+  somewhat more than this shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import os
 import random
@@ -89,6 +95,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--no-explain", action="store_true")
+    parser.add_argument("--two-hop", help="two pool cuts to compare side by side, e.g. 200,600")
     args = parser.parse_args()
     explain = not args.no_explain
     threadpool_limits(limits=1, user_api="blas")
@@ -176,6 +183,34 @@ def main() -> None:
         f"GIL held: {share:.0%} of the wall time ({len(todo)} calls in {seconds:.1f} s, "
         f"a counting thread's rate against its rate with the main thread asleep)"
     )
+    if args.two_hop:
+        compare_two_hop(m, todo, args.k, explain, [int(x) for x in args.two_hop.split(",")])
+
+
+def compare_two_hop(m: Matcher, todo: list[str], k: int, explain: bool, cuts: list[int]) -> None:
+    """Recommend with each two-hop cut, call by call in turn; print medians and the ratio."""
+    ctx = m.live().context
+    built = ctx.sizes
+    wall: dict[int, list[float]] = {c: [] for c in cuts}
+    pools: dict[int, list[int]] = {c: [] for c in cuts}
+    try:
+        for n, q in enumerate(todo):
+            for c in cuts if n % 2 == 0 else cuts[::-1]:
+                ctx.sizes = dataclasses.replace(built, two_hop=c)
+                t = time.perf_counter()
+                m.recommend(q, k, explain=explain)
+                wall[c].append((time.perf_counter() - t) * 1e3)
+                if n < 200:
+                    row = ctx.profiles.index[q]
+                    pools[c].append(len(rank(ctx, ctx.query(row), k, rules=m.rules).rows))
+    finally:
+        ctx.sizes = built
+    medians = {c: statistics.median(wall[c]) for c in cuts}
+    print(f"two-hop cut, side by side (built with {built.two_hop}; calls interleaved):")
+    for c in cuts:
+        print(f"  {c:>5}: wall {quantiles(wall[c])}; pool median {statistics.median(pools[c]):.0f}")
+    a, b = cuts[0], cuts[-1]
+    print(f"  median ratio {b}/{a}: {medians[b] / medians[a]:.2f}")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,13 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["nearest"]
+__all__ = ["SKIP_LIMIT", "nearest"]
 
 IntArray = npt.NDArray[np.int64]
+
+SKIP_LIMIT = 4096
+"""A subset that leaves out at most this many rows (and under half) is searched in place:
+the whole array, with the left-out rows dropped from the results."""
 
 
 def nearest(
@@ -35,6 +39,8 @@ def nearest(
     Returns:
         Scores and rows, (q, min(k, searched)) each.
     """
+    if rows is not None and len(base) - len(rows) <= SKIP_LIMIT and 2 * len(rows) > len(base):
+        return _nearest_skipping(base, queries, k, rows)
     subset = base if rows is None else np.asarray(base[rows], np.float32)
     k = min(k, len(subset))
     if k == 0 or len(queries) == 0:
@@ -49,3 +55,28 @@ def nearest(
     if rows is not None:
         found = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
     return scores, found
+
+
+def _nearest_skipping(
+    base: npt.NDArray[np.float32], queries: npt.NDArray[np.float32], k: int, rows: IntArray
+) -> tuple[npt.NDArray[np.float32], IntArray]:
+    """Search all of ``base`` in place for ``k`` plus as many as are left out, then drop them.
+
+    Copying nearly the whole array to search a subset costs more than the search itself.
+    """
+    k = min(k, len(rows))
+    if k == 0 or len(queries) == 0:
+        return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+    keep = np.zeros(len(base), np.bool_)
+    keep[rows] = True
+    wide = min(k + len(base) - len(rows), len(base))
+    scores, found = faiss.knn(
+        np.ascontiguousarray(queries, np.float32),
+        np.ascontiguousarray(base, np.float32),
+        wide,
+        metric=faiss.METRIC_INNER_PRODUCT,
+    )
+    found = found.astype(np.int64)
+    wanted = (found >= 0) & keep[np.maximum(found, 0)]
+    order = np.argsort(~wanted, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         description="at most this many of the best-connected 1 % per list; unset: no limit "
-        "(the default: on CORDIS a limit of 3 cost 13 % of nDCG@10, see docs/ranking.md)",
+        "(the default: on CORDIS a limit of 3 cost 17 % of nDCG@10, see docs/benchmarks.md)",
     )
     read_key_required: bool = Field(
         default=False, description="the service's read endpoints need the API key too"

@@ -102,6 +102,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, version)
     ) WITHOUT ROWID;
     """,
+    # 6: the latest collaboration's date without a scan (every collaboration write asks).
+    """
+    CREATE INDEX IF NOT EXISTS collaborations_date ON collaborations(date);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
