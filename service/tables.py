@@ -88,6 +88,8 @@ MAX_PLANNERS = 2
 GRACE_SECONDS = 15.0
 """Added to twice the time limit before a planning process is killed."""
 
+MAX_CSV_CHARS = 1_000_000
+"""The longest participants CSV a request may carry."""
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,79}$"
 TOKEN_PATTERN = r"^[A-Za-z0-9_\-]{20,64}$"
 _KEY = 400
@@ -211,10 +213,21 @@ class TablesRequest(BaseModel):
         extra="forbid",
         json_schema_extra={
             "oneOf": [
-                {"required": ["participants"], "properties": {"participants": {"type": "array"}}},
+                {
+                    "required": ["participants"],
+                    "properties": {
+                        "participants": {
+                            "type": "array",
+                            "minItems": 2,
+                            "maxItems": MAX_PARTICIPANTS,
+                        }
+                    },
+                },
                 {
                     "required": ["participants_csv"],
-                    "properties": {"participants_csv": {"type": "string"}},
+                    "properties": {
+                        "participants_csv": {"type": "string", "maxLength": MAX_CSV_CHARS}
+                    },
                 },
             ]
         },
@@ -223,7 +236,7 @@ class TablesRequest(BaseModel):
     participants: list[ParticipantIn] | None = Field(
         default=None, min_length=2, max_length=MAX_PARTICIPANTS
     )
-    participants_csv: str | None = Field(default=None, max_length=1_000_000)
+    participants_csv: str | None = Field(default=None, max_length=MAX_CSV_CHARS)
     table_size: int | None = Field(default=None, ge=2, le=100, description="default: chosen")
     tables: int | None = Field(default=None, ge=1, le=500)
     rounds: int = Field(default=3, ge=1, le=20)
