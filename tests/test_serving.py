@@ -168,7 +168,12 @@ def test_workers_share_one_snapshot_and_see_a_write_at_once(home: Path, tmp_path
         deadline = time.monotonic() + 120
         while len(pinned) < 2 and time.monotonic() < deadline:
             c = httpx.Client(base_url=url, timeout=60)
-            pid = int(c.get("/ready").json()["worker"])
+            answer = c.get("/ready")
+            if answer.status_code != 200:  # this worker is still loading: ask again
+                c.close()
+                time.sleep(0.2)
+                continue
+            pid = int(answer.json()["worker"])
             if pid in pinned:
                 c.close()
             else:
