@@ -24,10 +24,12 @@ the request's thread first.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
 import threading
+from collections.abc import Iterator
 from multiprocessing.context import ForkServerContext, SpawnContext
 from pathlib import Path
 from typing import Annotated, Any
@@ -339,8 +341,13 @@ def _context() -> ForkServerContext | SpawnContext:
     return multiprocessing.get_context("spawn")
 
 
-def _solve_apart(problem: Problem) -> Plan:
-    """:func:`~matcher.planner.solve` in a child process under a hard time limit."""
+@contextlib.contextmanager
+def _planner_slot() -> Iterator[None]:
+    """Hold one of :data:`MAX_PLANNERS` slots; 503 ``planner_busy`` when none is free.
+
+    Held while a problem is built (its pair scores cost one ranking per organisation) and
+    while it is solved.
+    """
     if not _slots.acquire(blocking=False):
         raise ApiError(
             503,
@@ -349,32 +356,40 @@ def _solve_apart(problem: Problem) -> Plan:
             headers={"Retry-After": "10"},
         )
     try:
-        limit = 2 * problem.options.seconds(problem.size) + GRACE_SECONDS
-        ctx = _context()
-        receive, send = ctx.Pipe(duplex=False)
-        light = dataclasses.replace(problem, pair_reasons=None)
-        process = ctx.Process(target=solve_to, args=(send, light), daemon=True)
-        process.start()
-        send.close()
-        try:
-            if not receive.poll(limit):
-                process.kill()
-                raise ApiError(
-                    503,
-                    "planner_timeout",
-                    f"planning was stopped after {limit:.0f} s (twice the time limit plus "
-                    f"{GRACE_SECONDS:.0f} s)",
-                )
-            kind, payload, stats = receive.recv()
-        except EOFError:
-            raise ApiError(503, "planner_timeout", "the planning process ended early") from None
-        finally:
-            receive.close()
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
+        yield
     finally:
         _slots.release()
+
+
+def _solve_apart(problem: Problem) -> Plan:
+    """:func:`~matcher.planner.solve` in a child process under a hard time limit.
+
+    Called inside the caller's :func:`_planner_slot`.
+    """
+    limit = 2 * problem.options.seconds(problem.size) + GRACE_SECONDS
+    ctx = _context()
+    receive, send = ctx.Pipe(duplex=False)
+    light = dataclasses.replace(problem, pair_reasons=None)
+    process = ctx.Process(target=solve_to, args=(send, light), daemon=True)
+    process.start()
+    send.close()
+    try:
+        if not receive.poll(limit):
+            process.kill()
+            raise ApiError(
+                503,
+                "planner_timeout",
+                f"planning was stopped after {limit:.0f} s (twice the time limit plus "
+                f"{GRACE_SECONDS:.0f} s)",
+            )
+        kind, payload, stats = receive.recv()
+    except EOFError:
+        raise ApiError(503, "planner_timeout", "the planning process ended early") from None
+    finally:
+        receive.close()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
     if kind == "refused":
         raise _refuse(
             InfeasiblePlanError(
@@ -393,7 +408,8 @@ def _solve_apart(problem: Problem) -> Plan:
 
 
 def _scored(matcher: Matcher, body: TablesRequest, plan: PlanIn) -> Plan:
-    problem = _problem(matcher, body, locks=False)
+    with _planner_slot():
+        problem = _problem(matcher, body, locks=False)
     return Plan.of(problem, seating_from_json(problem, plan.model_dump()))
 
 
@@ -429,8 +445,8 @@ def plan_tables(body: TablesRequest, matcher: MatcherDep) -> dict[str, Any]:
     the proof, the largest number of rounds that works and the alternatives.
     """
     try:
-        problem = _problem(matcher, body)
-        return _solve_apart(problem).to_json()
+        with _planner_slot():
+            return _solve_apart(_problem(matcher, body)).to_json()
     except (MatcherError, ValueError) as exc:
         raise _refuse(exc) from None
 

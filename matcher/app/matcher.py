@@ -10,13 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from embeddings import Encoder, make_encoder
+from matcher.app.groups import GroupScorer, GroupScores
 from matcher.app.present import Recommendation, present, present_completions
 from matcher.app.settings import Settings
 from matcher.app.snapshot import BuildReport, build_snapshot
@@ -28,7 +25,6 @@ from matcher.domain.vocab import FeedbackKind
 from matcher.ingest import ImportReport, import_cordis, import_platform
 from matcher.ranking.consortium import complete
 from matcher.ranking.features import Query
-from matcher.ranking.group import group_scores
 from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.ranking.rank import Context, rank
 from matcher.ranking.rules import Filters
@@ -36,21 +32,6 @@ from matcher.ranking.select import SelectionRules
 from matcher.store import Store
 
 __all__ = ["BuildReport", "GroupScores", "Matcher", "Recommendation"]
-
-
-@dataclass(frozen=True)
-class GroupScores:
-    """Pair scores within a group (the table planner's input).
-
-    Attributes:
-        ids: the organisations, in the matrix's order.
-        matrix: symmetric scores in [0, 1]: a pair's mean probability both ways.
-        text_vectors: each organisation's profile text vector (unit, or 0).
-    """
-
-    ids: list[str]
-    matrix: npt.NDArray[np.float64]
-    text_vectors: dict[str, npt.NDArray[np.float32]]
 
 
 class Matcher:
@@ -68,6 +49,7 @@ class Matcher:
         self._encoder = encoder
         self._live: LiveState | None = None
         self._live_lock = threading.Lock()
+        self._groups = GroupScorer()
         self.writer = Writer(self.store, lambda: self.encoder, lambda: self._live)
 
     def close(self) -> None:
@@ -250,17 +232,12 @@ class Matcher:
     def score_group(self, organisations: Sequence[Organisation]) -> GroupScores:
         """Scores between every two organisations (stored or not), as ``/recommend`` scores.
 
+        The last few groups are kept until the state changes (:mod:`matcher.app.groups`).
+
         Raises:
             StateError: no snapshot yet.
         """
-        orgs = list({o.id: o for o in organisations}.values())
-        with self.live().reading() as ctx:
-            queries = [self._query(ctx, o) for o in orgs]
-            return GroupScores(
-                [o.id for o in orgs],
-                group_scores(ctx, queries),
-                {o.id: q.vectors["text"] for o, q in zip(orgs, queries, strict=True)},
-            )
+        return self._groups.score(self.live(), organisations, self._query)
 
     # -- writing and reading ---------------------------------------------------------------
 
