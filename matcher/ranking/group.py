@@ -43,8 +43,10 @@ def group_scores(ctx: Context, queries: Sequence[Query]) -> FloatArray:
         pool = pool_of(ctx, query)
         banned = np.append(query.partners.astype(np.int64), rows[i])
         pool = pool[ctx.profiles.alive[pool] & ~np.isin(pool, banned)]
-        extra = np.setdiff1d(member_rows[member_rows != rows[i]], pool)
-        for part, scored in ((pool, pool), (np.union1d(pool, extra), extra)):
+        others = member_rows[member_rows != rows[i]]
+        inside = np.intersect1d(others, pool)
+        extra = np.setdiff1d(others, pool)
+        for part, scored in ((pool, inside), (np.union1d(pool, extra), extra)):
             if len(scored) == 0:
                 continue
             _, _, probability = score_rows(ctx, query, part)
