@@ -11,17 +11,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import playwright.sync_api as playwright
 import pytest
+import uvicorn
 from pydantic import SecretStr
 
-fastapi = pytest.importorskip("fastapi")
-uvicorn = pytest.importorskip("uvicorn")
-httpx = pytest.importorskip("httpx")
-
-from embeddings import SentenceTransformerEncoder  # noqa: E402
-from matcher.app.settings import Settings  # noqa: E402
-from matcher.store import Store  # noqa: E402
-from service.app import create_app  # noqa: E402
+from embeddings import SentenceTransformerEncoder
+from matcher.app.settings import Settings
+from matcher.store import Store
+from service.app import create_app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -178,10 +177,6 @@ def test_the_organiser_page_in_chromium(server: str, tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail("CI must install Debian's chromium (apt-get install -y chromium)")
         pytest.skip("no /usr/bin/chromium")
-    if os.environ.get("CI"):
-        import playwright.sync_api as playwright
-    else:
-        playwright = pytest.importorskip("playwright.sync_api")
     expect = playwright.expect
     page_html = httpx.get(f"{server}/tables").text
     assert "<script" in page_html and "http" not in page_html.replace("http-equiv", "")
