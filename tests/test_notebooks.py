@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,11 @@ import pytest
 
 from embeddings import SentenceTransformerEncoder, read_manifest
 from embeddings.artefact import current_folder
+from embeddings.distributed import ray_runtime
 from matcher.domain.vocab import FeedbackKind, OrganisationKind
+from matcher.evaluation.distributed import ray_runner
 from matcher.evaluation.harness import evaluate, scorers_for
+from matcher.evaluation.product import register_product_methods
 from matcher.lab import analysis
 from matcher.lab.analysis import DEMO_MARKER, Home, Table
 from matcher.lab.analysis.homes import copy_home, demo_home, home_encoder
@@ -254,6 +258,26 @@ def test_04_shows_the_product_against_the_baselines(
     )
     _shows(executed, "04-ranking-quality.ipynb", analysis.report_table(report))
     assert "every method ran" in _printed(executed("04-ranking-quality.ipynb")[0])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own
+def test_the_products_figures_are_the_same_on_ray(demo: Home) -> None:
+    """``default`` scored by two Ray actors, each loading the product's home (issue 17)."""
+    split = analysis.home_split(demo.store, queries=120, seed=0)
+    homes = analysis.product_homes(demo)
+    register_product_methods(split, homes)
+    names = ["default", "adamic_adar"]
+    here = evaluate(split, names, bootstrap=100, seed=0, batch_size=25)
+    shipped = homes.for_workers()  # the actors load the same homes and build nothing
+    with ray_runtime("local", num_cpus=2):
+        there = evaluate(
+            split, names, bootstrap=100, seed=0, batch_size=25,
+            runner=ray_runner(setup=partial(register_product_methods, homes=shipped), actors=2),
+        )  # fmt: skip
+    for name in names:
+        assert there.methods[name].metrics == here.methods[name].metrics
+        assert there.methods[name].ci == here.methods[name].ci
+    assert here.methods["default"].metrics["ndcg@10"] > 0
 
 
 def test_05_shows_the_list_its_reasons_and_what_it_left_out(

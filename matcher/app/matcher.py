@@ -105,13 +105,29 @@ class Matcher:
         )  # fmt: skip
 
     def build(
-        self, *, full: bool = False, show_progress: bool = False, cache_from: Path | None = None
-    ) -> BuildReport:
-        """Build a snapshot of the store and make it current (see :func:`build_snapshot`)."""
-        return build_snapshot(
-            self.store, self.encoder, self.settings, full=full, show_progress=show_progress,
-            cache_from=cache_from,
-        )  # fmt: skip
+        self, *, full: bool = False, show_progress: bool = False, cache_from: Path | None = None,
+        ray: str | None = None, ray_actors: int | None = None,
+    ) -> BuildReport:  # fmt: skip
+        """Build a snapshot of the store and make it current (see :func:`build_snapshot`).
+
+        ``ray``: encode on a pool of ``ray_actors`` Ray actors (default: one per CPU) of the
+        cluster at that address, or of a Ray started here for ``"local"``; same vectors.
+        """
+        if ray is None:
+            return build_snapshot(
+                self.store, self.encoder, self.settings, full=full, show_progress=show_progress,
+                cache_from=cache_from,
+            )  # fmt: skip
+        from embeddings.distributed import EncoderSpec, RayEncoder, ray_runtime
+
+        s = self.settings
+        spec = EncoderSpec(s.model, s.backend, s.batch_size, cache_dir=str(self.home / "models"))
+        with ray_runtime(ray):
+            encoder = RayEncoder(spec, actors=ray_actors, address=ray)
+            return build_snapshot(
+                self.store, encoder, s, full=full, show_progress=show_progress,
+                cache_from=cache_from,
+            )  # fmt: skip
 
     # -- the served state ------------------------------------------------------------------
 

@@ -80,6 +80,14 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("build", help="embed profiles and build the vector index")
     p.add_argument("--full", action="store_true", help="re-encode everything, ignore the cache")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="encode on Ray actors: a cluster's address, or a local Ray when none is given",
+    )
+    p.add_argument("--ray-actors", type=int, help="encoder actors (default: one per CPU)")
     p.set_defaults(run=run_build)
 
     p = sub.add_parser("stats", help="counts by country, kind and ecosystem")
@@ -174,7 +182,9 @@ def run_import(args: argparse.Namespace, matcher: Matcher) -> int:
 def run_build(args: argparse.Namespace, matcher: Matcher) -> int:
     """Embed and index; a progress bar only on a terminal."""
     quiet_onnxruntime()
-    report = matcher.build(full=args.full, show_progress=show_progress())
+    report = matcher.build(
+        full=args.full, show_progress=show_progress(), ray=args.ray, ray_actors=args.ray_actors
+    )
     if args.json:
         print_json(
             {

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,15 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="leave out larger projects (default 50)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="score the batches on Ray actors: a cluster's address, or a local Ray when none "
+        "is given (the same figures)",
+    )
+    p.add_argument("--ray-actors", type=bounded_int(1, 4096), help="actors (default: one per CPU)")
     p.set_defaults(run=run, check=check)
 
 
@@ -178,11 +188,23 @@ def run(args: argparse.Namespace, matcher: Matcher) -> int:
             "among those active by --train-until: nothing to evaluate"
         )
     wanted = [n for n in args.method_names if n == "default" or n.startswith("default-minus-")]
+    setup: Callable[[Split], object] | None = None
     if wanted:
         homes = ProductHomes(root, importer, source, settings=matcher.settings)
         signals = [n.removeprefix("default-minus-") for n in wanted if n != "default"]
         register_product_methods(split, homes, ablations=signals)
-    report = evaluate(split, args.method_names, k=args.k, bootstrap=args.bootstrap, seed=args.seed)
+        if args.ray:  # build the home here once; each actor then only loads it
+            homes.matcher(dt.date(split.train_until, 12, 31)).close()
+            setup = partial(register_product_methods, homes=homes.for_workers(), ablations=signals)
+    runner = None
+    if args.ray:
+        from matcher.evaluation.distributed import ray_runner
+
+        runner = ray_runner(setup=setup, actors=args.ray_actors, address=args.ray)
+    report = evaluate(
+        split, args.method_names, k=args.k, bootstrap=args.bootstrap, seed=args.seed,
+        runner=runner,
+    )  # fmt: skip
     if args.json:
         print_json(report.to_json())
     else:

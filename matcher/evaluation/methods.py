@@ -132,11 +132,14 @@ def scorers_for(split: Split, names: Iterable[str]) -> dict[str, Scorer]:
 
 @register_method("random", description="uniform random scores (seeded)")
 def _random(split: Split) -> Scorer:
-    rng = np.random.default_rng([split.seed, 0x5EED])
     n = split.train_organisations
 
     def score(rows: IntArray) -> FloatArray:
-        return rng.random((len(rows), n))
+        # one stream per query row: the same scores whichever batch (or process) asks
+        out = np.empty((len(rows), n))
+        for i, row in enumerate(rows.tolist()):
+            out[i] = np.random.default_rng([split.seed, 0x5EED, row]).random(n)
+        return out
 
     return score
 

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +91,24 @@ class ProductHomes:
         if self.encoder is None:
             self.encoder = matcher.encoder
         return matcher
+
+    def for_workers(self) -> ProductHomes:
+        """A copy to ship to other processes (Ray actors) once the homes are built.
+
+        It holds no encoder and no store (they do not travel); its settings name the backend
+        the homes were built with, so a worker loads them without building anything, and
+        its importer refuses to run.
+        """
+        settings = self.settings or Settings()
+        if self.encoder is not None:
+            settings = settings.model_copy(update={"backend": self.encoder.backend})
+        return replace(self, importer=_not_imported, encoder=None, settings=settings)
+
+
+def _not_imported(target: Matcher, until: dt.date) -> None:
+    raise RuntimeError(
+        f"{target.home} was not imported up to {until} before the homes were shipped"
+    )
 
 
 def copy_until(source: Store) -> Callable[[Matcher, dt.date], None]:
