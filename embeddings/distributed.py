@@ -174,11 +174,12 @@ class RayEncoder:
         context.enable_progress_bars = show_progress
         items: list[dict[str, Any]] = [{"row": i, "text": t} for i, t in enumerate(texts)]
         pool = self._pool_size()
-        blocks = max(1, min(len(texts) // self.texts_per_batch + 1, 4 * pool))
+        per_batch = max(1, min(self.texts_per_batch, -(-len(texts) // pool)))  # every actor busy
+        blocks = -(-len(texts) // per_batch)  # one block per batch
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             _EncodeBatch,
             fn_constructor_args=(self.spec,),
-            batch_size=self.texts_per_batch,
+            batch_size=per_batch,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=pool),
             num_cpus=self.cpus_per_actor,

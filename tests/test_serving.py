@@ -211,3 +211,42 @@ def test_workers_share_one_snapshot_and_see_a_write_at_once(home: Path, tmp_path
         for c in pinned.values():
             c.close()
         stop(proc)
+
+
+def test_two_replicas_over_one_home_answer_each_others_writes_within_a_second(
+    home: Path, tmp_path: Path
+) -> None:
+    """Two servers (replicas) on one machine share the home: a write through one is served
+    by the other within 1 s (issue 17), both ways, with the twin found first."""
+    urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+    procs = [
+        start(home, int(url.rsplit(":", 1)[1]), tmp_path / f"replica-{i}.log", "--workers", "1")
+        for i, url in enumerate(urls)
+    ]
+    clients = [httpx.Client(base_url=url, timeout=60) for url in urls]
+    try:
+        pids = {int(wait_ready(url)["worker"]) for url in urls}
+        assert len(pids) == 2, "two processes answer"
+        rng = random.Random(17)
+        for n in range(4):
+            org = distinctive(f"R{n}", rng)
+            writer, reader = clients[n % 2], clients[(n + 1) % 2]
+            put = writer.put(f"/organisations/{org['id']}", json=org, headers=WRITE)
+            assert put.status_code == 201, put.text
+            acknowledged = time.monotonic()
+            while True:  # the other replica serves it within 1 s
+                r = reader.get("/recommend", params={"organisation_id": org["id"]})
+                if r.status_code == 200 or time.monotonic() - acknowledged > 1.0:
+                    break
+                time.sleep(0.02)
+            assert r.status_code == 200, r.text
+            assert time.monotonic() - acknowledged < 1.0
+            assert twin_rank(reader, org) == org["id"]
+        counts = [c.get("/ready").json() for c in clients]
+        assert counts[0]["organisations"] == counts[1]["organisations"]
+        assert counts[0]["sequence"] == counts[1]["sequence"]
+    finally:
+        for c in clients:
+            c.close()
+        for p in procs:
+            stop(p)
