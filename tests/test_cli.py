@@ -91,6 +91,8 @@ def test_version() -> None:
             ["both name GR"],
         ),
         (["list", "--kind", "smee"], ["did you mean 'sme'"]),
+        (["build", "--ray-actors", "2"], ["--ray-actors goes with --ray"]),
+        (["build", "--ray", "--ray-actors", "0"], ["--ray-actors"]),
         (["list", "--country", "Germany"], ["did you mean DE"]),
         (["recomend", "CL-AGRI-DK"], ["did you mean 'recommend'"]),
         ([], ["required: COMMAND"]),

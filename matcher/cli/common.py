@@ -39,6 +39,7 @@ __all__ = [
     "bounded_int",
     "check_filters",
     "check_paths",
+    "check_ray",
     "clip",
     "filters_of",
     "print_json",
@@ -267,3 +268,19 @@ def print_reasons(suggestions: Sequence[Suggestion]) -> None:
         print(f"\n{s.rank}. {s.organisation.name}{flags}")
         for r in s.reasons:
             print(f"   - {r.text}")
+
+
+def check_ray(args: argparse.Namespace) -> None:
+    """``--ray`` needs the ``ray`` extra; ``--ray-actors`` needs ``--ray``.
+
+    Raises:
+        UsageError: Ray is not installed, or ``--ray-actors`` without ``--ray``.
+    """
+    import importlib.util
+
+    if getattr(args, "ray_actors", None) is not None and args.ray is None:
+        raise UsageError("--ray-actors goes with --ray")
+    if args.ray is not None and importlib.util.find_spec("ray") is None:
+        raise UsageError(
+            "--ray needs Ray: pip install 'eccp-partner-matcher[ray]' (or 'ray[data]')"
+        )

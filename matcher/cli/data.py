@@ -16,6 +16,7 @@ from matcher.cli.common import (
     UsageError,
     bounded_int,
     check_paths,
+    check_ray,
     clip,
     print_json,
     quiet_onnxruntime,
@@ -87,8 +88,10 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="ADDRESS",
         help="encode on Ray actors: a cluster's address, or a local Ray when none is given",
     )
-    p.add_argument("--ray-actors", type=int, help="encoder actors (default: one per CPU)")
-    p.set_defaults(run=run_build)
+    p.add_argument(
+        "--ray-actors", type=bounded_int(1, 4096), help="encoder actors (default: one per CPU)"
+    )
+    p.set_defaults(run=run_build, check=check_ray)
 
     p = sub.add_parser("stats", help="counts by country, kind and ecosystem")
     p.add_argument("--json", action="store_true", help="print as JSON")

@@ -17,6 +17,7 @@ from matcher.cli.common import (
     UsageError,
     bounded_int,
     check_paths,
+    check_ray,
     print_json,
     quiet_onnxruntime,
     split_values,
@@ -108,6 +109,7 @@ def check(args: argparse.Namespace) -> None:
     from matcher.evaluation.product import PRODUCT_METHODS
     from matcher.ranking.features import SIGNALS
 
+    check_ray(args)
     if args.cordis and args.collaborations:
         raise UsageError("give --cordis DIR or --collaborations FILE, not both")
     if args.organisations and not args.collaborations:
