@@ -51,8 +51,8 @@ class Settings(BaseSettings):
         description="years between the state a build learns its ranker from and the latest "
         "collaboration: 1 learns from the state a year before with the following year's new "
         "partnerships as labels (the most recent year as input); 2 from two years before with "
-        "two years of labels (see docs/benchmarks.md); the calibration is learnt one year "
-        "further back",
+        "two years of labels (on CORDIS nDCG@10 fell from 0.157 to 0.057, see "
+        "docs/benchmarks.md); the calibration is learnt one year further back",
     )  # fmt: skip
     pool_two_hop: int = Field(
         default=200, ge=0, le=5000,

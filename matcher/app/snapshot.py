@@ -246,7 +246,7 @@ def learn(
     assert data.latest is not None
     cut = _year_before(data.latest, settings.training_lag)
     card = {"features_until": cut.isoformat(), "labels": f"{cut} < date <= {data.latest}"}
-    scorer = fit_scorer(train, calibrate, kind=kind, card=card)
+    scorer = fit_scorer(train, calibrate, kind=kind, card=card, years=settings.training_lag)
     return scorer, {
         "ranker": scorer.ranker.card.get("kind", kind),
         "pool_recall": round(train.found / max(train.wanted, 1), 4),
