@@ -52,11 +52,15 @@ def test_contributions_equal_the_plain_computation_exactly(
     for _ in range(20):
         columns = _pool(rng, int(rng.integers(12, 80)))
         rows = sorted(rng.choice(len(columns["text"]), 10, replace=False).tolist())
-        fast = scorer.contributions(columns, rows, REASON_SIGNALS)
         plain = contributions_reference(scorer, columns, rows, REASON_SIGNALS)
-        assert fast.keys() == plain.keys()
-        for name in plain:
-            assert np.array_equal(fast[name], plain[name]), name  # bit for bit
+        x = np.column_stack([columns[f] for f in scorer.features])
+        for fast in (
+            scorer.contributions(columns, rows, REASON_SIGNALS),
+            scorer.contributions(columns, rows, REASON_SIGNALS, x=x, raw=scorer.ranker.raw(x)),
+        ):
+            assert fast.keys() == plain.keys()
+            for name in plain:
+                assert np.array_equal(fast[name], plain[name]), name  # bit for bit
 
 
 def test_shared_domains_with_the_query_keys_at_hand_equal_the_plain_lookup() -> None:

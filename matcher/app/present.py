@@ -138,7 +138,7 @@ def present(
     reasons: dict[int, list[Reason]] = {}
     if explain_them and ranking.chosen:
         contributions = ctx.scorer.contributions(
-            ranking.columns, ranking.chosen, REASON_SIGNALS, x=ranking.matrix
+            ranking.columns, ranking.chosen, REASON_SIGNALS, x=ranking.matrix, raw=ranking.raw
         )
         picked = {name: col[ranking.chosen].tolist() for name, col in ranking.columns.items()}
         shown = {name: c.tolist() for name, c in contributions.items()}

@@ -97,6 +97,7 @@ class Scorer:
         groups: Mapping[str, tuple[str, ...]],
         *,
         x: FloatArray | None = None,
+        raw: FloatArray | None = None,
     ) -> dict[str, FloatArray]:
         """How much each group of features raises some candidates' raw scores.
 
@@ -104,10 +105,11 @@ class Scorer:
         features set to their median over the pool (a typical candidate for this query):
         one batch of predictions for all groups, for any kind of ranker.
 
-        ``x``: the pool's feature matrix when already stacked (``stack(columns,
-        self.features)``). A tree ranker scores each row on its own, so a candidate whose
-        group already holds the typical values is not scored again: its contribution is
-        exactly 0, as it would be (:func:`contributions_reference` is the plain version).
+        ``x``, ``raw``: the pool's feature matrix (``stack(columns, self.features)``) and
+        raw scores when already at hand. A tree ranker scores each row on its own, so the
+        candidates' own scores are taken from ``raw`` and a candidate whose group already
+        holds the typical values is not scored again: its contribution is exactly 0, as it
+        would be (:func:`contributions_reference` is the plain version, for the tests).
         """
         x = stack(columns, self.features) if x is None else x
         named = {
@@ -119,25 +121,17 @@ class Scorer:
         chosen = x[rows]
         if not isinstance(self.ranker, ListwiseRanker):
             return _contributions_batch(self.ranker, chosen, typical, named)
-        batch = [chosen]
-        moved: list[npt.NDArray[np.bool_]] = []
-        for cols in named.values():
-            changed = chosen.copy()
-            changed[:, cols] = typical[cols]
-            differs = (changed[:, cols] != chosen[:, cols]).any(axis=1)  # NaN: differs
-            batch.append(changed[differs])
-            moved.append(differs)
-        raw = self.ranker.raw(np.vstack(batch))
-        base = raw[: len(rows)]
-        out: dict[str, FloatArray] = {}
-        at = len(rows)
-        for g, differs in zip(named, moved, strict=True):
-            other = base.copy()
-            count = int(differs.sum())
-            other[differs] = raw[at : at + count]
-            at += count
-            out[g] = base - other
-        return out
+        changed = np.repeat(chosen[None, :, :], len(named), axis=0)
+        for g, cols in enumerate(named.values()):
+            changed[g][:, cols] = typical[cols]
+        same = (changed == chosen) | (np.isnan(changed) & np.isnan(chosen))
+        moved = ~same.all(axis=2)  # (groups, rows): the candidates a substitution changes
+        known = raw is not None
+        scored = self.ranker.raw(changed[moved] if known else np.vstack([chosen, changed[moved]]))
+        base = np.asarray(raw, np.float64)[rows] if raw is not None else scored[: len(rows)]
+        other = np.repeat(base[None, :], len(named), axis=0)
+        other[moved] = scored if known else scored[len(rows) :]
+        return {g: base - other[i] for i, g in enumerate(named)}
 
     def save(self, folder: Path) -> None:
         """Write the ranker and the calibration into ``folder``."""
@@ -169,7 +163,7 @@ def _typical(x: FloatArray, needed: list[int]) -> FloatArray:
     """Per column, its median over the pool (unknown values left out), for ``needed`` only."""
     typical = np.zeros(x.shape[1]) if not len(x) else np.full(x.shape[1], np.nan)
     if len(x) and needed:
-        medians = np.median(x[:, needed], axis=0)
+        medians = np.median(np.ascontiguousarray(x[:, needed].T), axis=1)  # a row a column
         for k in np.flatnonzero(np.isnan(medians)).tolist():  # unknown values (hubs' walk)
             known = x[:, needed[k]][~np.isnan(x[:, needed[k]])]
             medians[k] = np.median(known) if len(known) else np.nan
