@@ -18,6 +18,12 @@ with reasons, on one core (one BLAS thread). Printed:
   candidates, interleaved call by call (medians and their ratio, side by side). Only the
   per-request cut changes; the stored lists stay as built, so a home built with B costs
   somewhat more than this shows.
+
+``--compare REV`` (a commit, or a folder holding another checkout) instead times this
+checkout's code against REV's, side by side: two worker processes, one per checkout, on the
+same home and queries, called in turn (which goes first alternates), each timing its own
+``recommend`` (wall and CPU); every answer (ranks, ids, scores, notes and reasons) is
+compared between the two. A commit is checked out into a temporary ``git worktree``.
 """
 
 from __future__ import annotations
@@ -96,8 +102,18 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--no-explain", action="store_true")
     parser.add_argument("--two-hop", help="two pool cuts to compare side by side, e.g. 200,600")
+    parser.add_argument("--compare", help="a commit or checkout folder to time against")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     explain = not args.no_explain
+    if args.worker:
+        worker(args.home, args.k, explain)
+        return
+    if args.compare:
+        from compare import compare_checkouts
+
+        compare_checkouts(args.home, args.compare, args.calls, args.k, explain)
+        return
     threadpool_limits(limits=1, user_api="blas")
     with Matcher(Settings(home=args.home)) as m:
         ids = m.store.organisation_ids()
@@ -211,6 +227,38 @@ def compare_two_hop(m: Matcher, todo: list[str], k: int, explain: bool, cuts: li
         print(f"  {c:>5}: wall {quantiles(wall[c])}; pool median {statistics.median(pools[c]):.0f}")
     a, b = cuts[0], cuts[-1]
     print(f"  median ratio {b}/{a}: {medians[b] / medians[a]:.2f}")
+
+
+def answer_digest(rec: object) -> str:
+    """A fingerprint of everything an answer shows (ranks, ids, scores, note, reasons)."""
+    import hashlib
+    import json
+
+    from matcher.app.present import Recommendation
+
+    assert isinstance(rec, Recommendation)
+    shown = [
+        [s.rank, s.organisation.id, s.score, [list(r.model_dump().values()) for r in s.reasons]]
+        for s in rec.suggestions
+    ]
+    text = json.dumps([shown, rec.note, dataclasses.asdict(rec.left_out)], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def worker(home: Path, k: int, explain: bool) -> None:
+    """Answer organisation ids from stdin, one a line: wall ms, CPU ms, the answer's digest."""
+    import json
+
+    threadpool_limits(limits=1, user_api="blas")
+    with Matcher(Settings(home=home)) as m:
+        m.live()
+        print("ready", flush=True)
+        for line in sys.stdin:
+            q = line.strip()
+            t, c = time.perf_counter(), time.thread_time()
+            rec = m.recommend(q, k, explain=explain)
+            wall, cpu = (time.perf_counter() - t) * 1e3, (time.thread_time() - c) * 1e3
+            print(json.dumps([wall, cpu, answer_digest(rec)]), flush=True)
 
 
 if __name__ == "__main__":

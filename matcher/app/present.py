@@ -6,7 +6,8 @@ the graph for the partners a pair shares.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
@@ -54,41 +55,63 @@ class Recommendation(Sequence[Suggestion]):
         return iter(self.suggestions)
 
 
-def _evidence(
-    ctx: Context, store: Store, ranking: Ranking, row: int, values: dict[str, float]
-) -> Evidence:
-    """What the reasons of one suggestion may cite, looked up only where a reason may show."""
+@dataclass
+class _Lookup:
+    """The evidence of one suggestion before the store's names are read."""
+
+    count: int = 0
+    shared: list[str] = field(default_factory=list)
+    ends: list[str] | None = None
+    domains: list[tuple[str, int]] = field(default_factory=list)
+    alike: float = 0.0
+
+    def ids(self) -> list[str]:
+        return [*self.shared, *(self.ends or [])]
+
+    def evidence(self, names: dict[str, str]) -> Evidence:
+        common = sorted(names[i] for i in self.shared if i in names)
+        path: tuple[str, str] | None = None
+        if self.ends is not None and all(e in names for e in self.ends):
+            path = (names[self.ends[0]], names[self.ends[1]])
+        return Evidence(self.count, common, path, self.domains, self.alike)
+
+
+def _lookup(
+    ctx: Context,
+    ranking: Ranking,
+    row: int,
+    values: dict[str, float],
+    keys: Callable[[], list[set[int]]],
+) -> _Lookup:
+    """What the reasons of one suggestion may cite, looked up only where a reason may show.
+
+    ``keys``: the query's funding-domain keys (computed once per list).
+    """
     q = ranking.query
     p, graph, th = ctx.profiles, ctx.graph, ctx.thresholds
-    count, common = 0, []
-    path: tuple[str, str] | None = None
+    out = _Lookup()
     if q.row is not None and values.get("common_partners", 0.0) > 0:
         shared = np.intersect1d(graph.partners(q.row), graph.partners(row), assume_unique=True)
-        count = len(shared)
-        common = sorted(store.names(p.ids[int(z)] for z in shared[:3].tolist()).values())
+        out.count = len(shared)
+        out.shared = [p.ids[int(z)] for z in shared[:3].tolist()]
     elif q.neighbourhood is not None and th.clearly_above("walk", values.get("walk", 0.0)):
         theirs = graph.partners(row).astype(np.int64)
-        ra = q.neighbourhood.scores(theirs)[2]
+        ra = q.neighbourhood.resource_allocation_of(theirs)
         if len(theirs) and ra.max() > 0:
             y = int(theirs[int(np.argmax(ra))])
             link = np.intersect1d(graph.partners(q.row or 0), graph.partners(y), assume_unique=True)
             if len(link):
-                ends = [p.ids[y], p.ids[int(link[0])]]
-                found = store.names(ends)
-                if len(found) == 2:
-                    path = (found[ends[0]], found[ends[1]])
-    domains: list[tuple[str, int]] = []
+                out.ends = [p.ids[y], p.ids[int(link[0])]]
     if (
         ctx.domains is not None
         and q.row is not None
         and th.clearly_above("domain_activity", values.get("domain_activity", 0.0))
     ):
-        domains = ctx.domains.shared(q.row, row)
-    alike = 0.0
+        out.domains = ctx.domains.shared(q.row, row, keys=keys())
     if max(values.get("they_offer", 0.0), values.get("you_offer", 0.0)) > 0:
         offers = p.vector("offers", row)
-        alike = float(offers @ q.vectors["offers"]) if offers.any() else 0.0
-    return Evidence(count, common, path, domains, alike)
+        out.alike = float(offers @ q.vectors["offers"]) if offers.any() else 0.0
+    return out
 
 
 def present(
@@ -111,28 +134,37 @@ def present(
     rows = [int(ranking.rows[i]) for i in ranking.chosen]
     ids = [ctx.profiles.ids[r] for r in rows]
     found = store.get_organisations(ids)
-    contributions = (
-        ctx.scorer.contributions(ranking.columns, ranking.chosen, REASON_SIGNALS)
-        if explain_them and ranking.chosen
-        else None
-    )
+    kept = [n for n, org_id in enumerate(ids) if org_id in found]  # others deleted since
+    reasons: dict[int, list[Reason]] = {}
+    if explain_them and ranking.chosen:
+        contributions = ctx.scorer.contributions(
+            ranking.columns, ranking.chosen, REASON_SIGNALS, x=ranking.matrix, raw=ranking.raw
+        )
+        picked = {name: col[ranking.chosen].tolist() for name, col in ranking.columns.items()}
+        shown = {name: c.tolist() for name, c in contributions.items()}
+        values = [{name: float(col[n]) for name, col in picked.items()} for n in kept]
+        domains, query_row = ctx.domains, ranking.query.row
+        keys = functools.cache(
+            lambda: domains.keys_of(query_row) if domains and query_row is not None else []
+        )
+        lookups = [
+            _lookup(ctx, ranking, rows[n], v, keys) for n, v in zip(kept, values, strict=True)
+        ]
+        wanted = [i for look in lookups for i in look.ids()]
+        names = store.names(dict.fromkeys(wanted)) if wanted else {}
+        for n, v, look in zip(kept, values, lookups, strict=True):
+            shares = {name: float(c[n]) for name, c in shown.items()}
+            other = found[ids[n]]
+            reasons[n] = explain(query, other, v, shares, ctx.thresholds, look.evidence(names))
     suggestions: list[Suggestion] = []
-    for n, (i, row, org_id) in enumerate(zip(ranking.chosen, rows, ids, strict=True)):
-        other = found.get(org_id)
-        if other is None:  # deleted since the ranking began
-            continue
-        reasons: list[Reason] = []
-        if contributions is not None:
-            values = {name: float(col[i]) for name, col in ranking.columns.items()}
-            shares = {name: float(c[n]) for name, c in contributions.items()}
-            evidence = _evidence(ctx, store, ranking, row, values)
-            reasons = explain(query, other, values, shares, ctx.thresholds, evidence)
+    for n in kept:
+        i = ranking.chosen[n]
         suggestions.append(
             Suggestion(
                 rank=len(suggestions) + 1,
-                organisation=other,
+                organisation=found[ids[n]],
                 score=round(float(ranking.probability[i]), 6),
-                reasons=reasons,
+                reasons=reasons.get(n, []),
             )
         )
     best = suggestions[0].score if suggestions else 0.0

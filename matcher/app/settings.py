@@ -46,6 +46,14 @@ class Settings(BaseSettings):
         default=5000, ge=10, le=100_000,
         description="organisations sampled from the store's history to learn the ranker from",
     )  # fmt: skip
+    training_lag: int = Field(
+        default=1, ge=1, le=5,
+        description="years between the state a build learns its ranker from and the latest "
+        "collaboration: 1 learns from the state a year before with the following year's new "
+        "partnerships as labels (the most recent year as input); 2 from two years before with "
+        "two years of labels (on CORDIS nDCG@10 fell from 0.157 to 0.057, see "
+        "docs/benchmarks.md); the calibration is learnt one year further back",
+    )  # fmt: skip
     pool_two_hop: int = Field(
         default=200, ge=0, le=5000,
         description="candidates taken from an organisation's partners' partners per request "

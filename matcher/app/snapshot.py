@@ -107,6 +107,7 @@ def _build_settings(settings: Settings) -> dict[str, Any]:
     return {
         "ranker": settings.ranker,
         "training_queries": settings.training_queries,
+        **({"training_lag": settings.training_lag} if settings.training_lag != 1 else {}),
         "sizes": dataclasses.asdict(sizes_of(settings)),
     }
 
@@ -189,22 +190,29 @@ def history(
     *,
     show_progress: bool = False,
 ) -> tuple[Labelled, Labelled | None] | None:
-    """Labelled pairs to learn from: a year before the snapshot, and two years before.
+    """Labelled pairs to learn from: ``training_lag`` years before the snapshot, and one more.
 
     Returns:
-        The training pairs (features a year before the latest collaboration, labels the
-        year after) and the calibration pairs (two years before, two years of outcomes;
-        None without any), or None when the history is too short.
+        The training pairs (features ``settings.training_lag`` years before the latest
+        collaboration, default one, labels from then to it) and the calibration pairs (a
+        year further back, a year more of outcomes; None without any), or None when the
+        history is too short.
     """
     if data.latest is None:
         return None
     date = data.latest
+    lag = settings.training_lag
     out: list[Labelled] = []
-    for years in (1, 2):
+    first = min(r[3][:10] for r in data.collaborations)
+    for years in (lag, lag + 1):
         cut = _year_before(date, years)
+        if cut.isoformat() < first:  # nothing known yet at the cut
+            if years == lag:
+                return None
+            break
         ctx, graph, _ = assemble(data, encoder, cache, as_of=cut, sizes=sizes_of(settings))
         labels = new_partners(data, ctx.profiles.ids, graph, cut, date)
-        if years == 1 and len([r for r, found in labels.items() if found]) < MIN_TRAINING_QUERIES:
+        if years == lag and len([r for r, s in labels.items() if s]) < MIN_TRAINING_QUERIES:
             return None
         out.append(
             labelled_pairs(
@@ -212,11 +220,11 @@ def history(
                 labels,
                 LEARNED_FEATURES,
                 queries=settings.training_queries,
-                seed=years - 1,
+                seed=years - lag,
                 show_progress=show_progress,
             )
         )
-    return out[0], out[1] if out[1].y.any() else None
+    return out[0], out[1] if len(out) > 1 and out[1].y.any() else None
 
 
 def learn(
@@ -236,9 +244,9 @@ def learn(
     train, calibrate = pairs
     kind = "listwise" if settings.ranker == "auto" else settings.ranker
     assert data.latest is not None
-    cut = _year_before(data.latest, 1)
+    cut = _year_before(data.latest, settings.training_lag)
     card = {"features_until": cut.isoformat(), "labels": f"{cut} < date <= {data.latest}"}
-    scorer = fit_scorer(train, calibrate, kind=kind, card=card)
+    scorer = fit_scorer(train, calibrate, kind=kind, card=card, years=settings.training_lag)
     return scorer, {
         "ranker": scorer.ranker.card.get("kind", kind),
         "pool_recall": round(train.found / max(train.wanted, 1), 4),

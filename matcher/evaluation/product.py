@@ -223,7 +223,7 @@ def refit_without(matcher: Matcher, signal: str) -> PairScorer:
     if signal not in SIGNALS:
         raise ValueError(f"unknown signal {signal!r}: one of {', '.join(SIGNALS)}")
 
-    key = str(matcher.home)
+    key = f"{matcher.home}:{matcher.settings.training_lag}"
     if key not in _HISTORY:
         cache, _ = previous_cache(matcher.home, matcher.encoder)
         _HISTORY[key] = history(read_store(matcher.store), matcher.encoder, cache, matcher.settings)
@@ -238,6 +238,7 @@ def refit_without(matcher: Matcher, signal: str) -> PairScorer:
         calibrate.subset(LEARNED_FEATURES, keep) if calibrate is not None else None,
         kind=kind if kind in ("listwise", "linear") else "listwise",
         features=keep,
+        years=matcher.settings.training_lag,
     )
 
 

@@ -57,6 +57,13 @@ class Neighbourhood:
             out.append(column)
         return out[0], out[1], out[2]
 
+    def resource_allocation_of(self, rows: IntArray) -> FloatArray:
+        """Resource allocation of ``rows`` alone (0 if not near): ``scores(rows)[2]``."""
+        if self.scratch is not None and self.scratch.owner is self:
+            out: FloatArray = self.scratch.values[2, rows]
+            return out
+        return self.scores(rows)[2]
+
     def best(self, count: int, degree: FloatArray) -> IntArray:
         """The ``count`` most promising rows: Adamic–Adar times the square root of degree.
 
@@ -82,10 +89,11 @@ class Neighbourhood:
         small = self.rows[graph.degree[self.rows] <= WALK_CAP]
         if not len(small):
             return np.zeros(0, np.int64)
-        ra = self.scores(small)[2]
+        ra = self.resource_allocation_of(small)
         middle = small[np.argsort(-ra, kind="stable")[:via]]
         ends, owner = graph.partners_of(middle)
-        weights = (self.scores(middle)[2] / np.maximum(graph.degree[middle], 1.0))[owner]
+        through = self.resource_allocation_of(middle)
+        weights = (through / np.maximum(graph.degree[middle], 1.0))[owner]
         ends = ends.astype(np.int64)
         keep = (ends != self.query) & ~np.isin(ends, self.rows)
         if not keep.any():
@@ -108,7 +116,7 @@ class Neighbourhood:
             known[~hubs] = self.walk(graph, rows[~hubs], cap=cap)
             return known
         partners, owner = graph.partners_of(rows)
-        ra = self.scores(partners.astype(np.int64))[2]
+        ra = self.resource_allocation_of(partners.astype(np.int64))
         weights = ra / np.maximum(graph.degree[partners], 1.0)
         out: FloatArray = np.bincount(owner, weights=weights, minlength=len(rows)).astype(
             np.float64

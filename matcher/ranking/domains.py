@@ -167,14 +167,30 @@ class DomainActivity:
             total += np.log1p(part)
         return total
 
-    def shared(self, query: int, candidate: int) -> list[tuple[str, int]]:
-        """Keys both work in, with the candidate's project count, most projects first."""
+    def keys_of(self, row: int) -> list[set[int]]:
+        """Per family, the domain keys a row works in (for :meth:`shared`)."""
+        return [
+            set(np.asarray(indices[indptr[row] : indptr[row + 1]]).tolist())
+            if row < len(indptr) - 1
+            else set()
+            for indptr, indices, _ in self.families
+        ]
+
+    def shared(
+        self, query: int, candidate: int, *, keys: list[set[int]] | None = None
+    ) -> list[tuple[str, int]]:
+        """Keys both work in, with the candidate's project count, most projects first.
+
+        ``keys``: :meth:`keys_of` the query, when already at hand (several candidates).
+        """
         out: list[tuple[str, int]] = []
-        for (indptr, indices, counts), names in zip(self.families, self.vocab, strict=True):
+        mine_all = self.keys_of(query) if keys is None else keys
+        for (indptr, indices, counts), names, mine in zip(
+            self.families, self.vocab, mine_all, strict=True
+        ):
             n = len(indptr) - 1
             if query >= n or candidate >= n:
                 continue
-            mine = set(np.asarray(indices[indptr[query] : indptr[query + 1]]).tolist())
             span = slice(int(indptr[candidate]), int(indptr[candidate + 1]))
             for key, count in zip(
                 np.asarray(indices[span]).tolist(), np.asarray(counts[span]).tolist(), strict=True

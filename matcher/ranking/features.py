@@ -239,9 +239,12 @@ def pair_features(
     cols["ecosystems"] = np.divide(
         inter, _popcount(eco | v.ecosystems), out=np.zeros(m), where=(eco | v.ecosystems) != 0
     )
-    kw = profiles.keywords.gather(candidates)
-    shared, sizes = _set_overlap(kw, query.keyword_codes, m)
-    cols["keywords"] = _jaccard(shared, sizes, float(len(v.keywords)))
+    if len(query.keyword_codes):
+        kw = profiles.keywords.gather(candidates)
+        shared, sizes = _set_overlap(kw, query.keyword_codes, m)
+        cols["keywords"] = _jaccard(shared, sizes, float(len(v.keywords)))
+    else:  # nothing shared: 0 for every candidate, without reading their keywords
+        cols["keywords"] = np.zeros(m)
     stages = profiles.stages[candidates]
     other_stage = (stages & ~v.stages) != 0
     has = (v.ecosystems >> np.arange(len(_ECOSYSTEMS))) & 1
@@ -270,9 +273,12 @@ def pair_features(
     cols["neighbour_country"] = (known & near & (country != v.country)).astype(np.float64)
     targets = np.array(v.targets, np.int64)
     cols["target_market"] = ((country >= 0) & np.isin(country, targets)).astype(np.float64)
-    theirs = profiles.targets.gather(candidates)
-    hit, _ = _set_overlap(theirs, np.array([v.country], np.int32), m)
-    cols["their_target"] = (hit > 0).astype(np.float64) if v.country >= 0 else np.zeros(m)
+    if v.country >= 0:
+        theirs = profiles.targets.gather(candidates)
+        hit, _ = _set_overlap(theirs, np.array([v.country], np.int32), m)
+        cols["their_target"] = (hit > 0).astype(np.float64)
+    else:
+        cols["their_target"] = np.zeros(m)
     cols["activity"] = profiles.activity[candidates].astype(np.float64)
     cols["degree"] = graph.degree[candidates]
     cols["query_degree"] = np.full(m, query.degree)

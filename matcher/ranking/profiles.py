@@ -237,10 +237,11 @@ class Profiles:
         """The ``field`` vectors of ``rows``, as an (len(rows), dimension) copy."""
         base = self._base[field]
         inside = rows < self.base_count
-        out = np.empty((len(rows), self.dimension), np.float32)
+        out: FloatArray
         if inside.all():
-            out[:] = base[rows]
+            out = np.asarray(base[rows], np.float32)  # the gather is a copy already
         else:
+            out = np.empty((len(rows), self.dimension), np.float32)
             out[inside] = base[rows[inside]]
         slots = self._slot[rows]
         patched = slots >= 0

@@ -20,7 +20,7 @@ from matcher.graph.live import LiveGraph
 from matcher.graph.rows import RowSets
 from matcher.ranking.candidates import ListSizes, lists_for
 from matcher.ranking.domains import DomainActivity
-from matcher.ranking.features import Columns, Query, pair_features
+from matcher.ranking.features import Columns, Query, pair_features, stack
 from matcher.ranking.profiles import FIELDS, Profiles
 from matcher.ranking.reasons import Thresholds
 from matcher.ranking.rules import Filters, Masks
@@ -122,6 +122,8 @@ class Ranking:
     probability: FloatArray
     chosen: list[int]
     left_out: LeftOut
+    matrix: FloatArray | None = None
+    """The scorer's features over the pool, stacked in its order (None: stack again)."""
 
 
 def _pool(ctx: Context, query: Query) -> IntArray:
@@ -202,7 +204,9 @@ def rank(
     if len(pool) == 0:
         empty = np.zeros(0)
         return Ranking(query, pool, {}, empty, empty, [], left_out)
-    columns, raw, probability = score_rows(ctx, query, pool)
+    columns, matrix = _features(ctx, query, pool)
+    raw = ctx.scorer.ranker.raw(matrix)
+    probability = ctx.scorer.probability(raw)
     country = p.country[pool]
     same = (country == query.values.country) & (query.values.country >= 0)
     targets = np.isin(country, np.array(query.values.targets, np.int64))
@@ -210,16 +214,22 @@ def rank(
     # Ties of the calibrated probability (it is a step function) fall back on the raw score.
     order_score = probability + 1e-9 * _unit(raw)
     chosen = select(order_score, same, targets, hub, k, rules)
-    return Ranking(query, pool, columns, raw, probability, chosen, left_out)
+    return Ranking(query, pool, columns, raw, probability, chosen, left_out, matrix)
 
 
 def score_rows(
     ctx: Context, query: Query, rows: IntArray
 ) -> tuple[Columns, FloatArray, FloatArray]:
     """Features, raw scores and probabilities of the query against some rows."""
-    columns = pair_features(ctx.profiles, ctx.graph, ctx.domains, query, rows)
-    raw = ctx.scorer.raw(columns)
+    columns, matrix = _features(ctx, query, rows)
+    raw = ctx.scorer.ranker.raw(matrix)
     return columns, raw, ctx.scorer.probability(raw)
+
+
+def _features(ctx: Context, query: Query, rows: IntArray) -> tuple[Columns, FloatArray]:
+    """Every feature of the query against some rows, and the scorer's matrix of them."""
+    columns = pair_features(ctx.profiles, ctx.graph, ctx.domains, query, rows)
+    return columns, stack(columns, ctx.scorer.features)
 
 
 def pool_of(ctx: Context, query: Query) -> IntArray:

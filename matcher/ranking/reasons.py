@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,7 @@ NO_SINGLE_REASON = Reason(
 )
 """The reason of a suggestion none of whose signals is clearly above random pairs."""
 _GRID = 101
+_STEPS = np.arange(_GRID)
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,14 @@ class Thresholds:
 
     def percentile(self, name: str, value: float) -> float:
         """The share (0–100) of random pairs below ``value``."""
-        grid = self.grid.get(name)
+        grid = self._arrays.get(name)
         if grid is None:
             return 0.0
-        return float(np.interp(value, grid, np.arange(_GRID), left=0.0, right=100.0))
+        return float(np.interp(value, grid, _STEPS, left=0.0, right=100.0))
+
+    @cached_property
+    def _arrays(self) -> dict[str, FloatArray]:
+        return {name: np.array(grid, np.float64) for name, grid in self.grid.items()}
 
     def clearly_above(self, name: str, value: float, *, floor: float = 0.0) -> bool:
         """Above the 90th percentile of random pairs (and above ``floor``)."""
@@ -219,9 +224,11 @@ def explain(
         name: float(sum(contributions.get(f, 0.0) for f in REASON_SIGNALS[name])) for name in texts
     }
     ordered = sorted(texts, key=lambda name: (-weight[name], name))
+    listed = [
+        name for name in ordered if weight[name] > 0 or name in {"target_market", "their_target"}
+    ][:_MAX_REASONS]
     found = [
         Reason(signal=name, contribution=round(weight[name], 6), text=texts[name]())
-        for name in ordered
-        if weight[name] > 0 or name in {"target_market", "their_target"}
-    ][:_MAX_REASONS]
+        for name in listed
+    ]
     return found or [NO_SINGLE_REASON]

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from matcher.ranking.features import stack
 from models import Calibration, LinearRanker, ListwiseRanker
 
-__all__ = ["HAND_BIAS", "HAND_WEIGHTS", "Scorer"]
+__all__ = ["HAND_BIAS", "HAND_WEIGHTS", "Scorer", "contributions_reference"]
 
 FloatArray = npt.NDArray[np.float64]
 Ranker = LinearRanker | ListwiseRanker
@@ -95,31 +95,43 @@ class Scorer:
         columns: Mapping[str, FloatArray],
         rows: list[int],
         groups: Mapping[str, tuple[str, ...]],
+        *,
+        x: FloatArray | None = None,
+        raw: FloatArray | None = None,
     ) -> dict[str, FloatArray]:
         """How much each group of features raises some candidates' raw scores.
 
         A group's contribution is the raw score minus the raw score with the group's
         features set to their median over the pool (a typical candidate for this query):
         one batch of predictions for all groups, for any kind of ranker.
+
+        ``x``, ``raw``: the pool's feature matrix (``stack(columns, self.features)``) and
+        raw scores when already at hand. A tree ranker scores each row on its own, so the
+        candidates' own scores are taken from ``raw`` and a candidate whose group already
+        holds the typical values is not scored again: its contribution is exactly 0, as it
+        would be (:func:`contributions_reference` is the plain version, for the tests).
         """
-        x = stack(columns, self.features)
-        typical = np.median(x, axis=0) if len(x) else np.zeros(len(self.features))
-        for j in np.flatnonzero(np.isnan(typical)).tolist():  # unknown values (hubs' walk)
-            known = x[:, j][~np.isnan(x[:, j])]
-            typical[j] = np.median(known) if len(known) else np.nan
-        chosen = x[rows]
+        x = stack(columns, self.features) if x is None else x
         named = {
             g: [self.features.index(f) for f in fs if f in self.features]
             for g, fs in groups.items()
         }
         named = {g: cols for g, cols in named.items() if cols}
-        batch = [chosen]
-        for cols in named.values():
-            changed = chosen.copy()
-            changed[:, cols] = typical[cols]
-            batch.append(changed)
-        raw = self.ranker.raw(np.vstack(batch)).reshape(len(batch), len(rows))
-        return {g: raw[0] - raw[i + 1] for i, g in enumerate(named)}
+        typical = _typical(x, sorted({j for cols in named.values() for j in cols}))
+        chosen = x[rows]
+        if not isinstance(self.ranker, ListwiseRanker):
+            return _contributions_batch(self.ranker, chosen, typical, named)
+        changed = np.repeat(chosen[None, :, :], len(named), axis=0)
+        for g, cols in enumerate(named.values()):
+            changed[g][:, cols] = typical[cols]
+        same = (changed == chosen) | (np.isnan(changed) & np.isnan(chosen))
+        moved = ~same.all(axis=2)  # (groups, rows): the candidates a substitution changes
+        known = raw is not None
+        scored = self.ranker.raw(changed[moved] if known else np.vstack([chosen, changed[moved]]))
+        base = np.asarray(raw, np.float64)[rows] if raw is not None else scored[: len(rows)]
+        other = np.repeat(base[None, :], len(named), axis=0)
+        other[moved] = scored if known else scored[len(rows) :]
+        return {g: base - other[i] for i, g in enumerate(named)}
 
     def save(self, folder: Path) -> None:
         """Write the ranker and the calibration into ``folder``."""
@@ -145,3 +157,50 @@ class Scorer:
             raise ValueError(f"{folder.name}/ranker.json: unknown ranker kind {kind!r}")
         path = folder / "calibration.json"
         return cls(ranker, Calibration.load(path) if path.exists() else None)
+
+
+def _typical(x: FloatArray, needed: list[int]) -> FloatArray:
+    """Per column, its median over the pool (unknown values left out), for ``needed`` only."""
+    typical = np.zeros(x.shape[1]) if not len(x) else np.full(x.shape[1], np.nan)
+    if len(x) and needed:
+        medians = np.median(np.ascontiguousarray(x[:, needed].T), axis=1)  # a row a column
+        for k in np.flatnonzero(np.isnan(medians)).tolist():  # unknown values (hubs' walk)
+            known = x[:, needed[k]][~np.isnan(x[:, needed[k]])]
+            medians[k] = np.median(known) if len(known) else np.nan
+        typical[needed] = medians
+    return typical
+
+
+def _contributions_batch(
+    ranker: Ranker, chosen: FloatArray, typical: FloatArray, named: Mapping[str, list[int]]
+) -> dict[str, FloatArray]:
+    batch = [chosen]
+    for cols in named.values():
+        changed = chosen.copy()
+        changed[:, cols] = typical[cols]
+        batch.append(changed)
+    raw = ranker.raw(np.vstack(batch)).reshape(len(batch), len(chosen))
+    return {g: raw[0] - raw[i + 1] for i, g in enumerate(named)}
+
+
+def contributions_reference(
+    scorer: Scorer,
+    columns: Mapping[str, FloatArray],
+    rows: list[int],
+    groups: Mapping[str, tuple[str, ...]],
+) -> dict[str, FloatArray]:
+    """:meth:`Scorer.contributions` the plain way: every row and group scored, every median.
+
+    Kept as the definition the fast path is tested against.
+    """
+    x = stack(columns, scorer.features)
+    typical = np.median(x, axis=0) if len(x) else np.zeros(len(scorer.features))
+    for j in np.flatnonzero(np.isnan(typical)).tolist():
+        known = x[:, j][~np.isnan(x[:, j])]
+        typical[j] = np.median(known) if len(known) else np.nan
+    named = {
+        g: [scorer.features.index(f) for f in fs if f in scorer.features]
+        for g, fs in groups.items()
+    }
+    named = {g: cols for g, cols in named.items() if cols}
+    return _contributions_batch(scorer.ranker, x[rows], typical, named)

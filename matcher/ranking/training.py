@@ -111,6 +111,7 @@ def fit_scorer(
     features: tuple[str, ...] = LEARNED_FEATURES,
     card: Mapping[str, object] | None = None,
     seed: int = 0,
+    years: int = 1,
 ) -> Scorer:
     """Fit the ranker on ``train`` and its calibration on ``calibrate``.
 
@@ -122,6 +123,8 @@ def fit_scorer(
         features: the columns of the pairs.
         card: facts for the model card.
         seed: for LightGBM's sampling.
+        years: the years of outcomes the training pairs' labels span (the calibration
+            pairs' one more); the calibration's card states its horizon.
 
     Raises:
         ValueError: an unknown kind, or no positive pair.
@@ -148,7 +151,7 @@ def fit_scorer(
     else:
         raise ValueError(f"unknown ranker kind {kind!r}: listwise or linear")
     held = calibrate if calibrate is not None and calibrate.y.any() else train
-    horizon = 2 if held is calibrate else 1
+    horizon = years + 1 if held is calibrate else years
     raw = ranker.raw(held.x)
     calibration = fit_calibration(raw, held.y, card={"horizon_years": horizon})
     return Scorer(ranker, calibration)
