@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import EmbeddingCache, Encoder, Manifest, read_manifest, write_atomically
+from embeddings.ann import AnnMismatchError
 from embeddings.artefact import ManifestMismatchError, current_folder
 from matcher.app.assemble import StoreData, assemble, new_partners, read_store
 from matcher.app.settings import Settings
@@ -108,6 +109,7 @@ def _build_settings(settings: Settings) -> dict[str, Any]:
         "ranker": settings.ranker,
         "training_queries": settings.training_queries,
         "sizes": dataclasses.asdict(sizes_of(settings)),
+        "ann_min_rows": settings.ann_min_rows,
     }
 
 
@@ -202,7 +204,14 @@ def history(
     out: list[Labelled] = []
     for years in (1, 2):
         cut = _year_before(date, years)
-        ctx, graph, _ = assemble(data, encoder, cache, as_of=cut, sizes=sizes_of(settings))
+        ctx, graph, _ = assemble(
+            data,
+            encoder,
+            cache,
+            as_of=cut,
+            sizes=sizes_of(settings),
+            ann_min_rows=settings.ann_min_rows,
+        )
         labels = new_partners(data, ctx.profiles.ids, graph, cut, date)
         if years == 1 and len([r for r, found in labels.items() if found]) < MIN_TRAINING_QUERIES:
             return None
@@ -292,7 +301,13 @@ def build_snapshot(
         cache.add(list(stored.keys), stored.vectors)
     data = read_store(store)
     ctx, graph, encoded = assemble(
-        data, encoder, cache, as_of=None, sizes=sizes_of(settings), show_progress=show_progress
+        data,
+        encoder,
+        cache,
+        as_of=None,
+        sizes=sizes_of(settings),
+        ann_min_rows=settings.ann_min_rows,
+        show_progress=show_progress,
     )
     ctx.thresholds = measure_thresholds(ctx)
     ctx.scorer, learnt = learn(data, encoder, cache, settings, show_progress=show_progress)
@@ -317,6 +332,10 @@ def build_snapshot(
             "thresholds": ctx.thresholds.to_json(),
             "scorer": learnt,
             "calibrated": ctx.scorer.calibrated,
+            "ann": {
+                name: {"factory": index.params.factory(), **dataclasses.asdict(index.params)}
+                for name, index in ctx.profiles.ann.items()
+            },
         },
     )
     misses = cache.misses
@@ -358,7 +377,10 @@ def load_snapshot(folder: Path, *, model: str) -> Snapshot:
     except ManifestMismatchError as exc:
         raise StateError(str(exc)) from exc
     extra = manifest.extra
-    profiles = Profiles.load(folder)
+    try:
+        profiles = Profiles.load(folder)
+    except AnnMismatchError as exc:
+        raise StateError(f"{folder.name}: {exc}") from exc
     if len(profiles) != manifest.count:
         raise StateError(f"{folder.name}: {len(profiles)} rows, the manifest says {manifest.count}")
     graph = CollaborationGraph.load(
