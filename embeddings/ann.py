@@ -171,7 +171,7 @@ class ApproximateIndex:
         ivf = faiss.extract_index_ivf(index)
         ivf.cp.seed = params.seed
         ivf.cp.spherical = True
-        pq = faiss.downcast_index(ivf)
+        pq: Any = faiss.downcast_index(ivf)
         pq.do_polysemous_training = False  # codes are never compared by Hamming distance
         pq.pq.cp.seed = params.seed
         pq.pq.cp.max_points_per_centroid = 128  # small-dimension k-means is slow in FAISS
@@ -333,7 +333,9 @@ class ApproximateIndex:
             bits = np.packbits(mask, bitorder="little")
             selector = faiss.IDSelectorBitmap(self.count, faiss.swig_ptr(bits))
             probes = math.ceil(probes * self.count / n_inside)
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=min(probes, self.params.nlist))
+        params: Any = faiss.SearchParametersIVF()
+        params.sel = selector
+        params.nprobe = min(probes, self.params.nlist)
         wide = min(max(min(k * (rerank or self.params.rerank), MAX_SHORTLIST), k), n_inside)
         _, shortlist = self.index.search(queries, wide, params=params)
         del bits  # the selector read it during the search

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
-from embeddings import nearest
+from embeddings import SentenceTransformerEncoder, nearest
 from embeddings.ann import EXACT_SHARE, AnnMismatchError, AnnParams, ApproximateIndex
 from embeddings.artefact import current_folder
 from matcher.app.matcher import Matcher
@@ -19,6 +21,15 @@ from matcher.ranking.profiles import SEARCHED
 from tests.conftest import EXAMPLES
 
 N, D = 4000, 64
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_faiss_thread() -> Iterator[None]:
+    """Tiny trainings on one thread: FAISS's OpenMP threads spin on a busy shared machine."""
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(threads)
 
 
 def clustered(rng: np.random.Generator, n: int, d: int = D, clusters: int = 60) -> np.ndarray:
@@ -112,10 +123,10 @@ def test_defaults_scale_with_the_array() -> None:
 
 
 def test_a_snapshot_above_the_threshold_is_searched_approximately(
-    tmp_path: Path, encoder: object
+    tmp_path: Path, encoder: SentenceTransformerEncoder
 ) -> None:
     home = tmp_path / "home"
-    with Matcher(Settings(home=home, ann_min_rows=5), encoder=encoder) as m:  # type: ignore[arg-type]
+    with Matcher(Settings(home=home, ann_min_rows=5), encoder=encoder) as m:
         m.import_platform(
             organisations=EXAMPLES / "organisations.csv",
             collaborations=EXAMPLES / "collaborations.csv",
@@ -132,7 +143,7 @@ def test_a_snapshot_above_the_threshold_is_searched_approximately(
     (folder / "ann_text.json").write_text(
         (folder / "ann_text.json").read_text().replace('"count": ', '"count": 1')
     )
-    with pytest.raises(StateError, match="ann_text.faiss does not match its array"):
+    with pytest.raises(StateError, match=r"ann_text\.faiss does not match its array"):
         load_snapshot(folder, model=m.settings.model)
 
 
