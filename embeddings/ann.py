@@ -80,7 +80,7 @@ class AnnParams:
     nlist: int
     m: int
     nprobe: int = 64
-    rerank: int = 8
+    rerank: int = 16
     train_size: int = 131_072
     seed: int = 0
     nbits: int = 8
