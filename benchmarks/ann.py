@@ -191,7 +191,11 @@ def main() -> None:
                     ),
                     queries,
                 )
-                mark = "  <- default" if (nprobe, rerank) == (params.nprobe, params.rerank) else ""
+                mark = (
+                    "  <- default"
+                    if (m, nprobe, rerank) == (default.m, params.nprobe, params.rerank)
+                    else ""
+                )
                 print(f"  {nprobe:6d} {rerank:6d}  {recall(found, exact):9.3f}  {ms:8.2f}{mark}")
         print(
             f"  RSS after the {32 * args.queries:,} searches: +{(rss() - before) / 2**20:,.0f} "
