@@ -3,14 +3,20 @@
 Snapshots keep their vectors as plain ``.npy`` arrays that every process memory-maps;
 :func:`nearest` searches them (or a subset of their rows) with FAISS's brute-force kNN,
 which reads the array where it lies. Vectors are unit length, so the inner product is the
-cosine.
+cosine. Given an :class:`~embeddings.ann.ApproximateIndex` over the array (large
+snapshots), it searches that instead: IVF-PQ with an exact re-rank.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import faiss
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from embeddings.ann import ApproximateIndex
 
 __all__ = ["SKIP_LIMIT", "nearest"]
 
@@ -27,18 +33,25 @@ def nearest(
     k: int,
     *,
     rows: IntArray | None = None,
+    index: ApproximateIndex | None = None,
 ) -> tuple[npt.NDArray[np.float32], IntArray]:
-    """Exact inner-product neighbours of each query among ``base``, best first.
+    """Inner-product neighbours of each query among ``base``, best first.
+
+    Exact without ``index``; with it, approximate (IVF-PQ), but exactly scored.
 
     Args:
         base: (n, d) vectors (may be memory-mapped).
         queries: (q, d) vectors.
         k: neighbours per query.
         rows: the rows of ``base`` to search (default: all); results are rows of ``base``.
+        index: an approximate index over the first rows of ``base`` (rows after them are
+            searched exactly and merged).
 
     Returns:
         Scores and rows, (q, min(k, searched)) each.
     """
+    if index is not None:
+        return index.search(base, queries, k, rows=rows)
     if rows is not None and len(base) - len(rows) <= SKIP_LIMIT and 2 * len(rows) > len(base):
         return _nearest_skipping(base, queries, k, rows)
     subset = base if rows is None else np.asarray(base[rows], np.float32)

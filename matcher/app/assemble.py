@@ -152,12 +152,15 @@ def assemble(
     sizes: ListSizes,
     scorer: Scorer | None = None,
     thresholds: Thresholds | None = None,
+    ann_min_rows: int = 0,
     show_progress: bool = False,
 ) -> tuple[Context, CollaborationGraph, Encoded]:
     """The ranking state as of a date (None: everything), with its graph and vectors.
 
     Organisations without any text and without any collaboration up to the date are left
-    out of a historical state (they did not exist yet as far as the store knows).
+    out of a historical state (they did not exist yet as far as the store knows). With at
+    least ``ann_min_rows`` organisations (0: never) the vectors get approximate indexes
+    before the candidate lists are built.
     """
     texts = _texts(data, as_of)
     fields = [field_texts(o, texts.get(o.id, [])) for o in data.organisations]
@@ -189,6 +192,7 @@ def assemble(
             counts[b] = counts.get(b, 0) + 1
     activity = np.array([counts.get(o.id, 0) for o in orgs], np.float64)
     profiles = Profiles.build(orgs, encoded.vectors, encoded.keys, activity)
+    profiles.build_indexes(ann_min_rows)
     domains = DomainActivity.build(
         profiles.index, data.projects.values(), data.participations, as_of=as_of
     )

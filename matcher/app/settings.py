@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="candidates taken three hops away per request (best by the walk score "
         "through the strongest two-hop rows); 0: none",
     )  # fmt: skip
+    ann_min_rows: int = Field(
+        default=1_000_000, ge=0,
+        description="snapshots of at least this many organisations search their vectors "
+        "approximately (FAISS IVF-PQ with an exact re-rank, indexes built with the "
+        "snapshot); smaller ones exactly; 0: always exact (see docs/decisions.md)",
+    )  # fmt: skip
     compact_after: int = Field(
         default=5000, ge=1,
         description="changes logged since the current snapshot that make the service build "

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from embeddings import EmbeddingCache, Encoder, Manifest, read_manifest, write_atomically
+from embeddings.ann import AnnMismatchError
 from embeddings.artefact import ManifestMismatchError, current_folder
 from matcher.app.assemble import StoreData, assemble, new_partners, read_store
 from matcher.app.settings import Settings
@@ -109,6 +110,8 @@ def _build_settings(settings: Settings) -> dict[str, Any]:
         "training_queries": settings.training_queries,
         **({"training_lag": settings.training_lag} if settings.training_lag != 1 else {}),
         "sizes": dataclasses.asdict(sizes_of(settings)),
+        # written only when not the default, so that earlier builds stay up to date
+        **({"ann_min_rows": settings.ann_min_rows} if settings.ann_min_rows != 1_000_000 else {}),
     }
 
 
@@ -210,7 +213,14 @@ def history(
             if years == lag:
                 return None
             break
-        ctx, graph, _ = assemble(data, encoder, cache, as_of=cut, sizes=sizes_of(settings))
+        ctx, graph, _ = assemble(
+            data,
+            encoder,
+            cache,
+            as_of=cut,
+            sizes=sizes_of(settings),
+            ann_min_rows=settings.ann_min_rows,
+        )
         labels = new_partners(data, ctx.profiles.ids, graph, cut, date)
         if years == lag and len([r for r, s in labels.items() if s]) < MIN_TRAINING_QUERIES:
             return None
@@ -300,7 +310,13 @@ def build_snapshot(
         cache.add(list(stored.keys), stored.vectors)
     data = read_store(store)
     ctx, graph, encoded = assemble(
-        data, encoder, cache, as_of=None, sizes=sizes_of(settings), show_progress=show_progress
+        data,
+        encoder,
+        cache,
+        as_of=None,
+        sizes=sizes_of(settings),
+        ann_min_rows=settings.ann_min_rows,
+        show_progress=show_progress,
     )
     ctx.thresholds = measure_thresholds(ctx)
     ctx.scorer, learnt = learn(data, encoder, cache, settings, show_progress=show_progress)
@@ -325,6 +341,10 @@ def build_snapshot(
             "thresholds": ctx.thresholds.to_json(),
             "scorer": learnt,
             "calibrated": ctx.scorer.calibrated,
+            "ann": {
+                name: {"factory": index.params.factory(), **dataclasses.asdict(index.params)}
+                for name, index in ctx.profiles.ann.items()
+            },
         },
     )
     misses = cache.misses
@@ -366,7 +386,10 @@ def load_snapshot(folder: Path, *, model: str) -> Snapshot:
     except ManifestMismatchError as exc:
         raise StateError(str(exc)) from exc
     extra = manifest.extra
-    profiles = Profiles.load(folder)
+    try:
+        profiles = Profiles.load(folder)
+    except AnnMismatchError as exc:
+        raise StateError(f"{folder.name}: {exc}") from exc
     if len(profiles) != manifest.count:
         raise StateError(f"{folder.name}: {len(profiles)} rows, the manifest says {manifest.count}")
     graph = CollaborationGraph.load(

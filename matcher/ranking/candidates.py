@@ -2,7 +2,8 @@
 
 At build time every organisation gets a stored list (:func:`build_lists`): its nearest
 profile texts, nearest tag lists, the offers nearest to what it seeks, and the nearest
-texts in each country it wants to enter, found with FAISS over the snapshot's vectors.
+texts in each country it wants to enter, found with FAISS over the snapshot's vectors
+(exactly, or with a large snapshot's approximate indexes).
 At request time the pool is that list, plus the rows two hops away in the live graph (best
 by resource allocation), plus the rows written since the snapshot that are near the query
 (:func:`pool`). A written organisation gets its own list when its write is applied
@@ -20,6 +21,7 @@ import numpy.typing as npt
 from tqdm.auto import tqdm
 
 from embeddings import nearest
+from embeddings.ann import ApproximateIndex
 from matcher.graph.rows import RowSets
 from matcher.ranking.profiles import Profiles
 
@@ -51,11 +53,15 @@ def _neighbours(
     queries: npt.NDArray[np.float32],
     k: int,
     rows: IntArray,
+    index: ApproximateIndex | None = None,
 ) -> list[IntArray]:
-    """Per query, the rows of its ``k`` nearest among ``rows`` (none for a zero query)."""
+    """Per query, the rows of its ``k`` nearest among ``rows`` (none for a zero query).
+
+    With ``index`` (a large snapshot's array), approximately.
+    """
     if len(rows) == 0 or k == 0:
         return [np.zeros(0, np.int64) for _ in range(len(queries))]
-    _, found = nearest(base, queries, k, rows=rows)
+    _, found = nearest(base, queries, k, rows=rows, index=index)
     empty = np.abs(queries).max(axis=1) == 0 if len(queries) else np.zeros(0, np.bool_)
     return [np.zeros(0, np.int64) if empty[i] else f[f >= 0] for i, f in enumerate(found)]
 
@@ -90,7 +96,7 @@ def lists_for(
         rows = rows[profiles.alive[rows]]
         if len(changed):
             rows = rows[~np.isin(rows, changed)]
-        found = _neighbours(base, queries, k + 1, rows)
+        found = _neighbours(base, queries, k + 1, rows, profiles.ann.get(field))
         if len(changed):
             extra = profiles.vectors(field, changed)
             near = _neighbours(extra, queries, k + 1, np.arange(len(changed)))
@@ -106,7 +112,9 @@ def lists_for(
         rows = np.flatnonzero(profiles.country == country).astype(np.int64)
         rows = rows[profiles.alive[rows]]
         inside = rows[(rows < profiles.base_count) & ~np.isin(rows, changed)]
-        found = _neighbours(base, vectors["text"][asking], sizes.per_target, inside)
+        found = _neighbours(
+            base, vectors["text"][asking], sizes.per_target, inside, profiles.ann.get("text")
+        )
         written = rows[np.isin(rows, changed)] if len(changed) else rows[:0]
         for i, close in zip(asking, found, strict=True):
             parts[i].extend([close, written])

@@ -4,13 +4,17 @@
 seeks; a zero row where a text is absent), the codes of country and kind, bit masks of
 ecosystems and value-chain stages, sparse rows of keywords, target countries and
 languages, and the recent activity. A snapshot saves them as ``.npy`` files that every
-process memory-maps; the rows written since (new organisations, changed profiles) live in
-an overlay of the process (:meth:`Profiles.set_rows`), so reads stay O(rows asked for).
+process memory-maps, with an approximate index per searched field when the snapshot is
+large (:meth:`Profiles.build_indexes`); the rows written since (new organisations,
+changed profiles) live in an overlay of the process (:meth:`Profiles.set_rows`), so reads
+stay O(rows asked for).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from embeddings.ann import ApproximateIndex
 from embeddings.artefact import map_array
 from matcher.domain.schema import Organisation
 from matcher.domain.vocab import COUNTRIES, STAGE_ORDER, Ecosystem, OrganisationKind
@@ -28,6 +33,7 @@ __all__ = [
     "COUNTRY_CODES",
     "FIELDS",
     "KINDS",
+    "SEARCHED",
     "Profiles",
     "RowValues",
     "country_code",
@@ -37,6 +43,11 @@ __all__ = [
 
 FIELDS: tuple[str, ...] = ("text", "tags", "offers", "seeks")
 """The vector fields of a profile, in the order of the arrays."""
+
+SEARCHED: tuple[str, ...] = ("text", "tags", "offers")
+"""The fields whose arrays candidate lists search (``seeks`` only asks)."""
+
+logger = logging.getLogger(__name__)
 
 COUNTRY_CODES: tuple[str, ...] = tuple(sorted(COUNTRIES))
 """Every accepted country, in code order (a country's code is its position)."""
@@ -148,6 +159,8 @@ class Profiles:
         self._present: dict[str, IntArray] = {}
         self.changed_rows: list[int] = []
         """Rows added or changed since the snapshot, in order (for candidate pools)."""
+        self.ann: dict[str, ApproximateIndex] = {}
+        """Approximate indexes over the snapshot's arrays, by field (large snapshots only)."""
 
     # -- construction and persistence ------------------------------------------------------
 
@@ -208,16 +221,22 @@ class Profiles:
             getattr(self, name).save(folder, name)
         for name, array in arrays.items():
             np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        for name, index in self.ann.items():
+            index.save(folder, name)
 
     @classmethod
     def load(cls, folder: Path) -> Profiles:
-        """Memory-map a snapshot's arrays (read-only, shared by every process)."""
+        """Memory-map a snapshot's arrays (read-only, shared by every process).
+
+        Raises:
+            AnnMismatchError: an approximate index that does not match its array.
+        """
 
         def read(name: str) -> npt.NDArray[Any]:
             return map_array(folder, f"{name}")
 
         ids = json.loads((folder / "ids.json").read_text())
-        return cls(
+        profiles = cls(
             ids,
             {f: read(f"vectors_{f}") for f in FIELDS},
             read("text_keys"),
@@ -227,6 +246,31 @@ class Profiles:
             RowSets.load(folder, "targets"),
             RowSets.load(folder, "languages"),
         )
+        for name in SEARCHED:
+            if ApproximateIndex.exists(folder, name):
+                profiles.ann[name] = ApproximateIndex.load(folder, name, profiles._base[name])
+        return profiles
+
+    def build_indexes(self, min_rows: int) -> None:
+        """Build an approximate index per searched field when there are ``min_rows`` rows.
+
+        Args:
+            min_rows: the threshold (``MATCHER_ANN_MIN_ROWS``); 0: never.
+        """
+        if min_rows <= 0 or self.base_count < min_rows:
+            return
+        for name in SEARCHED:
+            started = time.perf_counter()
+            self.ann[name] = ApproximateIndex.train(
+                self._base[name], sample_from=self.present(name)
+            )
+            logger.info(
+                "approximate index of %s (%s, %d rows) in %.1f s",
+                name,
+                self.ann[name].params.factory(),
+                self.base_count,
+                time.perf_counter() - started,
+            )
 
     # -- reading ---------------------------------------------------------------------------
 
