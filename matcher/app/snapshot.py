@@ -111,7 +111,11 @@ def _build_settings(settings: Settings) -> dict[str, Any]:
         **({"training_lag": settings.training_lag} if settings.training_lag != 1 else {}),
         "sizes": dataclasses.asdict(sizes_of(settings)),
         # written only when not the default, so that earlier builds stay up to date
-        **({"ann_min_rows": settings.ann_min_rows} if settings.ann_min_rows != 1_000_000 else {}),
+        **(
+            {"ann_min_rows": settings.ann_min_rows}
+            if settings.ann_min_rows != Settings.model_fields["ann_min_rows"].default
+            else {}
+        ),
     }
 
 
