@@ -191,6 +191,8 @@ class _Costs:
         self.mix_weight = problem.mix_weight
         self.no_repeat = problem.options.no_repeat
         self.repeat_weight = problem.repeat_weight
+        self.penalty = HARD if self.no_repeat else problem.repeat_weight
+        """What a pair that met in another round loses: a broken rule, or a repeat."""
         self.base = self.value - HARD * self.conflict  # the static part of a pair's worth
         self.musts = bool(problem.must_meet)
         self.themed = bool(self.affinity.any())
@@ -205,32 +207,30 @@ def _step_costs(
     tabs: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
     """(blocks, tables) costs: minus the objective's change of block ``a`` at table ``t``."""
-    n, rounds = problem.size, problem.rounds
+    n = problem.size
     seat = seating[r]
     moving = blocks.ravel()
+    every = len(tabs) == problem.tables  # most steps: then no column is picked out
     keep = np.ones(n, np.bool_)
     keep[moving] = False
     kept = np.flatnonzero(keep)
     onehot = np.zeros((n, problem.tables))
     onehot[kept, seat[kept]] = 1.0
-    met = np.zeros((len(moving), n), np.bool_)
-    for r2 in range(rounds):
-        if r2 != r:
-            met |= seating[r2][moving][:, None] == seating[r2][None, :]
+    others = [s[moving][:, None] == s[None, :] for i, s in enumerate(seating) if i != r]
+    met = others[0] if others else np.zeros((len(moving), n), np.bool_)
+    for more in others[1:]:
+        met |= more
     gain = c.base[moving]
-    if c.no_repeat:
-        gain -= HARD * met
-    else:
-        gain -= c.repeat_weight * met
+    np.subtract(gain, c.penalty, out=gain, where=met)
     if c.musts:
-        gain += HARD * (c.must[moving] & ~met)
-    per_person = gain @ onehot[:, tabs]
+        np.add(gain, HARD, out=gain, where=c.must[moving] & ~met)
+    members = onehot if every else onehot[:, tabs]
+    per_person = gain @ members
     if c.themed:
-        per_person += c.affinity[moving][:, tabs]
+        per_person += c.affinity[moving] if every else c.affinity[moving][:, tabs]
     k, m = blocks.shape
     cost: npt.NDArray[np.float64] = -per_person.reshape(k, m, len(tabs)).sum(axis=1)
     if c.min_countries or c.both:
-        members = onehot[:, tabs]
         short = np.zeros((k, len(tabs)))
         if c.min_countries:
             present = (c.country.T @ members) > 0  # (countries, tabs)
