@@ -60,7 +60,7 @@ COOL_SHARE = 0.9
 
 """Share of the steps over which the noise falls to zero; the rest is pure descent."""
 
-BLOCKS = (1,)
+BLOCKS: tuple[int, ...] = (1,)
 """Block sizes moved in one step (one size drawn per step).
 
 One person per table: at equal steps this reached better plans at 300 people than blocks of
