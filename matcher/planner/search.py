@@ -64,9 +64,9 @@ COOL_SHARE = 0.9
 BLOCKS: tuple[int, ...] = (1,)
 """Block sizes moved in one step (one size drawn per step).
 
-One person per table: at equal steps this reached better plans at 300 people than blocks of
-1-3 (1,393 against 1,373 after 35,000 steps, two seeds each; 1-2: 1,384; 1-4: 1,362), and
-its steps are cheaper. Blocks of several people are kept as an option for other shapes.
+One person per table: at equal steps it reached better plans at 300 people than blocks of
+1-3 (1,393.24 against 1,373.22 after 35,000 steps, mean of two seeds; 1-2: 1,388.72;
+``benchmarks/tables_blocks.py``), and its steps are cheaper.
 """
 
 COHERENT = 0.5
