@@ -1,9 +1,10 @@
 """Seatings for large events: a greedy start, then a large-neighbourhood search by assignment.
 
 Each step of :func:`improve` takes one round, removes a block of ``m`` movable people
-(``m`` ∈ {1, 2, 3}) from every table, and puts the blocks back, one per table, in the best
-way: with one block per table, a block's worth at a table depends only on the people who
-stayed there, so the best reseating is a linear assignment problem, solved exactly
+(``m`` from :data:`BLOCKS`; by default one person) from every table, and puts the blocks
+back, one per table, in the best way: with one block per table, a block's worth at a
+table depends only on the people who stayed there, so the best reseating is a linear
+assignment problem, solved exactly
 (:func:`scipy.optimize.linear_sum_assignment`). Its cost of block ``a`` at table ``t`` is
 the exact change of the objective: pair scores and existing-partner costs with the people
 staying at ``t``, theme affinity, the table's mix shortfall with the block, repeats, and a
@@ -13,9 +14,10 @@ without noise the objective never falls. Early on, Gaussian noise is added to th
 (its scale falls to zero over the first 90 % of the steps or of the time, whichever runs
 out first), so the search leaves local optima; the best seating seen is returned.
 
-Measured against CP-SAT sub-models over a few tables (see ``benchmarks/tables.py`` and
-``docs/planner.md``), this neighbourhood reaches better plans at 300 people in the same
-time: CP-SAT proves small quadratic sub-problems slowly.
+Measured against CP-SAT sub-models over a few tables (:mod:`matcher.planner.lns`,
+``benchmarks/tables_lns.py``, figures in ``docs/planner.md``), this neighbourhood reaches
+better plans at 60 and 300 people in the same time: CP-SAT solves even small quadratic
+sub-problems slowly.
 """
 
 from __future__ import annotations
@@ -59,8 +61,13 @@ COOL_SHARE = 0.9
 
 """Share of the steps over which the noise falls to zero; the rest is pure descent."""
 
-BLOCKS = (1, 2, 3)
-"""Block sizes moved in one step."""
+BLOCKS: tuple[int, ...] = (1,)
+"""Block sizes moved in one step (one size drawn per step).
+
+One person per table: at equal steps it reached better plans at 300 people than blocks of
+1-3 (1,393.24 against 1,373.22 after 35,000 steps, mean of two seeds; 1-2: 1,388.72;
+``benchmarks/tables_blocks.py``), and its steps are cheaper.
+"""
 
 COHERENT = 0.5
 """Share of the steps whose blocks are a random person and its best tablemates."""
@@ -185,6 +192,8 @@ class _Costs:
         self.mix_weight = problem.mix_weight
         self.no_repeat = problem.options.no_repeat
         self.repeat_weight = problem.repeat_weight
+        self.penalty = HARD if self.no_repeat else problem.repeat_weight
+        """What a pair that met in another round loses: a broken rule, or a repeat."""
         self.base = self.value - HARD * self.conflict  # the static part of a pair's worth
         self.musts = bool(problem.must_meet)
         self.themed = bool(self.affinity.any())
@@ -199,32 +208,30 @@ def _step_costs(
     tabs: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float64]:
     """(blocks, tables) costs: minus the objective's change of block ``a`` at table ``t``."""
-    n, rounds = problem.size, problem.rounds
+    n = problem.size
     seat = seating[r]
     moving = blocks.ravel()
+    every = len(tabs) == problem.tables  # most steps: then no column is picked out
     keep = np.ones(n, np.bool_)
     keep[moving] = False
     kept = np.flatnonzero(keep)
     onehot = np.zeros((n, problem.tables))
     onehot[kept, seat[kept]] = 1.0
-    met = np.zeros((len(moving), n), np.bool_)
-    for r2 in range(rounds):
-        if r2 != r:
-            met |= seating[r2][moving][:, None] == seating[r2][None, :]
+    others = [s[moving][:, None] == s[None, :] for i, s in enumerate(seating) if i != r]
+    met = others[0] if others else np.zeros((len(moving), n), np.bool_)
+    for more in others[1:]:
+        met |= more
     gain = c.base[moving]
-    if c.no_repeat:
-        gain -= HARD * met
-    else:
-        gain -= c.repeat_weight * met
+    np.subtract(gain, c.penalty, out=gain, where=met)
     if c.musts:
-        gain += HARD * (c.must[moving] & ~met)
-    per_person = gain @ onehot[:, tabs]
+        np.add(gain, HARD, out=gain, where=c.must[moving] & ~met)
+    members = onehot if every else onehot[:, tabs]
+    per_person = gain @ members
     if c.themed:
-        per_person += c.affinity[moving][:, tabs]
+        per_person += c.affinity[moving] if every else c.affinity[moving][:, tabs]
     k, m = blocks.shape
     cost: npt.NDArray[np.float64] = -per_person.reshape(k, m, len(tabs)).sum(axis=1)
     if c.min_countries or c.both:
-        members = onehot[:, tabs]
         short = np.zeros((k, len(tabs)))
         if c.min_countries:
             present = (c.country.T @ members) > 0  # (countries, tabs)
@@ -240,24 +247,38 @@ def _step_costs(
     return cost
 
 
+def _members(seat: npt.NDArray[np.int64], tables: int) -> npt.NDArray[np.int64]:
+    """(tables, widest) people at each table of one round, padded with ``n``."""
+    order = np.argsort(seat, kind="stable")
+    counts = np.bincount(seat, minlength=tables)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    table = seat[order]
+    out = np.full((tables, int(counts.max(initial=1))), len(seat), np.int64)
+    out[table, np.arange(len(seat)) - first[table]] = order
+    return out
+
+
 def _coherent(
     value: npt.NDArray[np.float64],
-    seat: npt.NDArray[np.int64],
-    free: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    movable: npt.NDArray[np.bool_],
     blocks: npt.NDArray[np.int64],
+    tabs: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.int64]:
     """Blocks of each first member and its best movable tablemates (greedy by sum)."""
     k, m = blocks.shape
     out = blocks.copy()
-    same = seat[blocks[:, :1]] == seat[free][None, :]  # (k, free): tablemates
-    taken = np.zeros_like(same)
-    taken[np.arange(k)[:, None], np.searchsorted(free, blocks[:, :1])] = True
-    pull = value[blocks[:, 0]][:, free]
-    for c in range(1, m):
-        pick = np.argmax(np.where(same & ~taken, pull, -np.inf), axis=1)
-        out[:, c] = free[pick]
-        taken[np.arange(k), pick] = True
-        pull = pull + value[out[:, c]][:, free]
+    n = len(movable)
+    cand = members[tabs]  # (k, width): everyone at the block's table, padded with n
+    safe = np.minimum(cand, n - 1)
+    ok = (cand < n) & movable[safe] & (cand != blocks[:, :1])
+    rows = np.arange(k)
+    pull = value[blocks[:, 0][:, None], safe]
+    for col in range(1, m):
+        pick = np.argmax(np.where(ok, pull, -np.inf), axis=1)
+        out[:, col] = cand[rows, pick]
+        ok[rows, pick] = False
+        pull = pull + value[out[:, col][:, None], safe]
     return out
 
 
@@ -322,7 +343,8 @@ def _improve(
             continue
         blocks = order[first[tabs][:, None] + np.arange(m)[None, :]]
         if m > 1 and rng.random() < COHERENT:
-            blocks = _coherent(costs.value, seat, free, blocks)
+            members = _members(seat, problem.tables)
+            blocks = _coherent(costs.value, members, movable[r], blocks, tabs)
         cost = _step_costs(problem, costs, seating, r, blocks, tabs)
         frac = step / max(total, 1)
         if deadline is not None:
