@@ -7,7 +7,7 @@ The instances of ``benchmarks/tables.py`` (3 rounds, no repeats, 3 countries per
 Engines, each for ``--seconds`` from the greedy seating:
 
 - ``search``: the assignment search alone (what ``solve`` runs);
-- ``lns``: CP-SAT steps alone (``matcher/planner/lns.py``: ``--tables`` tables of one
+- ``lns``: CP-SAT steps alone (``matcher/lab/planner_lns.py``: ``--tables`` tables of one
   round re-solved per step, at most ``--step-limit`` s each);
 - ``search+lns``: the search for ``1 - share`` of the time, then CP-SAT steps on its plan
   (the steps polish a converged plan);
@@ -27,8 +27,8 @@ import time
 from machine import describe
 from tables import TABLE_SIZE, instance
 
+from matcher.lab.planner_lns import cpsat_lns
 from matcher.planner import MixTargets, Participant, PlanOptions, Problem, greedy_seating
-from matcher.planner.lns import cpsat_lns
 from matcher.planner.search import improve
 
 

@@ -1,4 +1,4 @@
-"""The CP-SAT neighbourhood steps (``matcher/planner/lns.py``): exact on what they free."""
+"""The CP-SAT neighbourhood steps (``matcher/lab/planner_lns.py``): exact on what they free."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 import pytest
 from test_tables import problem_of, random_scores
 
+from matcher.lab.planner_lns import cpsat_lns
 from matcher.planner import MixTargets, PlanOptions, greedy_seating, solve
-from matcher.planner.lns import cpsat_lns
 from matcher.planner.search import improve, penalised
 
 

@@ -14,7 +14,7 @@ without noise the objective never falls. Early on, Gaussian noise is added to th
 (its scale falls to zero over the first 90 % of the steps or of the time, whichever runs
 out first), so the search leaves local optima; the best seating seen is returned.
 
-Measured against CP-SAT sub-models over a few tables (:mod:`matcher.planner.lns`,
+Measured against CP-SAT sub-models over a few tables (:mod:`matcher.lab.planner_lns`,
 ``benchmarks/tables_lns.py``, figures in ``docs/planner.md``), this neighbourhood reaches
 better plans at 60 and 300 people in the same time: CP-SAT solves even small quadratic
 sub-problems slowly.

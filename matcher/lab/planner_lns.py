@@ -9,10 +9,10 @@ tables (pair scores, existing partners, theme affinity, mix shortfall, must-meet
 rewards), warm-started from the current seating. A step is kept when the search's exact
 objective (:func:`~matcher.planner.search.penalised`) rises.
 
-It is an optional engine for measurement (``benchmarks/tables_lns.py``): on the
-benchmark's instances it improves plans more slowly than the assignment search
-(figures in ``docs/planner.md``), so :func:`~matcher.planner.planning.solve` does not use
-it.
+It lives in the lab, outside the product, as a measured alternative
+(``benchmarks/tables_lns.py``): on the benchmark's instances it improves plans more slowly
+than the assignment search (figures in ``docs/planner.md``), so
+:func:`~matcher.planner.planning.solve` does not use it.
 """
 
 from __future__ import annotations
