@@ -7,6 +7,7 @@ profile, for a consortium), write, read. Everything it serves is derived from th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Sequence
@@ -113,19 +114,20 @@ class Matcher:
         ``ray``: encode on a pool of ``ray_actors`` Ray actors (default: one per CPU) of the
         cluster at that address, or of a Ray started here for ``"local"``; same vectors.
         """
+        encoder: Encoder
+        runtime: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         if ray is None:
-            return build_snapshot(
-                self.store, self.encoder, self.settings, full=full, show_progress=show_progress,
-                cache_from=cache_from,
-            )  # fmt: skip
-        from embeddings.distributed import EncoderSpec, RayEncoder, ray_runtime
+            encoder = self.encoder
+        else:
+            from embeddings.distributed import EncoderSpec, RayEncoder, ray_runtime
 
-        s = self.settings
-        spec = EncoderSpec(s.model, s.backend, s.batch_size, cache_dir=str(self.home / "models"))
-        with ray_runtime(ray):
-            encoder = RayEncoder(spec, actors=ray_actors, address=ray)
+            s = self.settings
+            models = str(self.home / "models")
+            spec = EncoderSpec(s.model, s.backend, s.batch_size, cache_dir=models)
+            encoder, runtime = RayEncoder(spec, actors=ray_actors, address=ray), ray_runtime(ray)
+        with runtime:
             return build_snapshot(
-                self.store, encoder, s, full=full, show_progress=show_progress,
+                self.store, encoder, self.settings, full=full, show_progress=show_progress,
                 cache_from=cache_from,
             )  # fmt: skip
 
