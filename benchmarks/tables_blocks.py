@@ -4,9 +4,11 @@ Usage: python benchmarks/tables_blocks.py [--size 300] [--steps 35000] [--seeds 
     [--blocks "1;1,2;1,2,3"]
 
 The instance of ``benchmarks/tables.py`` for ``--size`` people (3 rounds, no repeats, 3
-countries per table), the greedy start, then :func:`matcher.planner.search.improve` for
+countries per table), the greedy start, then
+:func:`matcher.lab.planner_blocks.improve_blocks` (the search before its steps were
+compiled, with blocks of several people per table) for
 ``--steps`` steps (no deadline, so the result depends only on the seed) with each set of
-block sizes (``search.BLOCKS``; one size drawn per step). 35,000 steps is about what the
+block sizes (``planner_blocks.BLOCKS``; one size drawn per step). 35,000 steps is about what the
 10-second plan takes at 300 people on a lightly loaded 2-core machine.
 """
 
@@ -19,6 +21,7 @@ import time
 from machine import describe
 from tables import TABLE_SIZE, instance
 
+from matcher.lab import planner_blocks
 from matcher.planner import MixTargets, Participant, PlanOptions, Problem, greedy_seating, search
 
 
@@ -41,11 +44,11 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"{args.size} people, {args.steps} steps, seeds {args.seeds}, heat {search.HEAT:g}")
     for choice in args.blocks.split(";"):
-        search.BLOCKS = tuple(int(m) for m in choice.split(","))
+        planner_blocks.BLOCKS = tuple(int(m) for m in choice.split(","))
         values = []
         for seed in seeds:
             began = time.perf_counter()
-            result = search.improve(problem, start, steps=args.steps, seed=seed)
+            result = planner_blocks.improve_blocks(problem, start, steps=args.steps, seed=seed)
             values.append(result.value)
             print(
                 f"  blocks {choice:>7}  seed {seed}  {result.value:9.2f}  "

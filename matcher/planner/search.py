@@ -1,18 +1,23 @@
 """Seatings for large events: a greedy start, then a large-neighbourhood search by assignment.
 
-Each step of :func:`improve` takes one round, removes a block of ``m`` movable people
-(``m`` from :data:`BLOCKS`; by default one person) from every table, and puts the blocks
-back, one per table, in the best way: with one block per table, a block's worth at a
-table depends only on the people who stayed there, so the best reseating is a linear
-assignment problem, solved exactly
-(:func:`scipy.optimize.linear_sum_assignment`). Its cost of block ``a`` at table ``t`` is
+Each step of :func:`improve` takes one round, removes one movable person from every table
+and puts them back, one per table, in the best way: with one person per table, a
+person's worth at a table depends only on the people who stayed there, so the best
+reseating is a linear assignment problem, solved exactly
+(:func:`scipy.optimize.linear_sum_assignment`). Its cost of person ``a`` at table ``t`` is
 the exact change of the objective: pair scores and existing-partner costs with the people
-staying at ``t``, theme affinity, the table's mix shortfall with the block, repeats, and a
+staying at ``t``, theme affinity, the table's mix shortfall with ``a``, repeats, and a
 large penalty per hard rule broken (a pair that met in another round, one organisation,
 must-not-meet) or reward per must-meet kept. Every step can keep the seating as it is, so
 without noise the objective never falls. Early on, Gaussian noise is added to the costs
 (its scale falls to zero over the first 90 % of the steps or of the time, whichever runs
 out first), so the search leaves local optima; the best seating seen is returned.
+
+The costs come from sums kept between steps (:class:`_Seats`: each person's pair worth with
+each table, how often each pair has met, the tables' country and kind counts), so a step
+reads and updates O(tables² × table size) numbers instead of recomputing from the whole
+seating. Blocks of several people per table were measured worse at equal steps
+(:mod:`matcher.lab.planner_blocks`, ``benchmarks/tables_blocks.py``).
 
 Measured against CP-SAT sub-models over a few tables (:mod:`matcher.lab.planner_lns`,
 ``benchmarks/tables_lns.py``, figures in ``docs/planner.md``), this neighbourhood reaches
@@ -44,6 +49,7 @@ __all__ = [
     "SearchResult",
     "greedy_seating",
     "improve",
+    "noise_scale",
     "penalised",
     "random_seating",
     "steps_for",
@@ -58,19 +64,7 @@ HEAT = 3.0
 """Noise at the start of the search, in units of the 90th percentile of the pair scores."""
 
 COOL_SHARE = 0.9
-
 """Share of the steps over which the noise falls to zero; the rest is pure descent."""
-
-BLOCKS: tuple[int, ...] = (1,)
-"""Block sizes moved in one step (one size drawn per step).
-
-One person per table: at equal steps it reached better plans at 300 people than blocks of
-1-3 (1,393.24 against 1,373.22 after 35,000 steps, mean of two seeds; 1-2: 1,388.72;
-``benchmarks/tables_blocks.py``), and its steps are cheaper.
-"""
-
-COHERENT = 0.5
-"""Share of the steps whose blocks are a random person and its best tablemates."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +86,8 @@ def steps_for(problem: Problem) -> int:
     return max(20_000, 40 * problem.size * problem.rounds)
 
 
-def _scale(problem: Problem) -> float:
+def noise_scale(problem: Problem) -> float:
+    """The noise's unit: the 90th percentile of the pair scores (1 if that is 0)."""
     upper = problem.scores[np.triu_indices(problem.size, 1)]
     p90 = float(np.quantile(upper, 0.9)) if len(upper) else 0.0
     return p90 if p90 > 0 else 1.0
@@ -170,81 +165,114 @@ def random_seating(problem: Problem, seed: int = 0) -> Seating:
     return _fill(problem, random.Random(seed), greedy=False)
 
 
-class _Costs:
-    """What the assignment costs need and does not change during the search."""
+class _Seats:
+    """The seating as the search keeps it between steps.
 
-    def __init__(self, problem: Problem) -> None:
-        n = problem.size
-        self.value = problem.scores - problem.repeat_weight * problem.partner_mask()
-        self.conflict = problem.conflicts()
-        self.must = np.zeros((n, n), np.bool_)
+    Per round: the people at each table (``members``, padded with ``n``; a table's size
+    never changes, the person who arrives takes the slot of the one who leaves), each
+    table's sum of static pair worth with each person (``sums``), and the country and kind
+    counts per table; over all rounds: how often each pair sits together (``count``). A
+    step reads these in O(tables² × table size) and a move updates them in
+    O(moved × people) (:mod:`matcher.planner.kernels`).
+    """
+
+    def __init__(self, problem: Problem, seating: Seating) -> None:
+        from matcher.planner import kernels  # numba takes a second to import: on first use
+
+        self.kernels = kernels
+        n, tables = problem.size, problem.tables
+        self.n = n
+        self.seating = np.array(seating, np.int64, copy=True)
+        value = problem.scores - problem.repeat_weight * problem.partner_mask()
+        self.base = np.ascontiguousarray(value - HARD * problem.conflicts(), np.float64)
+        np.fill_diagonal(self.base, 0.0)  # the static part of a pair's worth
+        self.columns = np.ascontiguousarray(self.base.T)
+        affinity = problem.theme_affinity * problem.theme_weight
+        self.affinity = np.ascontiguousarray(np.reshape(affinity, (n, tables)).T, np.float64)
+        self.must = np.zeros((n + 1, n + 1), np.bool_)
         for a, b in problem.must_meet:
             self.must[a, b] = self.must[b, a] = True
-        codes = np.array(problem.country_code)
-        width = int(codes.max(initial=-1)) + 2  # the last column: no country
-        self.country = np.eye(width)[np.where(codes >= 0, codes, width - 1)][:, : width - 1]
-        self.research = np.array(problem.research, np.float64)
-        self.industry = np.array(problem.industry, np.float64)
-        self.affinity = problem.theme_affinity * problem.theme_weight
         mix = problem.options.mix
-        self.min_countries = mix.min_countries
-        self.both = mix.research_and_industry
-        self.mix_weight = problem.mix_weight
-        self.no_repeat = problem.options.no_repeat
-        self.repeat_weight = problem.repeat_weight
-        self.penalty = HARD if self.no_repeat else problem.repeat_weight
-        """What a pair that met in another round loses: a broken rule, or a repeat."""
-        self.base = self.value - HARD * self.conflict  # the static part of a pair's worth
-        self.musts = bool(problem.must_meet)
-        self.themed = bool(self.affinity.any())
+        self.rules = np.array(
+            [
+                HARD if problem.options.no_repeat else problem.repeat_weight,
+                HARD,
+                float(bool(problem.must_meet)),
+                float(bool(self.affinity.any())),
+                float(mix.min_countries or 0),
+                float(bool(mix.research_and_industry)),
+                problem.mix_weight,
+            ]
+        )
+        codes = np.array(problem.country_code, np.int64).reshape(n)
+        self.country = codes
+        width = max(int(codes.max(initial=-1)) + 1, 1)
+        self.kinds = np.array([problem.research, problem.industry], np.int64).reshape(2, n)
+        self.members: list[npt.NDArray[np.int64]] = []
+        self.sums: list[npt.NDArray[np.float64]] = []
+        self.country_count: list[npt.NDArray[np.int64]] = []
+        self.kind_count: list[npt.NDArray[np.int64]] = []
+        self.slots: list[npt.NDArray[np.int64]] = []
+        self.open: list[npt.NDArray[np.int64]] = []
+        self.tabs: list[npt.NDArray[np.int64]] = []
+        self.count = np.zeros((n + 1, n + 1), np.int16)
+        movable = problem.fixed < 0
+        for r, seat in enumerate(self.seating):
+            members = _members(seat, tables)
+            self.members.append(members)
+            onehot = np.zeros((n, tables))
+            onehot[np.arange(n), seat] = 1.0
+            self.sums.append(np.ascontiguousarray((self.base @ onehot).T))
+            counts = np.zeros((tables, width), np.int64)
+            has = codes >= 0
+            np.add.at(counts, (seat[has], codes[has]), 1)
+            self.country_count.append(counts)
+            self.kind_count.append(np.ascontiguousarray((self.kinds @ onehot).T.round(), np.int64))
+            self.count[:n, :n] += seat[:, None] == seat[None, :]
+            free = (members < n) & movable[r][np.minimum(members, n - 1)]
+            opened = free.sum(axis=1)
+            slots = np.zeros((tables, max(int(opened.max(initial=0)), 1)), np.int64)
+            for t in range(tables):
+                slots[t, : opened[t]] = np.flatnonzero(free[t])
+            self.slots.append(slots)
+            self.open.append(opened)
+            self.tabs.append(np.flatnonzero(opened > 0))
+        np.fill_diagonal(self.count, 0)
 
+    def costs(
+        self, r: int, draw: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """One movable person per table of round ``r`` (slots drawn from ``draw`` in [0, 1)).
 
-def _step_costs(
-    problem: Problem,
-    c: _Costs,
-    seating: Seating,
-    r: int,
-    blocks: npt.NDArray[np.int64],
-    tabs: npt.NDArray[np.int64],
-) -> npt.NDArray[np.float64]:
-    """(blocks, tables) costs: minus the objective's change of block ``a`` at table ``t``."""
-    n = problem.size
-    seat = seating[r]
-    moving = blocks.ravel()
-    every = len(tabs) == problem.tables  # most steps: then no column is picked out
-    keep = np.ones(n, np.bool_)
-    keep[moving] = False
-    kept = np.flatnonzero(keep)
-    onehot = np.zeros((n, problem.tables))
-    onehot[kept, seat[kept]] = 1.0
-    others = [s[moving][:, None] == s[None, :] for i, s in enumerate(seating) if i != r]
-    met = others[0] if others else np.zeros((len(moving), n), np.bool_)
-    for more in others[1:]:
-        met |= more
-    gain = c.base[moving]
-    np.subtract(gain, c.penalty, out=gain, where=met)
-    if c.musts:
-        np.add(gain, HARD, out=gain, where=c.must[moving] & ~met)
-    members = onehot if every else onehot[:, tabs]
-    per_person = gain @ members
-    if c.themed:
-        per_person += c.affinity[moving] if every else c.affinity[moving][:, tabs]
-    k, m = blocks.shape
-    cost: npt.NDArray[np.float64] = -per_person.reshape(k, m, len(tabs)).sum(axis=1)
-    if c.min_countries or c.both:
-        short = np.zeros((k, len(tabs)))
-        if c.min_countries:
-            present = (c.country.T @ members) > 0  # (countries, tabs)
-            brings = c.country[blocks].max(axis=1) > 0  # (blocks, countries)
-            distinct = present.sum(axis=0)[None, :] + brings.astype(np.float64) @ ~present
-            short += np.maximum(c.min_countries - distinct, 0)
-        if c.both:
-            for kind in (c.research, c.industry):
-                there = (kind @ members) > 0
-                has = kind[blocks].max(axis=1) > 0
-                short += ~(there[None, :] | has[:, None])
-        cost += c.mix_weight * short
-    return cost
+        Returns:
+            The tables (``tabs``), the slot of the person taken from each, and the
+            (people, tables) costs: minus the objective's change of person ``i`` at table
+            ``j`` when each table has lost its person (the diagonal keeps the seating).
+        """
+        tabs = self.tabs[r]
+        k = len(tabs)
+        pick = self.slots[r][tabs, (draw * self.open[r][tabs]).astype(np.int64)]
+        cost = np.empty((k, k))
+        self.kernels.step_costs(
+            tabs, pick, self.members[r], self.sums[r], self.columns, self.count, self.must,
+            self.affinity, self.country, self.country_count[r], self.kinds,
+            self.kind_count[r], self.rules, np.empty(k, np.int64), cost,
+        )  # fmt: skip
+        return tabs, pick, cost
+
+    def move(
+        self,
+        r: int,
+        tabs: npt.NDArray[np.int64],
+        pick: npt.NDArray[np.int64],
+        cols: npt.NDArray[np.int64],
+    ) -> None:
+        """Seat the person taken from table ``tabs[i]`` at ``tabs[cols[i]]``, in its free slot."""
+        self.kernels.apply_move(
+            tabs, pick, np.asarray(cols, np.int64), self.members[r], self.seating[r],
+            self.sums[r], self.columns, self.count, self.country, self.country_count[r],
+            self.kinds, self.kind_count[r],
+        )  # fmt: skip
 
 
 def _members(seat: npt.NDArray[np.int64], tables: int) -> npt.NDArray[np.int64]:
@@ -255,30 +283,6 @@ def _members(seat: npt.NDArray[np.int64], tables: int) -> npt.NDArray[np.int64]:
     table = seat[order]
     out = np.full((tables, int(counts.max(initial=1))), len(seat), np.int64)
     out[table, np.arange(len(seat)) - first[table]] = order
-    return out
-
-
-def _coherent(
-    value: npt.NDArray[np.float64],
-    members: npt.NDArray[np.int64],
-    movable: npt.NDArray[np.bool_],
-    blocks: npt.NDArray[np.int64],
-    tabs: npt.NDArray[np.int64],
-) -> npt.NDArray[np.int64]:
-    """Blocks of each first member and its best movable tablemates (greedy by sum)."""
-    k, m = blocks.shape
-    out = blocks.copy()
-    n = len(movable)
-    cand = members[tabs]  # (k, width): everyone at the block's table, padded with n
-    safe = np.minimum(cand, n - 1)
-    ok = (cand < n) & movable[safe] & (cand != blocks[:, :1])
-    rows = np.arange(k)
-    pull = value[blocks[:, 0][:, None], safe]
-    for col in range(1, m):
-        pick = np.argmax(np.where(ok, pull, -np.inf), axis=1)
-        out[:, col] = cand[rows, pick]
-        ok[rows, pick] = False
-        pull = pull + value[out[:, col][:, None], safe]
     return out
 
 
@@ -298,7 +302,7 @@ def improve(
         seating: the start; fixed seats must already be in place.
         steps: how many steps (default :func:`steps_for`).
         deadline: a :func:`time.perf_counter` time to stop at, whatever is left.
-        seed: the noise's and the blocks' seed; without a deadline cut the search is
+        seed: the noise's and the draws' seed; without a deadline cut the search is
             deterministic for a seed.
         heat: the starting noise, in units of the 90th percentile of the pair scores.
     """
@@ -317,50 +321,40 @@ def _improve(
 ) -> SearchResult:
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    seating = np.array(seating, np.int64, copy=True)
+    seats = _Seats(problem, seating)
     total = steps if steps is not None else steps_for(problem)
-    costs = _Costs(problem)
-    noise = heat * _scale(problem)
-    movable = problem.fixed < 0
-    value = penalised(problem, seating)
-    best, best_value = seating.copy(), value
-    sizes = [m for m in BLOCKS if m <= min(problem.sizes)] or [1]
+    noise = heat * noise_scale(problem)
+    # Normal draws cost more than the rest of a small step: one pool, read at random offsets.
+    pool = rng.standard_normal(max(1 << 18, 4 * problem.tables**2))
+    value = penalised(problem, seats.seating)
+    best, best_value = seats.seating.copy(), value
     stopped = False
-    step = 0
+    step, frac = 0, 0.0
     for step in range(total):
-        if deadline is not None and step % 16 == 0 and time.perf_counter() > deadline:
-            stopped = True
-            break
+        if step % 16 == 0:
+            frac = step / max(total, 1)
+            if deadline is not None:
+                now = time.perf_counter()
+                if now > deadline:
+                    stopped = True
+                    break
+                frac = max(frac, (now - started) / max(deadline - started, 1e-9))
         r = int(rng.integers(problem.rounds))
-        m = int(sizes[int(rng.integers(len(sizes)))])
-        seat = seating[r]
-        free = np.flatnonzero(movable[r])
-        order = free[np.lexsort((rng.random(len(free)), seat[free]))]
-        counts = np.bincount(seat[free], minlength=problem.tables)
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        tabs = np.flatnonzero(counts >= m)
-        if len(tabs) < 2:
+        k = len(seats.tabs[r])
+        if k < 2:
             continue
-        blocks = order[first[tabs][:, None] + np.arange(m)[None, :]]
-        if m > 1 and rng.random() < COHERENT:
-            members = _members(seat, problem.tables)
-            blocks = _coherent(costs.value, members, movable[r], blocks, tabs)
-        cost = _step_costs(problem, costs, seating, r, blocks, tabs)
-        frac = step / max(total, 1)
-        if deadline is not None:
-            frac = max(frac, (time.perf_counter() - started) / max(deadline - started, 1e-9))
+        tabs, pick, cost = seats.costs(r, rng.random(k))
         noisy = cost
         if noise > 0 and frac < COOL_SHARE:
             level = noise * (1 - frac / COOL_SHARE)
-            noisy = cost + level * rng.standard_normal(cost.shape)
-        rows, cols = linear_sum_assignment(noisy)
-        change = float(np.trace(cost) - cost[rows, cols].sum())
-        if cols.tolist() == rows.tolist():
-            continue
-        seat[blocks[rows]] = tabs[cols][:, None]
+            at = int(rng.integers(len(pool) - k * k))
+            noisy = cost + level * pool[at : at + k * k].reshape(k, k)
+        _, cols = linear_sum_assignment(noisy)
+        change = float(np.trace(cost) - cost[np.arange(k), cols].sum())
+        seats.move(r, tabs, pick, cols)
         value += change
         if value > best_value + 1e-9:
-            best, best_value = seating.copy(), value
+            best, best_value = seats.seating.copy(), value
     exact = penalised(problem, best)
     if abs(exact - best_value) > 1e-6 * max(1.0, abs(exact)):
         logger.warning("search: tracked value drifted by %.3g", exact - best_value)
