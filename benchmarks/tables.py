@@ -11,8 +11,8 @@ for 24 participants, 6 for 60, 8 for 150, 10 for 300 and 1,000; 3 rounds, no rep
 target of 3 countries per table.
 
 The search's compiled steps (numba) are loaded once before the first timed plan, as in a
-running service (a cold process pays about a second to import numba and, without its disk
-cache, about 1.5 s to compile). The plan runs with the default time limit (10 s up to 300
+running service (a cold process pays numba's import and, without its disk cache, the
+compilation once). The plan runs with the default time limit (10 s up to 300
 people, 60 s at 1,000); the reference with ``--factor`` times the time limit (the search
 runs until its deadline).
 CP-SAT runs with 2 workers (``PlanOptions.workers``) and only where the whole model fits (24 people

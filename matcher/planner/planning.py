@@ -79,7 +79,7 @@ def find_seating(
     # 1,000 people, more under load), so the search's deadline counts it; then keep a
     # share of the time for the plan's description.
     early: float | None = None
-    reserve = min(3.0, 0.04 * (deadline - started))
+    reserve = min(3.0, 0.04 * (deadline - started))  # CP-SAT's model building, the checks
     if not small and not first:
         early = best_bound(problem) if problem.options.no_repeat else counting_bound(problem)
         # After the search: its exact value, the rule check and the plan's description,
@@ -108,7 +108,7 @@ def find_seating(
     status, bound, source = "feasible", None, ""
     stopped = result.stopped_early
     if small:
-        budget = deadline - time.perf_counter()
+        budget = deadline - reserve - time.perf_counter()
         dense = best is None
         if dense and budget > 0:
             # First any seating that keeps the rules (dense no-repeat schedules), then better.
@@ -119,7 +119,7 @@ def find_seating(
             best = found.seating if _clean(problem, found.seating) else None
             if first:
                 return best, _stats(problem, seed, started, engines, found.status, None, "", 0)
-            budget = deadline - time.perf_counter()
+            budget = deadline - reserve - time.perf_counter()
         if budget > 0:
             solved = solve_model(problem, time_limit=budget, hint=best, seed=seed)
             if "cp-sat" not in engines:

@@ -81,7 +81,8 @@ class SearchResult:
 def steps_for(problem: Problem) -> int:
     """A search length for runs without a deadline: 40 steps per person and round.
 
-    At least 20,000; a step takes about 0.05 ms at 60 people, 0.3 ms at 300, 3 ms at 1,000.
+    At least 20,000; a step takes about 0.02 ms at 60 people, 0.06-0.08 ms at 300 and
+    0.4 ms at 1,000 (``benchmarks/results/tables-2026-12-04d.txt``: steps per plan).
     """
     return max(20_000, 40 * problem.size * problem.rounds)
 
