@@ -28,6 +28,7 @@ from matcher.planner.search import (
     noise_scale,
     penalised,
     steps_for,
+    table_members,
 )
 
 if TYPE_CHECKING:
@@ -119,17 +120,6 @@ def step_costs(
     return cost
 
 
-def _members(seat: npt.NDArray[np.int64], tables: int) -> npt.NDArray[np.int64]:
-    """(tables, widest) people at each table of one round, padded with ``n``."""
-    order = np.argsort(seat, kind="stable")
-    counts = np.bincount(seat, minlength=tables)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    table = seat[order]
-    out = np.full((tables, int(counts.max(initial=1))), len(seat), np.int64)
-    out[table, np.arange(len(seat)) - first[table]] = order
-    return out
-
-
 def _coherent(
     value: npt.NDArray[np.float64],
     members: npt.NDArray[np.int64],
@@ -217,7 +207,7 @@ def _improve_blocks(
             continue
         blocks = order[first[tabs][:, None] + np.arange(m)[None, :]]
         if m > 1 and rng.random() < COHERENT:
-            members = _members(seat, problem.tables)
+            members = table_members(seat, problem.tables)
             blocks = _coherent(costs.value, members, movable[r], blocks, tabs)
         cost = step_costs(problem, costs, seating, r, blocks, tabs)
         frac = step / max(total, 1)

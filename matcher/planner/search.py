@@ -53,6 +53,7 @@ __all__ = [
     "penalised",
     "random_seating",
     "steps_for",
+    "table_members",
 ]
 
 logger = logging.getLogger(__name__)
@@ -182,12 +183,11 @@ class _Seats:
 
         self.kernels = kernels
         n, tables = problem.size, problem.tables
-        self.n = n
         self.seating = np.array(seating, np.int64, copy=True)
         value = problem.scores - problem.repeat_weight * problem.partner_mask()
-        self.base = np.ascontiguousarray(value - HARD * problem.conflicts(), np.float64)
-        np.fill_diagonal(self.base, 0.0)  # the static part of a pair's worth
-        self.columns = np.ascontiguousarray(self.base.T)
+        base = np.asarray(value - HARD * problem.conflicts(), np.float64)
+        np.fill_diagonal(base, 0.0)  # the static part of a pair's worth
+        self.columns = np.ascontiguousarray(base.T)  # the kernels read it row by row
         affinity = problem.theme_affinity * problem.theme_weight
         self.affinity = np.ascontiguousarray(np.reshape(affinity, (n, tables)).T, np.float64)
         self.must = np.zeros((n + 1, n + 1), np.bool_)
@@ -219,11 +219,11 @@ class _Seats:
         self.count = np.zeros((n + 1, n + 1), np.int16)
         movable = problem.fixed < 0
         for r, seat in enumerate(self.seating):
-            members = _members(seat, tables)
+            members = table_members(seat, tables)
             self.members.append(members)
             onehot = np.zeros((n, tables))
             onehot[np.arange(n), seat] = 1.0
-            self.sums.append(np.ascontiguousarray((self.base @ onehot).T))
+            self.sums.append(np.ascontiguousarray((base @ onehot).T))
             counts = np.zeros((tables, width), np.int64)
             has = codes >= 0
             np.add.at(counts, (seat[has], codes[has]), 1)
@@ -276,7 +276,7 @@ class _Seats:
         )  # fmt: skip
 
 
-def _members(seat: npt.NDArray[np.int64], tables: int) -> npt.NDArray[np.int64]:
+def table_members(seat: npt.NDArray[np.int64], tables: int) -> npt.NDArray[np.int64]:
     """(tables, widest) people at each table of one round, padded with ``n``."""
     order = np.argsort(seat, kind="stable")
     counts = np.bincount(seat, minlength=tables)
