@@ -81,7 +81,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="do not keep organisations that already collaborate apart",
     )
-    p.add_argument("--workers", type=_positive(int), default=2, help="CP-SAT threads (2)")
+    p.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=2,
+        help="threads: CP-SAT workers and side-by-side search runs (2)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--csv", type=Path, metavar="OUT", help="write one row per person per round")
     p.add_argument("--agenda", type=Path, metavar="OUT", help="write each person's agenda (CSV)")

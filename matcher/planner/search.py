@@ -3,20 +3,29 @@
 Each step of :func:`improve` takes one round, removes one movable person from every table
 and puts them back, one per table, in the best way: with one person per table, a
 person's worth at a table depends only on the people who stayed there, so the best
-reseating is a linear assignment problem, solved exactly
-(:func:`scipy.optimize.linear_sum_assignment`). Its cost of person ``a`` at table ``t`` is
+reseating is a linear assignment problem, solved exactly (the shortest augmenting path
+method, as SciPy's ``linear_sum_assignment``). Its cost of person ``a`` at table ``t`` is
 the exact change of the objective: pair scores and existing-partner costs with the people
 staying at ``t``, theme affinity, the table's mix shortfall with ``a``, repeats, and a
 large penalty per hard rule broken (a pair that met in another round, one organisation,
 must-not-meet) or reward per must-meet kept. Every step can keep the seating as it is, so
 without noise the objective never falls. Early on, Gaussian noise is added to the costs
-(its scale falls to zero over the first 90 % of the steps or of the time, whichever runs
+(its scale falls to zero over the first 95 % of the steps or of the time, whichever runs
 out first), so the search leaves local optima; the best seating seen is returned.
 
-The costs come from sums kept between steps (:class:`_Seats`: each person's pair worth with
-each table, how often each pair has met, the tables' country and kind counts), so a step
-reads and updates O(tables² × table size) numbers instead of recomputing from the whole
-seating. Blocks of several people per table were measured worse at equal steps
+The first round gets less noise than the others (:data:`FIRST_ROUND`). Without repeats, the
+strongest groups can sit together in one round only; with equal noise every round
+competes for them and the search often settles with value spread over all rounds, a
+worse optimum. A cooler first round settles first and the others arrange around it
+(``benchmarks/tables_search.py``: the same seeds and time with and without it).
+
+Steps run compiled (:mod:`matcher.planner.kernels`, numba) in chunks of a few
+milliseconds; between chunks the noise is set and the deadline checked. The costs come
+from counts kept between steps (:class:`_Seats`: the people at each table, how often each
+pair has met, the tables' country and kind counts), so a step reads and updates
+O(tables² × table size) numbers instead of recomputing from the whole seating. With
+``workers`` > 1, independent runs go side by side, one thread each, and the best is kept.
+Blocks of several people per table were measured worse at equal steps
 (:mod:`matcher.lab.planner_blocks`, ``benchmarks/tables_blocks.py``).
 
 Measured against CP-SAT sub-models over a few tables (:mod:`matcher.lab.planner_lns`,
@@ -28,15 +37,16 @@ sub-problems slowly.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from matcher.planner.evaluation import together
@@ -47,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HARD",
     "SearchResult",
+    "chunk_for",
     "greedy_seating",
     "improve",
     "noise_scale",
@@ -61,11 +72,14 @@ logger = logging.getLogger(__name__)
 HARD = 1e4
 """Cost of one broken hard rule in the search (far above any pair score in [0, 1])."""
 
-HEAT = 3.0
+HEAT = 4.0
 """Noise at the start of the search, in units of the 90th percentile of the pair scores."""
 
-COOL_SHARE = 0.9
+COOL_SHARE = 0.95
 """Share of the steps over which the noise falls to zero; the rest is pure descent."""
+
+FIRST_ROUND = 0.3
+"""The first round's noise, as a share of the others' (it settles first; see the module)."""
 
 
 @dataclass(frozen=True)
@@ -170,12 +184,12 @@ def random_seating(problem: Problem, seed: int = 0) -> Seating:
 class _Seats:
     """The seating as the search keeps it between steps.
 
-    Per round: the people at each table (``members``, padded with ``n``; a table's size
-    never changes, the person who arrives takes the slot of the one who leaves), each
-    table's sum of static pair worth with each person (``sums``), and the country and kind
-    counts per table; over all rounds: how often each pair sits together (``count``). A
-    step reads these in O(tables² × table size) and a move updates them in
-    O(moved × people) (:mod:`matcher.planner.kernels`).
+    Per round (stacked on a first axis): the people at each table (``members``, padded
+    with ``n``; a table's size never changes, the person who arrives takes the slot of the
+    one who leaves), the movable slots, and the country and kind counts per table; over
+    all rounds: how often each pair sits together (``count``). A step reads these in
+    O(tables² × table size) and a move updates them in O(moved × table size)
+    (:mod:`matcher.planner.kernels`).
     """
 
     def __init__(self, problem: Problem, seating: Seating) -> None:
@@ -209,35 +223,36 @@ class _Seats:
         self.country = codes
         width = max(int(codes.max(initial=-1)) + 1, 1)
         self.kinds = np.array([problem.research, problem.industry], np.int64).reshape(2, n)
-        self.members: list[npt.NDArray[np.int64]] = []
-        self.sums: list[npt.NDArray[np.float64]] = []
-        self.country_count: list[npt.NDArray[np.int64]] = []
-        self.kind_count: list[npt.NDArray[np.int64]] = []
-        self.slots: list[npt.NDArray[np.int64]] = []
-        self.open: list[npt.NDArray[np.int64]] = []
+        rounds = problem.rounds
+        width_seats = max(int(np.bincount(row, minlength=tables).max()) for row in self.seating)
+        self.members = np.full((rounds, tables, width_seats), n, np.int64)
+        self.country_count = np.zeros((rounds, tables, width), np.int64)
+        self.kind_count = np.zeros((rounds, tables, 2), np.int64)
+        self.slots = np.zeros((rounds, tables, width_seats), np.int64)
+        self.open = np.zeros((rounds, tables), np.int64)
+        self.tab_array = np.zeros((rounds, tables), np.int64)
+        self.ntabs = np.zeros(rounds, np.int64)
         self.tabs: list[npt.NDArray[np.int64]] = []
         self.count = np.zeros((n + 1, n + 1), np.int16)
         movable = problem.fixed < 0
+        has = codes >= 0
         for r, seat in enumerate(self.seating):
             members = table_members(seat, tables)
-            self.members.append(members)
+            self.members[r, :, : members.shape[1]] = members
             onehot = np.zeros((n, tables))
             onehot[np.arange(n), seat] = 1.0
-            self.sums.append(np.ascontiguousarray((base @ onehot).T))
-            counts = np.zeros((tables, width), np.int64)
-            has = codes >= 0
-            np.add.at(counts, (seat[has], codes[has]), 1)
-            self.country_count.append(counts)
-            self.kind_count.append(np.ascontiguousarray((self.kinds @ onehot).T.round(), np.int64))
+            np.add.at(self.country_count[r], (seat[has], codes[has]), 1)
+            self.kind_count[r] = (self.kinds @ onehot).T.round()
             self.count[:n, :n] += seat[:, None] == seat[None, :]
             free = (members < n) & movable[r][np.minimum(members, n - 1)]
             opened = free.sum(axis=1)
-            slots = np.zeros((tables, max(int(opened.max(initial=0)), 1)), np.int64)
             for t in range(tables):
-                slots[t, : opened[t]] = np.flatnonzero(free[t])
-            self.slots.append(slots)
-            self.open.append(opened)
-            self.tabs.append(np.flatnonzero(opened > 0))
+                self.slots[r, t, : opened[t]] = np.flatnonzero(free[t])
+            self.open[r] = opened
+            tabs = np.flatnonzero(opened > 0)
+            self.tabs.append(tabs)
+            self.tab_array[r, : len(tabs)] = tabs
+            self.ntabs[r] = len(tabs)
         np.fill_diagonal(self.count, 0)
 
     def costs(
@@ -255,7 +270,7 @@ class _Seats:
         pick = self.slots[r][tabs, (draw * self.open[r][tabs]).astype(np.int64)]
         cost = np.empty((k, k))
         self.kernels.step_costs(
-            tabs, pick, self.members[r], self.sums[r], self.columns, self.count, self.must,
+            tabs, pick, self.members[r], self.columns, self.count, self.must,
             self.affinity, self.country, self.country_count[r], self.kinds,
             self.kind_count[r], self.rules, np.empty(k, np.int64), cost,
         )  # fmt: skip
@@ -271,8 +286,29 @@ class _Seats:
         """Seat the person taken from table ``tabs[i]`` at ``tabs[cols[i]]``, in its free slot."""
         self.kernels.apply_move(
             tabs, pick, np.asarray(cols, np.int64), self.members[r], self.seating[r],
-            self.sums[r], self.columns, self.count, self.country, self.country_count[r],
+            self.count, self.country, self.country_count[r],
             self.kinds, self.kind_count[r],
+        )  # fmt: skip
+
+    def run(
+        self,
+        steps: int,
+        levels: npt.NDArray[np.float64],
+        state: npt.NDArray[np.uint64],
+        pool: npt.NDArray[np.float64],
+        values: npt.NDArray[np.float64],
+        best: Seating,
+    ) -> None:
+        """``steps`` compiled steps at noise ``levels`` (per round); ``values``: [current, best].
+
+        ``best`` receives the seating whenever the best value rises; ``state`` is the
+        draws' generator and ``pool`` the normal draws the noise is read from.
+        """
+        self.kernels.run_steps(
+            steps, levels, state, pool, self.tab_array, self.ntabs, self.slots, self.open,
+            self.members, self.seating, self.columns, self.count, self.must,
+            self.affinity, self.country, self.country_count, self.kinds, self.kind_count,
+            self.rules, values, best,
         )  # fmt: skip
 
 
@@ -295,70 +331,107 @@ def improve(
     deadline: float | None = None,
     seed: int = 0,
     heat: float = HEAT,
+    cool: float = COOL_SHARE,
+    first: float = FIRST_ROUND,
+    workers: int = 1,
 ) -> SearchResult:
     """The assignment search from ``seating`` (see the module's docstring).
 
     Args:
         problem: the problem.
         seating: the start; fixed seats must already be in place.
-        steps: how many steps (default :func:`steps_for`).
+        steps: how many steps per run (default :func:`steps_for`).
         deadline: a :func:`time.perf_counter` time to stop at, whatever is left.
         seed: the noise's and the draws' seed; without a deadline cut the search is
-            deterministic for a seed.
+            deterministic for a seed (and a number of runs).
         heat: the starting noise, in units of the 90th percentile of the pair scores.
+        cool: the share of the search over which the noise falls to zero.
+        first: the first round's noise as a share of the other rounds'.
+        workers: independent runs side by side, one thread each (the compiled steps
+            release the GIL), at most one per core; the best seating of all is returned.
     """
-    with threadpool_limits(limits=1):  # small products: BLAS threads only contend
-        return _improve(problem, seating, steps=steps, deadline=deadline, seed=seed, heat=heat)
-
-
-def _improve(
-    problem: Problem,
-    seating: Seating,
-    *,
-    steps: int | None,
-    deadline: float | None,
-    seed: int,
-    heat: float,
-) -> SearchResult:
     started = time.perf_counter()
+    total = steps if steps is not None else steps_for(problem)
+    count = max(1, min(workers, os.cpu_count() or 1))
+    levels = np.ones(problem.rounds)
+    levels[0] = first
+    clock = _Clock(started, deadline, total, heat * noise_scale(problem) * levels, cool)
+    with threadpool_limits(limits=1):  # small products: BLAS threads only contend
+        if count == 1:
+            walks = [_walk(problem, seating, (seed, 0), clock)]
+        else:
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                jobs = [
+                    pool.submit(_walk, problem, seating, (seed, i), clock) for i in range(count)
+                ]
+                walks = [job.result() for job in jobs]
+    best = max(walks, key=lambda walk: walk.values[1])  # the first of equals
+    exact = penalised(problem, best.best)
+    if abs(exact - best.values[1]) > 1e-6 * max(1.0, abs(exact)):
+        logger.warning("search: tracked value drifted by %.3g", exact - best.values[1])
+    seconds = time.perf_counter() - started
+    done = sum(walk.done for walk in walks)
+    logger.debug("search: %d steps in %.2f s, value %.4f", done, seconds, exact)
+    return SearchResult(best.best, exact, done, seconds, any(w.stopped for w in walks))
+
+
+def chunk_for(problem: Problem) -> int:
+    """Steps per compiled call: a few milliseconds' worth, so that deadlines hold."""
+    work = problem.tables * problem.tables * max(problem.sizes)
+    return int(np.clip(2**21 // max(work, 1), 16, 4096))
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """Where a search stands: the share of its steps or of its time used, whichever leads."""
+
+    started: float
+    deadline: float | None
+    total: int
+    noise: npt.NDArray[np.float64]  # per round, at the start
+    cool: float
+
+    def share(self, done: int) -> tuple[float, bool]:
+        """The share used after ``done`` steps, and whether the deadline has passed."""
+        frac = done / max(self.total, 1)
+        if self.deadline is None:
+            return frac, False
+        now = time.perf_counter()
+        span = max(self.deadline - self.started, 1e-9)
+        return max(frac, (now - self.started) / span), now > self.deadline
+
+    def levels(self, frac: float) -> npt.NDArray[np.float64]:
+        """Each round's noise at a share: falling linearly to zero at ``cool``."""
+        return self.noise * max(0.0, 1 - frac / self.cool)
+
+
+@dataclass
+class _Walk:
+    """What one run of the search ends with."""
+
+    best: Seating
+    values: npt.NDArray[np.float64]  # current, best
+    done: int
+    stopped: bool
+
+
+def _walk(problem: Problem, seating: Seating, seed: tuple[int, int], clock: _Clock) -> _Walk:
+    """One run: compiled chunks of steps, the noise set between them."""
     rng = np.random.default_rng(seed)
     seats = _Seats(problem, seating)
-    total = steps if steps is not None else steps_for(problem)
-    noise = heat * noise_scale(problem)
     # Normal draws cost more than the rest of a small step: one pool, read at random offsets.
     pool = rng.standard_normal(max(1 << 18, 4 * problem.tables**2))
-    value = penalised(problem, seats.seating)
-    best, best_value = seats.seating.copy(), value
-    stopped = False
-    step, frac = 0, 0.0
-    for step in range(total):
-        if step % 16 == 0:
-            frac = step / max(total, 1)
-            if deadline is not None:
-                now = time.perf_counter()
-                if now > deadline:
-                    stopped = True
-                    break
-                frac = max(frac, (now - started) / max(deadline - started, 1e-9))
-        r = int(rng.integers(problem.rounds))
-        k = len(seats.tabs[r])
-        if k < 2:
-            continue
-        tabs, pick, cost = seats.costs(r, rng.random(k))
-        noisy = cost
-        if noise > 0 and frac < COOL_SHARE:
-            level = noise * (1 - frac / COOL_SHARE)
-            at = int(rng.integers(len(pool) - k * k))
-            noisy = cost + level * pool[at : at + k * k].reshape(k, k)
-        _, cols = linear_sum_assignment(noisy)
-        change = float(np.trace(cost) - cost[np.arange(k), cols].sum())
-        seats.move(r, tabs, pick, cols)
-        value += change
-        if value > best_value + 1e-9:
-            best, best_value = seats.seating.copy(), value
-    exact = penalised(problem, best)
-    if abs(exact - best_value) > 1e-6 * max(1.0, abs(exact)):
-        logger.warning("search: tracked value drifted by %.3g", exact - best_value)
-    seconds = time.perf_counter() - started
-    logger.debug("search: %d steps in %.2f s, value %.4f", step + 1, seconds, exact)
-    return SearchResult(best, exact, step + 1, seconds, stopped)
+    state = np.array([rng.integers(1 << 63)], np.uint64)
+    start = penalised(problem, seats.seating)
+    values = np.array([start, start])
+    best = seats.seating.copy()
+    chunk = chunk_for(problem)
+    done = 0
+    while done < clock.total:
+        frac, late = clock.share(done)
+        if late:
+            return _Walk(best, values, done, True)
+        count = min(chunk, clock.total - done)
+        seats.run(count, clock.levels(frac), state, pool, values, best)
+        done += count
+    return _Walk(best, values, done, False)
