@@ -85,7 +85,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--workers",
         type=_positive(int),
         default=2,
-        help="threads: CP-SAT workers and side-by-side search runs (2)",
+        help="CP-SAT threads (2)",
     )
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--csv", type=Path, metavar="OUT", help="write one row per person per round")

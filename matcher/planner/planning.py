@@ -100,7 +100,6 @@ def find_seating(
         steps=steps if steps is not None else 10**9,
         deadline=search_deadline,
         seed=seed,
-        workers=problem.options.workers,
     )
     engines.append("assignment search")
     best: Seating | None = result.seating if _clean(problem, result.seating) else None

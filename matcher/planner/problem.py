@@ -164,8 +164,7 @@ class PlanOptions:
             90th percentile of the pair scores.
         seed: the search's seed.
         time_limit: seconds at most for the search; None: :func:`default_time_limit`.
-        workers: threads: CP-SAT's search workers (``num_workers``; it would take every
-            core) and the assignment search's independent runs (at most one per core).
+        workers: CP-SAT's search threads (``num_workers``; it would take every core).
         steps: the assignment search's steps; None: as many as the time limit allows
             (the search then uses its time; with a number it is deterministic for a seed
             unless the time limit cuts it).

@@ -23,8 +23,11 @@ Steps run compiled (:mod:`matcher.planner.kernels`, numba) in chunks of a few
 milliseconds; between chunks the noise is set and the deadline checked. The costs come
 from counts kept between steps (:class:`_Seats`: the people at each table, how often each
 pair has met, the tables' country and kind counts), so a step reads and updates
-O(tables² × table size) numbers instead of recomputing from the whole seating. With
-``workers`` > 1, independent runs go side by side, one thread each, and the best is kept.
+O(tables² × table size) numbers instead of recomputing from the whole seating. Two
+independent runs side by side (one thread each, the compiled steps release the GIL), the
+better kept, measured level with one run in the same time (within 0.3 % at 60, 300 and
+1,000 people, lower at two of them; ``benchmarks/results/tables-search-2026-12-05.txt``),
+so there is one run.
 Blocks of several people per table were measured worse at equal steps
 (:mod:`matcher.lab.planner_blocks`, ``benchmarks/tables_blocks.py``).
 
@@ -37,11 +40,9 @@ sub-problems slowly.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -333,7 +334,6 @@ def improve(
     heat: float = HEAT,
     cool: float = COOL_SHARE,
     first: float = FIRST_ROUND,
-    workers: int = 1,
 ) -> SearchResult:
     """The assignment search from ``seating`` (see the module's docstring).
 
@@ -343,36 +343,24 @@ def improve(
         steps: how many steps per run (default :func:`steps_for`).
         deadline: a :func:`time.perf_counter` time to stop at, whatever is left.
         seed: the noise's and the draws' seed; without a deadline cut the search is
-            deterministic for a seed (and a number of runs).
+            deterministic for a seed.
         heat: the starting noise, in units of the 90th percentile of the pair scores.
         cool: the share of the search over which the noise falls to zero.
         first: the first round's noise as a share of the other rounds'.
-        workers: independent runs side by side, one thread each (the compiled steps
-            release the GIL), at most one per core; the best seating of all is returned.
     """
     started = time.perf_counter()
     total = steps if steps is not None else steps_for(problem)
-    count = max(1, min(workers, os.cpu_count() or 1))
     levels = np.ones(problem.rounds)
     levels[0] = first
     clock = _Clock(started, deadline, total, heat * noise_scale(problem) * levels, cool)
     with threadpool_limits(limits=1):  # small products: BLAS threads only contend
-        if count == 1:
-            walks = [_walk(problem, seating, (seed, 0), clock)]
-        else:
-            with ThreadPoolExecutor(max_workers=count) as pool:
-                jobs = [
-                    pool.submit(_walk, problem, seating, (seed, i), clock) for i in range(count)
-                ]
-                walks = [job.result() for job in jobs]
-    best = max(walks, key=lambda walk: walk.values[1])  # the first of equals
-    exact = penalised(problem, best.best)
-    if abs(exact - best.values[1]) > 1e-6 * max(1.0, abs(exact)):
-        logger.warning("search: tracked value drifted by %.3g", exact - best.values[1])
+        walk = _walk(problem, seating, seed, clock)
+    exact = penalised(problem, walk.best)
+    if abs(exact - walk.values[1]) > 1e-6 * max(1.0, abs(exact)):
+        logger.warning("search: tracked value drifted by %.3g", exact - walk.values[1])
     seconds = time.perf_counter() - started
-    done = sum(walk.done for walk in walks)
-    logger.debug("search: %d steps in %.2f s, value %.4f", done, seconds, exact)
-    return SearchResult(best.best, exact, done, seconds, any(w.stopped for w in walks))
+    logger.debug("search: %d steps in %.2f s, value %.4f", walk.done, seconds, exact)
+    return SearchResult(walk.best, exact, walk.done, seconds, walk.stopped)
 
 
 def chunk_for(problem: Problem) -> int:
@@ -407,7 +395,7 @@ class _Clock:
 
 @dataclass
 class _Walk:
-    """What one run of the search ends with."""
+    """What the search ends with."""
 
     best: Seating
     values: npt.NDArray[np.float64]  # current, best
@@ -415,8 +403,8 @@ class _Walk:
     stopped: bool
 
 
-def _walk(problem: Problem, seating: Seating, seed: tuple[int, int], clock: _Clock) -> _Walk:
-    """One run: compiled chunks of steps, the noise set between them."""
+def _walk(problem: Problem, seating: Seating, seed: int, clock: _Clock) -> _Walk:
+    """The run: compiled chunks of steps, the noise set and the deadline checked between."""
     rng = np.random.default_rng(seed)
     seats = _Seats(problem, seating)
     # Normal draws cost more than the rest of a small step: one pool, read at random offsets.
