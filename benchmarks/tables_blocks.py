@@ -22,7 +22,7 @@ from machine import describe
 from tables import TABLE_SIZE, instance
 
 from matcher.lab import planner_blocks
-from matcher.planner import MixTargets, Participant, PlanOptions, Problem, greedy_seating, search
+from matcher.planner import MixTargets, Participant, PlanOptions, Problem, greedy_seating
 
 
 def main() -> None:
@@ -42,7 +42,8 @@ def main() -> None:
     )
     start = greedy_seating(problem)
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"{args.size} people, {args.steps} steps, seeds {args.seeds}, heat {search.HEAT:g}")
+    heat = planner_blocks.HEAT
+    print(f"{args.size} people, {args.steps} steps, seeds {args.seeds}, heat {heat:g}")
     for choice in args.blocks.split(";"):
         planner_blocks.BLOCKS = tuple(int(m) for m in choice.split(","))
         values = []

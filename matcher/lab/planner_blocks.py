@@ -21,9 +21,7 @@ from scipy.optimize import linear_sum_assignment
 from threadpoolctl import threadpool_limits
 
 from matcher.planner.search import (
-    COOL_SHARE,
     HARD,
-    HEAT,
     SearchResult,
     noise_scale,
     penalised,
@@ -34,7 +32,13 @@ from matcher.planner.search import (
 if TYPE_CHECKING:
     from matcher.planner.problem import Problem, Seating
 
-__all__ = ["BLOCKS", "COHERENT", "improve_blocks", "step_costs"]
+__all__ = ["BLOCKS", "COHERENT", "COOL_SHARE", "HEAT", "improve_blocks", "step_costs"]
+
+HEAT = 3.0
+"""Starting noise (units of the pairs' 90th percentile): the product's until 2026-12-05."""
+
+COOL_SHARE = 0.9
+"""Share of the steps over which the noise falls to zero (as HEAT, the old value)."""
 
 BLOCKS: tuple[int, ...] = (1,)
 """Block sizes moved in one step (one size drawn per step)."""

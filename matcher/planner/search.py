@@ -97,8 +97,9 @@ class SearchResult:
 def steps_for(problem: Problem) -> int:
     """A search length for runs without a deadline: 40 steps per person and round.
 
-    At least 20,000; a step takes about 0.02 ms at 60 people, 0.06-0.08 ms at 300 and
-    0.4 ms at 1,000 (``benchmarks/results/tables-2026-12-04d.txt``: steps per plan).
+    At least 20,000; a step takes about 0.005 ms at 60 people, 0.04 ms at 300 and 0.35 ms
+    at 1,000 (``benchmarks/results/tables-2026-12-05.txt`` and ``tables-search-2026-12-05.txt``:
+    steps per plan).
     """
     return max(20_000, 40 * problem.size * problem.rounds)
 
