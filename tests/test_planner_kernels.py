@@ -136,12 +136,16 @@ def test_the_compiled_search_is_deterministic_per_seed() -> None:
     assert once.value == pytest.approx(penalised(problem, once.seating))
 
 
-def test_the_first_rounds_noise_is_scaled_by_first() -> None:
-    """On one round, ``first=0`` is the search without noise, step for step."""
-    problem = rich_problem(27, 6, no_repeat=True, rounds=1)
+def test_the_first_rounds_noise_is_scaled_by_first_when_there_are_several() -> None:
+    problem = rich_problem(27, 6, no_repeat=True, rounds=1)  # one round: full noise
     start = random_seating(problem, 1)
     cold = improve(problem, start, steps=2_000, seed=2, heat=0.0)
+    kept = improve(problem, start, steps=2_000, seed=2, heat=5.0, first=0.0)
+    noisy = improve(problem, start, steps=2_000, seed=2, heat=5.0, first=1.0)
+    assert np.array_equal(kept.seating, noisy.seating) and kept.value == noisy.value
+    assert not np.array_equal(noisy.seating, cold.seating)
+    problem = rich_problem(27, 6, no_repeat=True, rounds=3)
+    start = random_seating(problem, 1)
     settled = improve(problem, start, steps=2_000, seed=2, heat=5.0, first=0.0)
     noisy = improve(problem, start, steps=2_000, seed=2, heat=5.0, first=1.0)
-    assert np.array_equal(cold.seating, settled.seating) and cold.value == settled.value
-    assert not np.array_equal(noisy.seating, cold.seating)
+    assert not np.array_equal(settled.seating, noisy.seating)

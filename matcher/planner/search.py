@@ -27,8 +27,7 @@ O(tables² × table size) numbers instead of recomputing from the whole seating.
 independent runs side by side (one thread each, the compiled steps release the GIL), the
 better kept, measured level with one run in the same time (within 0.3 % at 60, 300 and
 1,000 people, lower at two of them; ``benchmarks/results/tables-search-2026-12-05.txt``),
-so there is one run.
-Blocks of several people per table were measured worse at equal steps
+so there is one run. Blocks of several people per table were measured worse at equal steps
 (:mod:`matcher.lab.planner_blocks`, ``benchmarks/tables_blocks.py``).
 
 Measured against CP-SAT sub-models over a few tables (:mod:`matcher.lab.planner_lns`,
@@ -341,18 +340,20 @@ def improve(
     Args:
         problem: the problem.
         seating: the start; fixed seats must already be in place.
-        steps: how many steps per run (default :func:`steps_for`).
+        steps: how many steps (default :func:`steps_for`).
         deadline: a :func:`time.perf_counter` time to stop at, whatever is left.
         seed: the noise's and the draws' seed; without a deadline cut the search is
             deterministic for a seed.
         heat: the starting noise, in units of the 90th percentile of the pair scores.
         cool: the share of the search over which the noise falls to zero.
-        first: the first round's noise as a share of the other rounds'.
+        first: the first round's noise as a share of the other rounds' (with one
+            round, its noise is ``heat``'s).
     """
     started = time.perf_counter()
     total = steps if steps is not None else steps_for(problem)
     levels = np.ones(problem.rounds)
-    levels[0] = first
+    if problem.rounds > 1:
+        levels[0] = first
     clock = _Clock(started, deadline, total, heat * noise_scale(problem) * levels, cool)
     with threadpool_limits(limits=1):  # small products: BLAS threads only contend
         walk = _walk(problem, seating, seed, clock)
