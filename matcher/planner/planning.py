@@ -103,8 +103,8 @@ def find_seating(
     )
     engines.append("assignment search")
     best: Seating | None = result.seating if _clean(problem, result.seating) else None
-    # A run can stick with a broken rule early (one seed in five on a dense 36-person
-    # event); on small events, a few short runs with other seeds before CP-SAT.
+    # A run can stick with a broken rule early (seen on a dense 36-person event, notebook
+    # 06); on small events, a few short runs with other seeds before CP-SAT.
     for again in range(1, 4 if small else 1):
         share = min(deadline - reserve - time.perf_counter(), 0.1 * (deadline - started))
         if best is not None or share <= 0:
