@@ -30,6 +30,15 @@ class Scratch:
         self.values = np.zeros((3, 0))
         self.owner: Any = None
 
+    def claim(self, size: int) -> npt.NDArray[np.float64]:
+        """Zeroed dense rows for at least ``size`` rows, owned by no one yet."""
+        if self.owner is not None and self.values.shape[1]:
+            self.values[:, self.owner.rows] = 0.0
+        if self.values.shape[1] < size:
+            self.values = np.zeros((3, max(size, 2 * self.values.shape[1])))
+        self.owner = None
+        return self.values
+
     def fill(self, nb: Any, size: int) -> None:
         """Make ``nb``'s scores the dense lookups."""
         if self.owner is not None and self.values.shape[1]:
