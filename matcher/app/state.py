@@ -26,6 +26,7 @@ from matcher.app.assemble import ACTIVITY_DAYS, MAX_CONSORTIUM
 from matcher.app.snapshot import Snapshot, load_snapshot
 from matcher.app.vectors import prepare_vectors
 from matcher.domain.errors import StateError
+from matcher.graph.scores import compile_kernels
 from matcher.ranking.candidates import lists_for
 from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.ranking.rank import Context
@@ -103,6 +104,7 @@ class LiveState:
             if folder is None:
                 raise StateError("no snapshot yet: run `matcher build`")
             snapshot = load_snapshot(folder, model=self.model)
+            compile_kernels(snapshot.context.graph)  # here, not in the first request
             fresh = LiveState(self.home, self.model, self.store, self.encoder)
             fresh.snapshot, fresh.seq = snapshot, snapshot.seq
             fresh._catch_up()

@@ -21,7 +21,7 @@ from matcher.graph.kernels import add_paths, walk_sums
 from matcher.graph.live import LiveGraph, Scratch
 from matcher.graph.rows import RowSets
 
-__all__ = ["WALK_CAP", "Neighbourhood", "two_hop"]
+__all__ = ["WALK_CAP", "Neighbourhood", "compile_kernels", "two_hop"]
 
 WALK_CAP = 500
 """Candidates with more partners get no walk score (see :meth:`Neighbourhood.walk`)."""
@@ -240,3 +240,15 @@ def _compiled_walk(graph: LiveGraph, rows: IntArray, allocation: FloatArray) -> 
         )  # fmt: skip
         out[other] = part
     return out
+
+
+def compile_kernels(graph: LiveGraph) -> None:
+    """Compile the kernels for this graph's array types now, not on the first request.
+
+    Numba compiles on first use (or reads its disk cache); a serving process calls this
+    while loading. It scores the neighbourhood of row 0 into the scratch space.
+    """
+    if len(graph):
+        nb = two_hop(graph, 0, graph.scratch)
+        nb.walk(graph, np.zeros(1, np.int64))
+        _compiled_walk(graph, np.zeros(1, np.int64), graph.scratch.values[2])
