@@ -15,8 +15,8 @@ from service.errors import ApiError
 __all__ = ["get_matcher"]
 
 
-def get_matcher(request: Request) -> Matcher:
-    """The loaded facade.
+async def get_matcher(request: Request) -> Matcher:
+    """The loaded facade (a coroutine: FastAPI runs plain functions in its thread pool).
 
     Raises:
         ApiError: 503 ``not_ready`` while the index is loading or missing.

@@ -121,22 +121,30 @@ class RecommendQuery(BaseModel):
     tags=["recommend"],
     summary="Ranked partners of an organisation in the store",
     dependencies=_READ,
+    response_model=Recommendation,
     responses=responses(401, 403, 404, 409, 503),
 )
-def recommend(query: Annotated[RecommendQuery, Query()], matcher: MatcherDep) -> Recommendation:
+async def recommend(query: Annotated[RecommendQuery, Query()], matcher: MatcherDep) -> Response:
     """The ``k`` best partners, best first; with ``explain=true`` the reasons of each.
 
     Hard rules first (the filters; never the organisation itself; blocked pairs never;
     existing partners and 'not interested' pairs left out or flagged, as configured).
     List filters take repeated keys: ``?countries=DE&countries=FR``.
     """
+    # The busiest route: one trip to the thread pool for the ranking and the JSON (a plain
+    # function would also send its response's validation there), and the answer is the
+    # model's own JSON, which FastAPI would otherwise validate and serialise again.
+    return await run_in_threadpool(_recommend, matcher, query)
+
+
+def _recommend(matcher: Matcher, query: RecommendQuery) -> Response:
     found = matcher.recommend(
         query.organisation_id,
         k=query.k,
         filters=query.filters().to_filters(),
         explain=query.explain,
     )
-    return Recommendation(
+    out = Recommendation(
         organisation_id=query.organisation_id,
         k=query.k,
         suggestions=suggestions_out(found, explain=query.explain),
@@ -144,6 +152,7 @@ def recommend(query: Annotated[RecommendQuery, Query()], matcher: MatcherDep) ->
         calibrated=found.calibrated,
         note=found.note,
     )
+    return Response(out.model_dump_json(), media_type="application/json")
 
 
 @router.post(

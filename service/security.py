@@ -17,7 +17,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from matcher.app.settings import Settings
@@ -82,17 +82,18 @@ def _given(key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str:
     return key if key else (bearer.credentials if bearer is not None else "")
 
 
-def require_write_key(
-    settings: Annotated[Settings, Depends(_settings)], key: _KeyHeader, bearer: _BearerHeader
-) -> None:
+# The dependencies are coroutines: they never block, and FastAPI runs a plain function
+# dependency in its thread pool, a round trip per dependency per request.
+
+
+async def require_write_key(request: Request, key: _KeyHeader, bearer: _BearerHeader) -> None:
     """Refuse a write without the right key (401 missing, 403 wrong or none configured)."""
-    _check(settings, _given(key, bearer), what="writes")
+    _check(_settings(request), _given(key, bearer), what="writes")
 
 
-def require_read_key(
-    settings: Annotated[Settings, Depends(_settings)], key: _KeyHeader, bearer: _BearerHeader
-) -> None:
+async def require_read_key(request: Request, key: _KeyHeader, bearer: _BearerHeader) -> None:
     """Refuse a read without the right key, when ``read_key_required`` is set."""
+    settings = _settings(request)
     if settings.read_key_required:
         _check(settings, _given(key, bearer), what="reads")
 
