@@ -95,7 +95,7 @@ def lists_for(
         rows = profiles.present(field)
         rows = rows[profiles.alive[rows]]
         if len(changed):
-            rows = rows[~np.isin(rows, changed)]
+            rows = rows[~profiles.written(rows)]
         found = _neighbours(base, queries, k + 1, rows, profiles.ann.get(field))
         if len(changed):
             extra = profiles.vectors(field, changed)
@@ -111,11 +111,12 @@ def lists_for(
     for country, asking in wanted.items():
         rows = np.flatnonzero(profiles.country == country).astype(np.int64)
         rows = rows[profiles.alive[rows]]
-        inside = rows[(rows < profiles.base_count) & ~np.isin(rows, changed)]
+        new = profiles.written(rows)
+        inside = rows[(rows < profiles.base_count) & ~new]
         found = _neighbours(
             base, vectors["text"][asking], sizes.per_target, inside, profiles.ann.get("text")
         )
-        written = rows[np.isin(rows, changed)] if len(changed) else rows[:0]
+        written = rows[new]
         for i, close in zip(asking, found, strict=True):
             parts[i].extend([close, written])
     out = []

@@ -159,6 +159,7 @@ class Profiles:
         self._present: dict[str, IntArray] = {}
         self.changed_rows: list[int] = []
         """Rows added or changed since the snapshot, in order (for candidate pools)."""
+        self._written: IntArray | None = None
         self.ann: dict[str, ApproximateIndex] = {}
         """Approximate indexes over the snapshot's arrays, by field (large snapshots only)."""
 
@@ -304,7 +305,17 @@ class Profiles:
         For whole-table passes (a search without candidates): score the array, then the
         rows in :attr:`changed_rows` from :meth:`vectors`.
         """
-        return self._base[field], np.array(sorted(set(self.changed_rows)), np.int64)
+        return self._base[field], self.written_rows()
+
+    def written_rows(self) -> IntArray:
+        """The rows added or changed since the snapshot, sorted (kept until the next one)."""
+        if self._written is None:
+            self._written = np.array(sorted(set(self.changed_rows)), np.int64)
+        return self._written
+
+    def written(self, rows: IntArray) -> npt.NDArray[np.bool_]:
+        """Which of ``rows`` were added or changed since the snapshot (O(len(rows)))."""
+        return self._slot[rows] >= 0
 
     def present(self, field: str) -> IntArray:
         """The snapshot's rows that have a ``field`` vector (not all zeros), computed once."""
@@ -380,6 +391,7 @@ class Profiles:
                     self._extra = bigger
                 self._extra_keys.append(np.asarray(key, np.uint8))
                 self._slot[r] = slot
+                self._written = None
             self._extra[slot] = vec
             self._extra_keys[slot] = np.asarray(key, np.uint8)
             self.alive[r] = True

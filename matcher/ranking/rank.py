@@ -141,7 +141,7 @@ def _pool(ctx: Context, query: Query) -> IntArray:
     parts.append(ctx.popular)
     if ctx.domains is not None and query.row is not None:
         parts.append(ctx.domains.leaders(query.row, sizes.per_domain))
-    written = np.array(sorted(set(p.changed_rows)), np.int64)
+    written = p.written_rows()
     if len(written):
         near = p.vectors("text", written) @ query.vectors["text"]
         parts.append(written[np.argsort(-near, kind="stable")[: sizes.recent]])
