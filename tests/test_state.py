@@ -18,6 +18,7 @@ from matcher.app.settings import Settings
 from matcher.domain.errors import ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
+from matcher.ranking.candidates import ListSizes
 from matcher.store.changes import ChangeKind
 
 
@@ -134,6 +135,33 @@ def test_a_write_in_one_process_is_served_by_the_other_without_encoding(
     assert counting.texts == []  # b applied the write without encoding anything
     profile = drone_cluster("PROBE")
     assert ids(b.recommend_profile(profile, k=3))[0] == "CL-DRONE-PL"  # identical profile: rank 1
+
+
+def test_a_write_leaves_its_candidate_list_and_the_other_process_takes_it(
+    two: tuple[Matcher, Matcher, CountingEncoder],
+) -> None:
+    a, b, _ = two
+    small = ListSizes(text=2, tags=1, offers=1, per_target=1)  # lists shorter than the home
+    a.live().context.sizes = b.live().context.sizes = small
+    a.upsert_organisations([drone_cluster()])
+    model, dim = a.encoder.model_id, a.encoder.dimension
+    listed = a.store.stored_vectors(["CL-DRONE-PL"], model=model, dimension=dim)["CL-DRONE-PL"]
+    assert listed.candidates and "CL-DRONE-PL" not in listed.candidates
+
+    def served_list() -> set[str]:
+        b.recommend("CL-DRONE-PL", k=3)  # b applies what was logged since
+        ctx = b.live().context
+        row = ctx.profiles.index["CL-DRONE-PL"]
+        return {ctx.profiles.ids[r] for r in ctx.lists.row(row).tolist()}
+
+    assert served_list() == set(listed.candidates)
+    # A bulk write (no list left with it) that adds a target market where the list has no
+    # one: the stored list is older than the change, so b searches again and finds them.
+    others = a.store.get_organisations(set(a.store.organisation_ids()) - set(listed.candidates))
+    outside = next(o for o in others.values() if o.country not in {"PL", None})
+    with a.store.transaction():
+        a.store.write_organisations([drone_cluster(target_countries=[outside.country])])
+    assert outside.id in served_list()
 
 
 def test_collaborations_deletes_and_feedback_reach_the_other_process(

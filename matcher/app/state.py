@@ -26,6 +26,7 @@ from matcher.app.assemble import ACTIVITY_DAYS, MAX_CONSORTIUM
 from matcher.app.snapshot import Snapshot, load_snapshot
 from matcher.app.vectors import prepare_vectors
 from matcher.domain.errors import StateError
+from matcher.domain.schema import Organisation
 from matcher.graph.scores import compile_kernels
 from matcher.ranking.candidates import lists_for
 from matcher.ranking.profiles import FIELDS, RowValues
@@ -131,12 +132,13 @@ class LiveState:
     def apply(self, changes: Sequence[Change]) -> None:
         """Apply logged changes, oldest first (organisations, then pairs)."""
         ctx = self.context
-        touched: dict[str, None] = {}
+        touched: dict[str, int] = {}
         deleted: dict[str, None] = {}
         pairs: dict[tuple[str, str], None] = {}
         for change in changes:
             if change.kind is ChangeKind.ORGANISATION:
-                touched[change.organisation_id] = None
+                touched.pop(change.organisation_id, None)  # in the order of the last change
+                touched[change.organisation_id] = change.seq
                 deleted.pop(change.organisation_id, None)
             elif change.kind is ChangeKind.ORGANISATION_DELETED:
                 deleted[change.organisation_id] = None
@@ -149,11 +151,32 @@ class LiveState:
                 ctx.profiles.remove_row(row)
                 ctx.graph.remove_row(row)
         if touched:
-            self._apply_organisations(ctx, list(touched))
+            self._apply_organisations(ctx, touched)
         if pairs:
             self._apply_pairs(ctx, list(pairs))
 
-    def _apply_organisations(self, ctx: Context, ids: list[str]) -> None:
+    def candidates_of(
+        self, organisations: Sequence[Organisation], vectors: np.ndarray
+    ) -> list[list[str]]:
+        """The candidate lists (ids) of profiles about to be written, against this state.
+
+        Args:
+            organisations: the profiles.
+            vectors: their vectors, (organisations, fields, dimension).
+        """
+        self.refresh()
+        with self.lock:
+            ctx = self.context
+            p = ctx.profiles
+            fields = {f: vectors[:, j] for j, f in enumerate(FIELDS)}
+            targets = [list(RowValues.of(o).targets) for o in organisations]
+            own = [p.index.get(o.id, -1) for o in organisations]
+            found = lists_for(p, fields, targets, ctx.sizes, exclude=own)
+            return [[p.ids[r] for r in rows.tolist()] for rows in found]
+
+    def _apply_organisations(self, ctx: Context, touched: dict[str, int]) -> None:
+        """Apply profile changes (``touched``: each id's latest change in the batch)."""
+        ids = list(touched)
         found = self.store.get_organisations(ids)
         orgs = [found[i] for i in ids if i in found]
         if not orgs:
@@ -179,12 +202,25 @@ class LiveState:
             p.add_rows(new)
         rows = [p.index[o.id] for o in orgs]
         p.set_rows(rows, orgs, prepared.vectors, prepared.keys)
-        vectors = {f: prepared.vectors[:, j] for j, f in enumerate(FIELDS)}
-        targets = [list(RowValues.of(o).targets) for o in orgs]
-        for row, found_rows in zip(
-            rows, lists_for(p, vectors, targets, ctx.sizes, exclude=rows), strict=True
-        ):
-            ctx.lists.set(row, found_rows)
+        # A write through the application left its candidate list with its vectors: taken
+        # as it is when it belongs to the latest change (a later bulk import leaves none).
+        todo: list[int] = []
+        for n, (org, row) in enumerate(zip(orgs, rows, strict=True)):
+            got = stored.get(org.id)
+            listed = got.candidates if got is not None and got.seq >= touched[org.id] else None
+            if listed is None:
+                todo.append(n)
+                continue
+            mapped = {p.index[i] for i in listed if i in p.index} - {row}
+            ctx.lists.set(row, np.array(sorted(mapped), np.int64))
+        if todo:
+            vectors = {f: prepared.vectors[todo, j] for j, f in enumerate(FIELDS)}
+            targets = [list(RowValues.of(orgs[n]).targets) for n in todo]
+            mine = [rows[n] for n in todo]
+            for row, found_rows in zip(
+                mine, lists_for(p, vectors, targets, ctx.sizes, exclude=mine), strict=True
+            ):
+                ctx.lists.set(row, found_rows)
         ctx.masks.update(rows)
 
     def _apply_pairs(self, ctx: Context, pairs: list[tuple[str, str]]) -> None:

@@ -1,8 +1,9 @@
 """Writes: the store first (one transaction, with the change log), then the served state.
 
-Texts are encoded before the transaction (so a failure writes nothing) and the vectors are
-kept in the store with the write, so that every process applies the write without encoding
-it again. The writing process then catches up with the change log like any other.
+Texts are encoded and candidate lists searched before the transaction (so a failure writes
+nothing), and both are kept in the store with the write, so that every process applies the
+write without encoding or searching again. The writing process then catches up with the
+change log like any other.
 """
 
 from __future__ import annotations
@@ -80,12 +81,19 @@ class Writer:
             known = current.get
         encoder = self.encoder()
         prepared = prepare_vectors(orgs, self.store, encoder, **({"known": known} if known else {}))
+        # The candidate lists are searched once, here, and kept with the vectors: every
+        # process applies the write without searching every profile again.
+        lists: list[list[str] | None] = [None] * len(orgs)
+        if state is not None and state.snapshot is not None:
+            lists = list(state.candidates_of(orgs, prepared.vectors))
         with self.store.transaction():
             changed = set(self.store.write_organisations(orgs))
-            for org, vectors, keys in zip(orgs, prepared.vectors, prepared.keys, strict=True):
+            for org, vectors, keys, listed in zip(
+                orgs, prepared.vectors, prepared.keys, lists, strict=True
+            ):
                 if org.id in changed:
                     self.store.put_vectors(
-                        org.id, encoder.model_id, [k.tobytes() for k in keys], vectors
+                        org.id, encoder.model_id, [k.tobytes() for k in keys], vectors, listed
                     )
         self._after()
         logger.info("upserted %d organisations (%d changed)", len(ids), len(changed))

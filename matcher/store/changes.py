@@ -5,13 +5,15 @@ Every write to the store appends, in the same transaction, one row per changed t
 sequence number it reflects; a process serving a snapshot applies the changes after it,
 so every process serves exactly the store. Organisations written through the
 application also leave their vectors here (``organisation_vectors``), so that no other
-process has to encode them again.
+process has to encode them again, and their candidate lists, so that no other process has
+to search every profile again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -58,6 +60,8 @@ class StoredVectors:
     """One 16-byte text key per field (what was encoded)."""
     vectors: npt.NDArray[np.float32]
     """(fields, dimension)."""
+    candidates: tuple[str, ...] | None = None
+    """The candidate list the write computed (ids), or None when it left none."""
 
 
 class ChangeLog(Database):
@@ -101,13 +105,19 @@ class ChangeLog(Database):
         model: str,
         keys: Iterable[bytes],
         vectors: npt.NDArray[np.float32],
+        candidates: Sequence[str] | None = None,
     ) -> None:
-        """Keep an organisation's vectors with the latest change; call inside a transaction."""
+        """Keep an organisation's vectors with the latest change; call inside a transaction.
+
+        ``candidates``: the candidate list computed with them (ids), if any.
+        """
         blob = np.ascontiguousarray(vectors, np.float32)
+        listed = None if candidates is None else json.dumps(list(candidates))
         self._db.execute(
-            "INSERT INTO organisation_vectors VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-            "seq=excluded.seq, model=excluded.model, keys=excluded.keys, vectors=excluded.vectors",
-            (organisation_id, self.sequence(), model, b"".join(keys), blob.tobytes()),
+            "INSERT INTO organisation_vectors VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+            "SET seq=excluded.seq, model=excluded.model, keys=excluded.keys, "
+            "vectors=excluded.vectors, candidates=excluded.candidates",
+            (organisation_id, self.sequence(), model, b"".join(keys), blob.tobytes(), listed),
         )
 
     def stored_vectors(
@@ -119,14 +129,15 @@ class ChangeLog(Database):
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for org_id, seq, keys, blob in self._db.execute(
-                "SELECT organisation_id, seq, keys, vectors FROM organisation_vectors "
+            for org_id, seq, keys, blob, listed in self._db.execute(
+                "SELECT organisation_id, seq, keys, vectors, candidates FROM organisation_vectors "
                 f"WHERE model=? AND organisation_id IN ({marks})",
                 (model, *chunk),
             ):
                 vectors = np.frombuffer(blob, np.float32).reshape(-1, dimension)
                 split = tuple(keys[i : i + 16] for i in range(0, len(keys), 16))
-                out[org_id] = StoredVectors(int(seq), model, split, vectors)
+                found = None if listed is None else tuple(json.loads(listed))
+                out[org_id] = StoredVectors(int(seq), model, split, vectors, found)
         return out
 
     def all_stored_vectors(self, *, model: str, dimension: int) -> dict[str, StoredVectors]:

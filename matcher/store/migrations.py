@@ -106,6 +106,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS collaborations_date ON collaborations(date);
     """,
+    # 7: the candidate list a write computed, kept with its vectors (JSON ids), so that no
+    # other process searches every profile again to apply the write.
+    """
+    ALTER TABLE organisation_vectors ADD COLUMN candidates TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
