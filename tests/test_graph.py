@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.domain.errors import UnknownOrganisationError
-from matcher.graph import CollaborationGraph, LiveGraph, two_hop
+from matcher.graph import CollaborationGraph, LiveGraph, Neighbourhood, two_hop
 
 
 def rows(edges: list[tuple[str, str]], *, ref: str = "", date: str = "2020-01-01") -> list:
@@ -147,6 +147,21 @@ def test_the_compiled_scores_equal_numpy_bit_for_bit_after_writes(seed: int, wri
         for cap in (3, 500):
             fast, slow = compiled.walk(live, others, cap=cap), plain.walk(live, others, cap=cap)
             assert np.array_equal(fast, slow, equal_nan=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 300), st.integers(0, 320), st.booleans())
+def test_the_best_two_hop_rows_are_the_sorted_definition(
+    seed: int, n: int, count: int, ties: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(2000, n, replace=False)).astype(np.int64)
+    aa = rng.choice([0.5, 1.0, 2.0], n) if ties else rng.random(n) + 0.01
+    degree = rng.integers(0, 4, 2000).astype(np.float64)  # many equal scores
+    nb = Neighbourhood(0, rows, np.ones(n), aa, np.ones(n))
+    score = np.log(aa) + 0.5 * np.log1p(degree[rows])
+    want = rows if n <= count else np.sort(rows[np.lexsort((rows, -score))[:count]])
+    assert nb.best(count, degree).tolist() == want.tolist()
 
 
 def test_save_and_memory_mapped_load_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]

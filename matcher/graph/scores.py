@@ -78,9 +78,18 @@ class Neighbourhood:
         """
         if len(self.rows) <= count:
             return self.rows
-        score = np.log(self.adamic_adar) + 0.5 * np.log1p(degree[self.rows])
-        order = np.lexsort((self.rows, -score))[:count]
-        return np.sort(self.rows[order])
+        if count <= 0:
+            return self.rows[:0]
+        neg = -(np.log(self.adamic_adar) + 0.5 * np.log1p(degree[self.rows]))
+        # The best ``count`` by score, ties to the lower row (``rows`` is sorted): a partition
+        # and the ties at the cut, not a sort of every row two hops away (tens of thousands
+        # next to a hub).
+        cut = np.partition(neg, count - 1)[count - 1]
+        better = neg < cut
+        tied = np.flatnonzero(neg == cut)[: count - int(better.sum())]
+        chosen = better
+        chosen[tied] = True
+        return self.rows[chosen]
 
     def three_hop(self, graph: LiveGraph, count: int, *, via: int = 30) -> IntArray:
         """Up to ``count`` rows three hops away, best by walk score, through ``via`` rows.
