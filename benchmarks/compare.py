@@ -4,6 +4,8 @@ Each checkout runs ``recommend.py --worker`` in a process of its own (its code f
 path); both load the same home. Every query goes to both in turn, the order alternating,
 so load from elsewhere falls on both alike. Printed: the commits, the medians of wall and
 CPU time of each side and their ratios, and how many answers differ (none should).
+``before_home`` gives the older checkout a copy of the home of its own (needed when the
+newer code has migrated the store past what the older one opens).
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class Side:
         self.proc.wait(timeout=60)
 
 
-def compare_checkouts(home: Path, other: str, calls: int, k: int, explain: bool) -> None:
+def compare_checkouts(
+    home: Path, other: str, calls: int, k: int, explain: bool, before_home: Path | None = None
+) -> None:
     """Time this checkout against ``other`` (a commit or a folder), call by call in turn."""
     with Matcher(Settings(home=home)) as m:
         ids = m.store.organisation_ids()
@@ -87,7 +91,7 @@ def compare_checkouts(home: Path, other: str, calls: int, k: int, explain: bool)
         tree = made
     try:
         before = f"{_describe_tree(tree)} ({'a temporary worktree' if made else tree})"
-        old = Side("before", tree, home, k, explain)
+        old = Side("before", tree, before_home or home, k, explain)
         new = Side("after", HERE, home, k, explain)
         differ = []
         for n, q in enumerate([*todo[:20], *todo]):
@@ -105,6 +109,8 @@ def compare_checkouts(home: Path, other: str, calls: int, k: int, explain: bool)
             )
     print(f"machine: {describe()}")
     print(f"home: {home} ({len(ids):,} organisations)")
+    if before_home is not None:
+        print(f"before's home: {before_home} (a copy of the same home, for the older code)")
     print(f"before: {before}")
     print(f"after:  {_describe_tree(HERE)} ({HERE})")
     print(

@@ -24,6 +24,8 @@ checkout's code against REV's, side by side: two worker processes, one per check
 same home and queries, called in turn (which goes first alternates), each timing its own
 ``recommend`` (wall and CPU); every answer (ranks, ids, scores, notes and reasons) is
 compared between the two. A commit is checked out into a temporary ``git worktree``.
+``--before-home DIR``: the older code loads DIR, a copy of the home made before the newer
+code migrated the store (the newer one loads ``--home``).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--no-explain", action="store_true")
     parser.add_argument("--two-hop", help="two pool cuts to compare side by side, e.g. 200,600")
     parser.add_argument("--compare", help="a commit or checkout folder to time against")
+    parser.add_argument("--before-home", type=Path, help="--compare: the older code's copy")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     explain = not args.no_explain
@@ -112,7 +115,9 @@ def main() -> None:
     if args.compare:
         from compare import compare_checkouts
 
-        compare_checkouts(args.home, args.compare, args.calls, args.k, explain)
+        compare_checkouts(
+            args.home, args.compare, args.calls, args.k, explain, before_home=args.before_home
+        )
         return
     threadpool_limits(limits=1, user_api="blas")
     with Matcher(Settings(home=args.home)) as m:
