@@ -89,7 +89,8 @@ class Neighbourhood:
         tied = np.flatnonzero(neg == cut)[: count - int(better.sum())]
         chosen = better
         chosen[tied] = True
-        return self.rows[chosen]
+        out: IntArray = self.rows[chosen]
+        return out
 
     def three_hop(self, graph: LiveGraph, count: int, *, via: int = 30) -> IntArray:
         """Up to ``count`` rows three hops away, best by walk score, through ``via`` rows.
