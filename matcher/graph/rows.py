@@ -47,6 +47,8 @@ class RowSets:
         self.indptr, self.indices = indptr, indices
         self.base_count = len(indptr) - 1
         self.changed: dict[int, Values] = {}
+        self._overlaid = np.zeros(self.base_count, np.bool_)
+        """Which snapshot rows have a changed row in the overlay (set through :meth:`set`)."""
 
     @classmethod
     def of(cls, rows: Sequence[Sequence[int]]) -> RowSets:
@@ -66,11 +68,16 @@ class RowSets:
             return np.zeros(0, np.int32)
         return np.asarray(self.indices[self.indptr[r] : self.indptr[r + 1]], np.int32)
 
-    def gather(self, rows: IntArray) -> tuple[Values, IntArray]:
-        """The values of several rows, concatenated, and each value's index into ``rows``."""
+    def plain(self, rows: IntArray) -> npt.NDArray[np.bool_]:
+        """Which of ``rows`` are read from the snapshot's arrays (not changed, not new)."""
         plain = rows < self.base_count
         if self.changed:
-            plain &= ~np.isin(rows, np.fromiter(self.changed, np.int64, len(self.changed)))
+            plain[plain] = ~self._overlaid[rows[plain]]
+        return plain
+
+    def gather(self, rows: IntArray) -> tuple[Values, IntArray]:
+        """The values of several rows, concatenated, and each value's index into ``rows``."""
+        plain = self.plain(rows)
         positions, owner = entries(self.indptr, rows[plain])
         values = [np.asarray(self.indices[positions], np.int32)]
         owners = [np.flatnonzero(plain)[owner]]
@@ -83,6 +90,8 @@ class RowSets:
     def set(self, r: int, values: Sequence[int] | npt.NDArray[Any]) -> None:
         """Replace row ``r``'s values."""
         self.changed[r] = np.unique(np.asarray(values, np.int32))
+        if r < self.base_count:
+            self._overlaid[r] = True
 
     def rows_having(self, value: int, n: int) -> npt.NDArray[np.bool_]:
         """A mask over ``n`` rows of those whose values hold ``value``."""

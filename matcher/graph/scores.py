@@ -178,9 +178,7 @@ def two_hop(graph: LiveGraph, query: int, scratch: Scratch | None = None) -> Nei
 
 def _split(sets: RowSets, rows: IntArray) -> tuple[IntArray, IntArray]:
     """Positions in ``rows`` of those read from the snapshot's arrays, and of the others."""
-    plain = rows < sets.base_count
-    if sets.changed:
-        plain &= ~np.isin(rows, np.fromiter(sets.changed, np.int64, len(sets.changed)))
+    plain = sets.plain(rows)
     return np.flatnonzero(plain), np.flatnonzero(~plain)
 
 
