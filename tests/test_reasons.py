@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 from builders import org
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from matcher.ranking.reasons import NO_SINGLE_REASON, Evidence, Thresholds, explain
+from matcher.ranking.reasons import (
+    NO_SINGLE_REASON,
+    REASON_SIGNALS,
+    Evidence,
+    Thresholds,
+    explain,
+    possible,
+)
 
 # What random pairs get: each signal uniform on [0, 1) (so its 90th percentile is 0.9),
 # except the text (random pairs' cosines centre on 0.22, the 90th percentile at 0.35).
@@ -108,3 +117,47 @@ def test_thresholds_round_trip_and_percentiles() -> None:
     assert back == THRESHOLDS
     assert back.percentile("they_offer", 0.5) == 50.0
     assert back.clearly_above("walk", 0.95) and not back.clearly_above("walk", 0.85)
+
+
+PEOPLE = [DANISH_FOOD, PORTUGUESE_TEXTILE, POLISH_AVIONICS, POLISH_COMPETITOR]
+PEOPLE += [
+    org("Q", keywords=["cold chain", "sensors"], country="DK", target_countries=["ES"]),
+    org("X", keywords=["Sensors", "drones"], country="ES", ecosystems=["agri_food"]),
+    org("Y", country=None, ecosystems=["agri_food", "textile"], stages=["production"]),
+    org("Z", country="IT", ecosystems=["agri_food"], stages=["distribution"], seeks="yarn"),
+]
+SIGNALS = sorted(
+    {f for fs in REASON_SIGNALS.values() for f in fs} | {"offers_alike"}
+)  # every value a reason reads
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(PEOPLE),
+    st.sampled_from(PEOPLE),
+    st.fixed_dictionaries({s: st.sampled_from([-0.5, 0.0, 0.2, 0.5, 0.95, 2.0]) for s in SIGNALS}),
+    st.fixed_dictionaries({g: st.sampled_from([-0.3, 0.0, 0.4, 1.0]) for g in REASON_SIGNALS}),
+    st.integers(0, 3),
+    st.booleans(),
+    st.booleans(),
+    st.floats(0.0, 1.0),
+)
+def test_every_reason_given_is_one_the_pair_could_give(
+    query, other, values, shares, common, path, domains, alike
+) -> None:  # type: ignore[no-untyped-def]
+    """Only the contributions of :func:`possible` reasons are computed when serving."""
+    evidence = Evidence(
+        common_count=common if values.get("common_partners", 0.0) > 0 else 0,
+        common_partners=["P"] * min(common, 3) if values.get("common_partners", 0.0) > 0 else [],
+        path=("A", "B") if path else None,
+        domains=[("H2020-EU.3.2", 4)] if domains else [],
+        offers_alike=alike,
+    )
+    given_reasons = {r.signal for r in explain(query, other, values, shares, THRESHOLDS, evidence)}
+    assert given_reasons - {NO_SINGLE_REASON.signal} <= possible(query, other, values, THRESHOLDS)
+
+
+def test_a_weak_offers_match_is_not_even_possible() -> None:
+    weak = possible(DANISH_FOOD, PORTUGUESE_TEXTILE, {"they_offer": 0.19}, THRESHOLDS)
+    strong = possible(DANISH_FOOD, PORTUGUESE_TEXTILE, {"they_offer": 0.95}, THRESHOLDS)
+    assert "they_offer" not in weak and "they_offer" in strong

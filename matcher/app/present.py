@@ -17,7 +17,13 @@ from matcher.domain.schema import Organisation, Reason, Suggestion
 from matcher.ranking.consortium import Completion
 from matcher.ranking.features import Columns
 from matcher.ranking.rank import Context, LeftOut, Ranking
-from matcher.ranking.reasons import NO_SINGLE_REASON, REASON_SIGNALS, Evidence, explain
+from matcher.ranking.reasons import (
+    NO_SINGLE_REASON,
+    REASON_SIGNALS,
+    Evidence,
+    explain,
+    possible,
+)
 from matcher.store import Store
 
 __all__ = ["NO_GOOD_MATCH", "Recommendation", "present", "present_completions"]
@@ -137,12 +143,18 @@ def present(
     kept = [n for n, org_id in enumerate(ids) if org_id in found]  # others deleted since
     reasons: dict[int, list[Reason]] = {}
     if explain_them and ranking.chosen:
-        contributions = ctx.scorer.contributions(
-            ranking.columns, ranking.chosen, REASON_SIGNALS, x=ranking.matrix, raw=ranking.raw
-        )
         picked = {name: col[ranking.chosen].tolist() for name, col in ranking.columns.items()}
-        shown = {name: c.tolist() for name, c in contributions.items()}
         values = [{name: float(col[n]) for name, col in picked.items()} for n in kept]
+        # Only the contributions of reasons a pair can give are computed (the others would
+        # never be read): each is a prediction of the ranker.
+        needed: list[set[str]] = [set() for _ in ranking.chosen]
+        for n, v in zip(kept, values, strict=True):
+            needed[n] = possible(query, found[ids[n]], v, ctx.thresholds)
+        contributions = ctx.scorer.contributions(
+            ranking.columns, ranking.chosen, REASON_SIGNALS,
+            x=ranking.matrix, raw=ranking.raw, needed=needed,
+        )  # fmt: skip
+        shown = {name: c.tolist() for name, c in contributions.items()}
         domains, query_row = ctx.domains, ranking.query.row
         keys = functools.cache(
             lambda: domains.keys_of(query_row) if domains and query_row is not None else []

@@ -281,18 +281,29 @@ class Profiles:
     def vectors(self, field: str, rows: IntArray) -> FloatArray:
         """The ``field`` vectors of ``rows``, as an (len(rows), dimension) copy."""
         base = self._base[field]
-        inside = rows < self.base_count
-        out: FloatArray
-        if inside.all():
-            out = np.asarray(base[rows], np.float32)  # the gather is a copy already
-        else:
-            out = np.empty((len(rows), self.dimension), np.float32)
-            out[inside] = base[rows[inside]]
         slots = self._slot[rows]
         patched = slots >= 0
-        if patched.any():
-            out[patched] = self._extra[slots[patched], FIELDS.index(field)]
+        out: FloatArray
+        if not patched.any() and (len(rows) == 0 or int(rows.max()) < self.base_count):
+            out = np.asarray(base[rows], np.float32)  # the gather is a copy already
+            return out
+        out = np.zeros((len(rows), self.dimension), np.float32)
+        read = ~patched & (rows < self.base_count)  # written rows are not read twice
+        out[read] = base[rows[read]]
+        out[patched] = self._extra[slots[patched], FIELDS.index(field)]
         return out
+
+    def written_scores(
+        self, field: str, query: npt.NDArray[np.float32]
+    ) -> tuple[IntArray, npt.NDArray[np.float32]]:
+        """The rows written since the snapshot (sorted) and their ``field`` vectors · ``query``.
+
+        One product over the overlay's vectors where they lie, not a gather of them.
+        """
+        rows = self.written_rows()
+        used = len(self._extra_keys)
+        near = self._extra[:used, FIELDS.index(field)] @ query
+        return rows, near[self._slot[rows]]
 
     def vector(self, field: str, row: int) -> FloatArray:
         """One row's ``field`` vector."""

@@ -141,9 +141,8 @@ def _pool(ctx: Context, query: Query) -> IntArray:
     parts.append(ctx.popular)
     if ctx.domains is not None and query.row is not None:
         parts.append(ctx.domains.leaders(query.row, sizes.per_domain))
-    written = p.written_rows()
+    written, near = p.written_scores("text", query.vectors["text"])
     if len(written):
-        near = p.vectors("text", written) @ query.vectors["text"]
         parts.append(written[np.argsort(-near, kind="stable")[: sizes.recent]])
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 

@@ -21,7 +21,7 @@ from matcher.domain.schema import Organisation, Reason
 from matcher.domain.vocab import STAGE_ORDER, Ecosystem, load_complementarity
 from matcher.ranking.features import SIGNALS
 
-__all__ = ["NO_SINGLE_REASON", "REASON_SIGNALS", "Evidence", "Thresholds", "explain"]
+__all__ = ["NO_SINGLE_REASON", "REASON_SIGNALS", "Evidence", "Thresholds", "explain", "possible"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -158,6 +158,55 @@ def _complementarity(query: Organisation, other: Organisation) -> str:
             if relation and a != b:
                 return f"their ecosystem works with yours ({b.label} ↔ {a.label}): {relation}"
     return ""
+
+
+def possible(
+    query: Organisation,
+    other: Organisation,
+    values: Mapping[str, float],
+    thresholds: Thresholds,
+) -> set[str]:
+    """The reasons :func:`explain` could give this pair, whatever the evidence and weights.
+
+    Every condition here is one of :func:`explain`'s that reads no evidence, so the
+    reasons it gives are always among these (tested): their contributions are the only
+    ones worth computing.
+    """
+    v = values
+    out: set[str] = set()
+    if thresholds.clearly_above("text", v.get("text", 0.0)):
+        out.add("text")
+    mine = {k.lower() for k in query.keywords}
+    if any(k.lower() in mine for k in other.keywords):
+        out.add("keywords")
+    shared_eco = any(e in query.ecosystems for e in other.ecosystems)
+    if shared_eco and thresholds.clearly_above("ecosystems", v.get("ecosystems", 0.0)):
+        out.add("ecosystems")
+    if v.get("complementarity", 0.0) > 0:
+        out.add("complementarity")
+    if (
+        query.seeks
+        and other.offers
+        and thresholds.clearly_above("they_offer", v.get("they_offer", 0.0))
+    ):
+        out.add("they_offer")
+    if (
+        query.offers
+        and other.seeks
+        and thresholds.clearly_above("you_offer", v.get("you_offer", 0.0))
+    ):
+        out.add("you_offer")
+    if v.get("common_partners", 0.0) > 0:
+        out.add("common_partners")
+    if thresholds.clearly_above("walk", v.get("walk", 0.0)):
+        out.add("walk")
+    if thresholds.clearly_above("domain_activity", v.get("domain_activity", 0.0)):
+        out.add("domain_activity")
+    if v.get("target_market", 0.0) > 0 and other.country:
+        out.add("target_market")
+    if v.get("their_target", 0.0) > 0 and query.country:
+        out.add("their_target")
+    return out
 
 
 def explain(

@@ -10,7 +10,7 @@ calibrated probability (the manifest says which).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +98,7 @@ class Scorer:
         *,
         x: FloatArray | None = None,
         raw: FloatArray | None = None,
+        needed: Sequence[Collection[str]] | None = None,
     ) -> dict[str, FloatArray]:
         """How much each group of features raises some candidates' raw scores.
 
@@ -110,6 +111,9 @@ class Scorer:
         candidates' own scores are taken from ``raw`` and a candidate whose group already
         holds the typical values is not scored again: its contribution is exactly 0, as it
         would be (:func:`contributions_reference` is the plain version, for the tests).
+
+        ``needed``: per row of ``rows``, the groups whose contribution the caller will read
+        (e.g. the reasons a pair can give); a tree ranker scores no other, and they read 0.
         """
         x = stack(columns, self.features) if x is None else x
         named = {
@@ -117,15 +121,20 @@ class Scorer:
             for g, fs in groups.items()
         }
         named = {g: cols for g, cols in named.items() if cols}
-        typical = _typical(x, sorted({j for cols in named.values() for j in cols}))
+        listwise = isinstance(self.ranker, ListwiseRanker)
+        asked = set(named) if needed is None or not listwise else set().union(*needed)
+        typical = _typical(x, sorted({j for g, cols in named.items() if g in asked for j in cols}))
         chosen = x[rows]
         if not isinstance(self.ranker, ListwiseRanker):
             return _contributions_batch(self.ranker, chosen, typical, named)
         changed = np.repeat(chosen[None, :, :], len(named), axis=0)
-        for g, cols in enumerate(named.values()):
-            changed[g][:, cols] = typical[cols]
+        for g, (name, cols) in enumerate(named.items()):
+            if name in asked:
+                changed[g][:, cols] = typical[cols]
         same = (changed == chosen) | (np.isnan(changed) & np.isnan(chosen))
         moved = ~same.all(axis=2)  # (groups, rows): the candidates a substitution changes
+        if needed is not None:
+            moved &= np.array([[g in wanted for wanted in needed] for g in named], np.bool_)
         known = raw is not None
         scored = self.ranker.raw(changed[moved] if known else np.vstack([chosen, changed[moved]]))
         base = np.asarray(raw, np.float64)[rows] if raw is not None else scored[: len(rows)]
