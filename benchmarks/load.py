@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import datetime as dt
 import functools
 import json
@@ -277,11 +278,15 @@ async def open_loop(port: int, mix: Mix, seconds: float, rate: float, drain: flo
     (the server fell behind the offered rate).
     """
     tally = Tally()
-    idle: list[Connection] = [await Connection.open(port) for _ in range(8)]
+    # Idle connections are reused in turn (oldest first): reusing the last one first sent
+    # most requests down one connection, so to one worker, while the other sat idle.
+    idle: collections.deque[Connection] = collections.deque(
+        [await Connection.open(port) for _ in range(8)]
+    )
     tasks = []
 
     async def fire(scheduled: float) -> None:
-        conn = idle.pop() if idle else await Connection.open(port)
+        conn = idle.popleft() if idle else await Connection.open(port)
         try:
             await _one(conn, mix, tally, started=scheduled)
         finally:

@@ -58,6 +58,9 @@ class LiveState:
         self.seq = 0
         self.lock = threading.RLock()
         """Held while ranking and while applying changes (they touch the same arrays)."""
+        self._applying = _ReadersWriter()
+        """Applying changes excludes the searches of :meth:`candidates_of`, which only read
+        the profiles (not the ranking's scratch space), so they do not hold :attr:`lock`."""
         self._loading: threading.Thread | None = None
         self._pointer: tuple[int, int] | None = None
 
@@ -126,7 +129,8 @@ class LiveState:
     def _catch_up(self) -> None:
         changes = self.store.changes_since(self.seq)
         if changes:
-            self.apply(changes)
+            with self._applying.writing():
+                self.apply(changes)
             self.seq = changes[-1].seq
 
     def apply(self, changes: Sequence[Change]) -> None:
@@ -165,7 +169,9 @@ class LiveState:
             vectors: their vectors, (organisations, fields, dimension).
         """
         self.refresh()
-        with self.lock:
+        # Tens of milliseconds of exact search at 100k profiles: requests keep being ranked
+        # meanwhile (only applying a change waits for it).
+        with self._applying.reading():
             ctx = self.context
             p = ctx.profiles
             fields = {f: vectors[:, j] for j, f in enumerate(FIELDS)}
@@ -256,3 +262,47 @@ class LiveState:
                 p.activity[p.index[org_id]] = count
         if touched:
             ctx.update_hubs()
+
+
+class _ReadersWriter:
+    """Many readers at once, or one writer (a writer waits for the readers to finish)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None
+        self._depth = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold the read side."""
+        with self._cond:
+            while self._writer is not None:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the write side (re-entrant for the thread holding it)."""
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me:
+                while self._writer is not None or self._readers:
+                    self._cond.wait()
+                self._writer = me
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if not self._depth:
+                    self._writer = None
+                    self._cond.notify_all()
