@@ -124,12 +124,23 @@ class _Loader:
             logger.warning("not ready: %s (retrying, next in %.0f s)", why, wait)
         return why
 
+    def _serving_settings(self) -> Settings:
+        """The settings, with one encoder thread unless set: the workers share the cores.
+
+        An encoder on every core in every worker ran its thread team (and its spinning
+        between calls) against the other workers' requests (``benchmarks/load.py`` at 100k
+        with 5 % writes: ``benchmarks/results/load-2026-12-05*.txt``).
+        """
+        if self.settings.threads:
+            return self.settings
+        return self.settings.model_copy(update={"threads": 1})
+
     def _run(self) -> None:
         wait, last = RETRY_FIRST, ""
         while not self.stop.is_set():
             matcher: Matcher | None = None
             try:
-                matcher = Matcher(self.settings, encoder=self.encoder)
+                matcher = Matcher(self._serving_settings(), encoder=self.encoder)
                 if current_folder(matcher.home) is None and matcher.store.count_organisations():
                     Compactor(matcher.home, matcher.store, threshold=1, interval=0).check()
                 live = matcher.live()

@@ -612,3 +612,15 @@ def test_completion_answers_within_its_time_limit(
         assert pool.taken == 0  # every computation ended; none is left holding the pool
     finally:
         live.__exit__()
+
+
+def test_the_service_encodes_on_one_thread_per_request_unless_told(tmp_path: Path) -> None:
+    """Every worker's encoder on every core ran its thread team against the other workers."""
+    from fastapi import FastAPI
+
+    from matcher.app.settings import Settings
+    from service.app import _Loader
+
+    default = _Loader(FastAPI(), Settings(home=tmp_path), None)._serving_settings()
+    told = _Loader(FastAPI(), Settings(home=tmp_path, threads=3), None)._serving_settings()
+    assert (default.threads, told.threads) == (1, 3)

@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=32, ge=1, le=1024, description="texts per encoder batch")
     threads: int = Field(
-        default=0, ge=0, description="encoder threads; 0 keeps the backend's default"
+        default=0,
+        ge=0,
+        description="encoder threads; 0: the backend's default (every core) for the CLI, "
+        "one per request in the service (its workers share the cores)",
     )
     log_level: str = Field(default="INFO", description="logging level of the CLI and service")
     keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")
