@@ -141,7 +141,7 @@ class LiveState:
         pairs: dict[tuple[str, str], None] = {}
         for change in changes:
             if change.kind is ChangeKind.ORGANISATION:
-                touched.pop(change.organisation_id, None)  # in the order of the last change
+                # First seen first (new rows are added in this order), latest change kept.
                 touched[change.organisation_id] = change.seq
                 deleted.pop(change.organisation_id, None)
             elif change.kind is ChangeKind.ORGANISATION_DELETED:
