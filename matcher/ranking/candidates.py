@@ -6,8 +6,10 @@ texts in each country it wants to enter, found with FAISS over the snapshot's ve
 (exactly, or with a large snapshot's approximate indexes).
 At request time the pool is that list, plus the rows two hops away in the live graph (best
 by resource allocation), plus the rows written since the snapshot that are near the query
-(:func:`pool`). A written organisation gets its own list when its write is applied
-(:func:`lists_for`), computed the same way.
+(:func:`pool`). A written organisation gets its own list, computed the same way
+(:func:`lists_for`): by the process that writes it, which keeps the list in the store with
+the write's vectors, or, where no list was kept (a bulk import), by each process that
+applies the write.
 """
 
 from __future__ import annotations
