@@ -96,5 +96,7 @@ def test_resource_allocation_alone_equals_the_third_link_score() -> None:
     dense = Neighbourhood(
         0, rows, nb.common_partners, nb.adamic_adar, nb.resource_allocation, scratch
     )
-    scratch.fill(dense, 13)
+    values = scratch.claim(13)
+    values[:, rows] = [nb.common_partners, nb.adamic_adar, nb.resource_allocation]
+    scratch.owner = dense
     assert np.array_equal(dense.resource_allocation_of(asked), nb.scores(asked)[2])

@@ -21,9 +21,9 @@ __all__ = ["LiveGraph", "Scratch"]
 class Scratch:
     """Dense per-row lookups of the latest neighbourhood (one process ranks one at a time).
 
-    Filling costs the neighbourhood's size; the rows the previous neighbourhood filled are
-    zeroed first, so nothing is ever proportional to the whole graph. An older
-    neighbourhood falls back to binary search.
+    A neighbourhood's sums are added into it (:mod:`matcher.graph.kernels`) after
+    :meth:`claim` zeroes the rows the previous one filled, so nothing is ever proportional
+    to the whole graph. An older neighbourhood falls back to binary search.
     """
 
     def __init__(self) -> None:
@@ -31,24 +31,16 @@ class Scratch:
         self.owner: Any = None
 
     def claim(self, size: int) -> npt.NDArray[np.float64]:
-        """Zeroed dense rows for at least ``size`` rows, owned by no one yet."""
+        """Zeroed dense rows for at least ``size`` rows, owned by no one yet.
+
+        The caller sets :attr:`owner` once it has filled them.
+        """
         if self.owner is not None and self.values.shape[1]:
             self.values[:, self.owner.rows] = 0.0
         if self.values.shape[1] < size:
             self.values = np.zeros((3, max(size, 2 * self.values.shape[1])))
         self.owner = None
         return self.values
-
-    def fill(self, nb: Any, size: int) -> None:
-        """Make ``nb``'s scores the dense lookups."""
-        if self.owner is not None and self.values.shape[1]:
-            self.values[:, self.owner.rows] = 0.0
-        if self.values.shape[1] < size:
-            self.values = np.zeros((3, max(size, 2 * self.values.shape[1])))
-        self.values[0, nb.rows] = nb.common_partners
-        self.values[1, nb.rows] = nb.adamic_adar
-        self.values[2, nb.rows] = nb.resource_allocation
-        self.owner = nb
 
 
 class LiveGraph:

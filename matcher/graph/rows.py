@@ -75,6 +75,14 @@ class RowSets:
             plain[plain] = ~self._overlaid[rows[plain]]
         return plain
 
+    def csr(self, rows: IntArray) -> tuple[IntArray, Values]:
+        """CSR arrays (indptr, indices) of some rows' current values, in their order."""
+        got = [self.row(int(r)) for r in rows.tolist()]
+        indptr = np.zeros(len(got) + 1, np.int64)
+        np.cumsum([len(g) for g in got], out=indptr[1:])
+        indices = np.concatenate(got).astype(np.int32) if got else np.zeros(0, np.int32)
+        return indptr, indices
+
     def gather(self, rows: IntArray) -> tuple[Values, IntArray]:
         """The values of several rows, concatenated, and each value's index into ``rows``."""
         plain = self.plain(rows)

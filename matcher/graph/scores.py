@@ -182,15 +182,6 @@ def _split(sets: RowSets, rows: IntArray) -> tuple[IntArray, IntArray]:
     return np.flatnonzero(plain), np.flatnonzero(~plain)
 
 
-def _overlay(sets: RowSets, rows: IntArray) -> tuple[IntArray, npt.NDArray[np.int32]]:
-    """CSR arrays of some rows' current values (rows changed since the snapshot)."""
-    got = [sets.row(int(r)) for r in rows.tolist()]
-    indptr = np.zeros(len(got) + 1, np.int64)
-    np.cumsum([len(g) for g in got], out=indptr[1:])
-    indices = np.concatenate(got).astype(np.int32) if got else np.zeros(0, np.int32)
-    return indptr, indices
-
-
 def _compiled_two_hop(
     graph: LiveGraph, query: int, middle: IntArray, scratch: Scratch
 ) -> Neighbourhood:
@@ -205,7 +196,7 @@ def _compiled_two_hop(
     by_degree = 1.0 / np.maximum(degree, 1.0)
     plain, other = _split(sets, middle)
     base_ptr, mine = np.asarray(sets.indptr), middle[plain]
-    indptr, indices = _overlay(sets, middle[other])
+    indptr, indices = sets.csr(middle[other])
     # Room for every end: the kernel does not check bounds.
     room = int((base_ptr[mine + 1] - base_ptr[mine]).sum()) + len(indices)
     touched = np.empty(room, np.int64)
@@ -240,7 +231,7 @@ def _compiled_walk(graph: LiveGraph, rows: IntArray, allocation: FloatArray) -> 
     )  # fmt: skip
     out[plain] = part
     if len(other):
-        indptr, indices = _overlay(sets, rows[other])
+        indptr, indices = sets.csr(rows[other])
         part = np.zeros(len(other))
         walk_sums(
             indptr, indices, np.arange(len(other), dtype=np.int64), allocation,
@@ -257,6 +248,5 @@ def compile_kernels(graph: LiveGraph) -> None:
     while loading. It scores the neighbourhood of row 0 into the scratch space.
     """
     if len(graph):
-        nb = two_hop(graph, 0, graph.scratch)
-        nb.walk(graph, np.zeros(1, np.int64))
+        two_hop(graph, 0, graph.scratch)
         _compiled_walk(graph, np.zeros(1, np.int64), graph.scratch.values[2])
