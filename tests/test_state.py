@@ -4,7 +4,10 @@ started later serves exactly what a fresh build serves."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -122,6 +125,44 @@ def test_every_write_is_logged_in_its_transaction(
                 ]
             )
         assert m.store.sequence() == before
+
+
+class PriorityRecordingEncoder(CountingEncoder):
+    """The real encoder, noting the thread and niceness each call runs at (instrumentation)."""
+
+    def __init__(self, inner: SentenceTransformerEncoder) -> None:
+        super().__init__(inner)
+        self.calls: list[tuple[int, int]] = []
+
+    def encode(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> npt.NDArray[np.float32]:
+        tid = threading.get_native_id()
+        self.calls.append((tid, os.getpriority(os.PRIO_PROCESS, tid)))
+        return super().encode(texts, show_progress=show_progress)
+
+
+@pytest.mark.parametrize("nice", [0, 5])
+def test_a_profile_write_encodes_on_a_thread_of_lower_priority(
+    home: Path, encoder: SentenceTransformerEncoder, nice: int
+) -> None:
+    recording = PriorityRecordingEncoder(encoder)
+    me = threading.get_native_id()
+    mine = os.getpriority(os.PRIO_PROCESS, me)
+    with Matcher(
+        Settings(home=home, write_nice=nice),
+        encoder=recording,  # type: ignore[arg-type]
+    ) as m:
+        m.live()
+        m.upsert_organisations([drone_cluster()])
+        assert ids(m.recommend_profile(drone_cluster("PROBE"), k=3))[0] == "CL-DRONE-PL"
+    tid, niceness = recording.calls[0]  # the write's encoding (the probe's came later)
+    assert os.getpriority(os.PRIO_PROCESS, me) == mine  # the caller's own is unchanged
+    if nice == 0:
+        assert (tid, niceness) == (me, mine)
+    else:
+        assert tid != me
+        assert niceness == (min(19, mine + nice) if sys.platform == "linux" else mine)
 
 
 def test_a_write_in_one_process_is_served_by_the_other_without_encoding(

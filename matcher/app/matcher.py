@@ -51,10 +51,13 @@ class Matcher:
         self._live: LiveState | None = None
         self._live_lock = threading.Lock()
         self._groups = GroupScorer()
-        self.writer = Writer(self.store, lambda: self.encoder, lambda: self._live)
+        self.writer = Writer(
+            self.store, lambda: self.encoder, lambda: self._live, nice=self.settings.write_nice
+        )
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store and stop the writes' background thread."""
+        self.writer.close()
         self.store.close()
 
     def __enter__(self) -> Matcher:

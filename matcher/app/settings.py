@@ -37,6 +37,14 @@ class Settings(BaseSettings):
         description="encoder threads; 0: the backend's default (every core) for the CLI, "
         "one per request in the service (its workers share the cores)",
     )
+    write_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="niceness added to the thread that encodes and searches for profile "
+        "writes (Linux), so that requests come first when the cores are busy; 0: the "
+        "request's own thread",
+    )
     log_level: str = Field(default="INFO", description="logging level of the CLI and service")
     keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")
     api_key: SecretStr | None = Field(default=None, description="key for write endpoints")

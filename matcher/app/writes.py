@@ -4,28 +4,49 @@ Texts are encoded and candidate lists searched before the transaction (so a fail
 nothing), and both are kept in the store with the write, so that every process applies the
 write without encoding or searching again. The writing process then catches up with the
 change log like any other.
+
+Encoding and searching take most of a profile write's time (hundreds of milliseconds of
+CPU for a long text on one thread). They run on one background thread of lower priority
+(``nice``, Linux), so that the requests of every worker on the machine come first when the
+cores are busy; the write waits for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import sys
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from embeddings import Encoder
 from matcher.app.state import LiveState
-from matcher.app.vectors import prepare_vectors
+from matcher.app.vectors import Prepared, prepare_vectors
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.graph.graph import as_row
 from matcher.ranking.profiles import FIELDS
 from matcher.store import Store
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "lower_priority"]
 
 logger = logging.getLogger(__name__)
+
+
+def lower_priority(nice: int) -> None:
+    """Add ``nice`` to the calling thread's niceness (Linux: per thread; elsewhere nothing)."""
+    if sys.platform != "linux" or nice <= 0:
+        return
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + nice))
+    except OSError as exc:  # e.g. a sandbox that forbids it: run at the same priority
+        logger.warning("could not lower the writes thread's priority: %s", exc)
 
 
 class Writer:
@@ -35,6 +56,7 @@ class Writer:
         store: the store.
         encoder: gives the encoder.
         state: gives the served state, or None when none is loaded.
+        nice: niceness added to the thread that encodes and searches (0: the caller's).
     """
 
     def __init__(
@@ -42,10 +64,54 @@ class Writer:
         store: Store,
         encoder: Callable[[], Encoder],
         state: Callable[[], LiveState | None],
+        *,
+        nice: int = 0,
     ) -> None:
         self.store = store
         self.encoder = encoder
         self.state = state
+        self.nice = nice
+        self._background: ThreadPoolExecutor | None = None
+        self._opening = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the background thread (a running preparation ends first)."""
+        with self._opening:
+            if self._background is not None:
+                self._background.shutdown(wait=True)
+                self._background = None
+
+    def _prepare(
+        self,
+        orgs: list[Organisation],
+        state: LiveState | None,
+        known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] | None,
+    ) -> tuple[Prepared, list[list[str] | None]]:
+        """Encode what is new and search the candidate lists (see the module docstring)."""
+        if self.nice <= 0:
+            return self._encode_and_search(orgs, state, known)
+        with self._opening:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(
+                    1, "matcher-writes", initializer=lower_priority, initargs=(self.nice,)
+                )
+            running = self._background.submit(self._encode_and_search, orgs, state, known)
+        return running.result()
+
+    def _encode_and_search(
+        self,
+        orgs: list[Organisation],
+        state: LiveState | None,
+        known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] | None,
+    ) -> tuple[Prepared, list[list[str] | None]]:
+        encoder = self.encoder()
+        prepared = prepare_vectors(orgs, self.store, encoder, **({"known": known} if known else {}))
+        # The candidate lists are searched once, here, and kept with the vectors: every
+        # process applies the write without searching every profile again.
+        lists: list[list[str] | None] = [None] * len(orgs)
+        if state is not None and state.snapshot is not None:
+            lists = list(state.candidates_of(orgs, prepared.vectors))
+        return prepared, lists
 
     def _after(self) -> None:
         state = self.state()
@@ -79,13 +145,8 @@ class Writer:
                     if o.id in p.index
                 }
             known = current.get
-        encoder = self.encoder()
-        prepared = prepare_vectors(orgs, self.store, encoder, **({"known": known} if known else {}))
-        # The candidate lists are searched once, here, and kept with the vectors: every
-        # process applies the write without searching every profile again.
-        lists: list[list[str] | None] = [None] * len(orgs)
-        if state is not None and state.snapshot is not None:
-            lists = list(state.candidates_of(orgs, prepared.vectors))
+        prepared, lists = self._prepare(orgs, state, known)
+        model_id = self.encoder().model_id
         with self.store.transaction():
             changed = set(self.store.write_organisations(orgs))
             for org, vectors, keys, listed in zip(
@@ -93,7 +154,7 @@ class Writer:
             ):
                 if org.id in changed:
                     self.store.put_vectors(
-                        org.id, encoder.model_id, [k.tobytes() for k in keys], vectors, listed
+                        org.id, model_id, [k.tobytes() for k in keys], vectors, listed
                     )
         self._after()
         logger.info("upserted %d organisations (%d changed)", len(ids), len(changed))
