@@ -45,6 +45,7 @@ from matcher.app.compaction import Compactor
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
 from matcher.domain.errors import StateError
+from service.admission import RankingSlots
 from service.errors import ErrorGuardMiddleware, error_response, install_error_handlers, responses
 from service.headers import SecurityHeadersMiddleware
 from service.middleware import (
@@ -241,6 +242,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.state.compactor = None
     app.state.not_ready_reason = "loading the index; retry shortly"
     app.state.metrics = metrics
+    app.state.rankings = RankingSlots(settings.ranking_slots, settings.queue_budget)
     app.state.completions = WorkPool(
         settings.completion_workers, settings.completion_time_limit, name="completion"
     )

@@ -20,6 +20,7 @@ from matcher.app.matcher import Matcher
 from matcher.domain.errors import UnknownOrganisationError
 from matcher.domain.schema import Collaboration, CountryCode, Organisation
 from matcher.domain.vocab import CollaborationKind, Ecosystem, OrganisationKind, Stage
+from service.admission import RankingSlots
 from service.deps import get_matcher
 from service.errors import ApiError, responses
 from service.schemas import (
@@ -124,7 +125,9 @@ class RecommendQuery(BaseModel):
     response_model=Recommendation,
     responses=responses(401, 403, 404, 409, 503),
 )
-async def recommend(query: Annotated[RecommendQuery, Query()], matcher: MatcherDep) -> Response:
+async def recommend(
+    query: Annotated[RecommendQuery, Query()], matcher: MatcherDep, request: Request
+) -> Response:
     """The ``k`` best partners, best first; with ``explain=true`` the reasons of each.
 
     Hard rules first (the filters; never the organisation itself; blocked pairs never;
@@ -134,7 +137,9 @@ async def recommend(query: Annotated[RecommendQuery, Query()], matcher: MatcherD
     # The busiest route: one trip to the thread pool for the ranking and the JSON (a plain
     # function would also send its response's validation there), and the answer is the
     # model's own JSON, which FastAPI would otherwise validate and serialise again.
-    return await run_in_threadpool(_recommend, matcher, query)
+    slots: RankingSlots = request.app.state.rankings
+    async with slots.slot():
+        return await run_in_threadpool(_recommend, matcher, query)
 
 
 def _recommend(matcher: Matcher, query: RecommendQuery) -> Response:
@@ -175,13 +180,15 @@ async def recommend_for(
     """
     filters = body.filters.to_filters()
     if body.profile is not None:
-        found = await run_in_threadpool(
-            matcher.recommend_profile,
-            body.profile.to_domain(),
-            k=body.k,
-            filters=filters,
-            explain=body.explain,
-        )
+        slots: RankingSlots = request.app.state.rankings
+        async with slots.slot():
+            found = await run_in_threadpool(
+                matcher.recommend_profile,
+                body.profile.to_domain(),
+                k=body.k,
+                filters=filters,
+                explain=body.explain,
+            )
         mode = "profile"
     else:
         pool: WorkPool = request.app.state.completions

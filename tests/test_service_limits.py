@@ -31,6 +31,7 @@ from test_service import KEY, WRITE, LiveServer, copy_home, error_of, profile, w
 
 from embeddings import SentenceTransformerEncoder
 from matcher.app.settings import Settings
+from service.admission import RankingSlots
 from service.errors import ApiError, public_message, unexpected_error
 from service.ratelimit import MAX_CLIENTS, TokenBuckets
 from service.workpool import WorkPool
@@ -566,6 +567,53 @@ def test_work_pool_bounds_the_line_and_the_wait() -> None:
         asyncio.run(scenario())
     finally:
         gate.set()  # never leave a pool thread blocked (the interpreter waits for it)
+
+
+def test_a_ranking_that_would_wait_past_the_budget_is_refused_at_once() -> None:
+    async def scenario() -> None:
+        slots = RankingSlots(slots=1, budget=0.05, hold=0.03)
+        gate = asyncio.Event()
+        order: list[str] = []
+
+        async def ranking(name: str) -> None:
+            async with slots.slot():
+                order.append(name)
+                await gate.wait()
+
+        first = asyncio.create_task(ranking("first"))
+        await asyncio.sleep(0)
+        assert slots.running == 1 and slots.expected_wait() == pytest.approx(0.03)
+        second = asyncio.create_task(ranking("second"))  # one ahead: 30 ms expected, waits
+        await asyncio.sleep(0)
+        assert slots.waiting == 1 and slots.expected_wait() == pytest.approx(0.06)
+        started = time.perf_counter()
+        with pytest.raises(ApiError) as refused:  # two ahead: 60 ms > 50: refused at once
+            await ranking("third")
+        assert time.perf_counter() - started < 0.01
+        assert (refused.value.status, refused.value.code) == (503, "overloaded")
+        assert refused.value.headers == {"Retry-After": "1"}
+        gate.set()
+        await asyncio.gather(first, second)
+        assert order == ["first", "second"] and slots.refused == 1
+        assert (slots.running, slots.waiting) == (0, 0)
+        assert slots.expected_wait() == 0.0
+
+        blocker = asyncio.create_task(ranking("blocker"))  # it keeps its slot a while
+        gate.clear()
+        await asyncio.sleep(0)
+        slots.hold = 0.001  # the estimate says a short wait; the turn does not come in 0.1 s
+        started = time.perf_counter()
+        with pytest.raises(ApiError) as late:
+            await ranking("late")
+        assert 0.09 <= time.perf_counter() - started < 0.5
+        assert late.value.code == "overloaded" and slots.waiting == 0
+        gate.set()
+        await blocker
+        unbounded = RankingSlots(slots=1, budget=0)
+        async with unbounded.slot():
+            assert unbounded.expected_wait() > 0  # no budget: nobody is refused
+
+    asyncio.run(scenario())
 
 
 def test_completion_answers_within_its_time_limit(

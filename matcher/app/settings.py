@@ -117,6 +117,20 @@ class Settings(BaseSettings):
         description="requests the service handles at once; more get 503 'overloaded' at once "
         "(0: no limit)",
     )
+    ranking_slots: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="rankings (GET /recommend, POST /recommend with a profile) a service "
+        "worker runs at once; the others wait in line",
+    )
+    queue_budget: float = Field(
+        default=0.05,
+        ge=0,
+        le=60,
+        description="seconds a ranking may expect to wait in line; a request expecting more "
+        "gets 503 'overloaded' at once (0: no bound)",
+    )
     body_timeout: float = Field(
         default=20.0,
         gt=0,
