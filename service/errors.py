@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher.domain.errors import (
+    BusyError,
     MatcherError,
     ReferentialError,
     StateError,
@@ -373,6 +374,10 @@ def install_error_handlers(
     @app.exception_handler(StoreFullError)
     async def _full(request: Request, exc: StoreFullError) -> JSONResponse:
         return error_response(507, "disk_full", "the server's disk is full; nothing was written")
+
+    @app.exception_handler(BusyError)
+    async def _busy(request: Request, exc: BusyError) -> JSONResponse:
+        return error_response(503, "overloaded", str(exc), headers={"Retry-After": "1"})
 
     @app.exception_handler(MatcherError)
     async def _matcher(request: Request, exc: MatcherError) -> JSONResponse:

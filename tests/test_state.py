@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import pytest
 from embeddings import SentenceTransformerEncoder
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
-from matcher.domain.errors import ReferentialError, UnknownOrganisationError
+from matcher.app.writes import WAITING_WRITES
+from matcher.domain.errors import BusyError, ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.ranking.candidates import ListSizes
@@ -163,6 +165,61 @@ def test_a_profile_write_encodes_on_a_thread_of_lower_priority(
     else:
         assert tid != me
         assert niceness == (min(19, mine + nice) if sys.platform == "linux" else mine)
+
+
+class GatedEncoder(CountingEncoder):
+    """The real encoder, held at a gate on each call until the test opens it (instrumentation)."""
+
+    def __init__(self, inner: SentenceTransformerEncoder) -> None:
+        super().__init__(inner)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def encode(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> npt.NDArray[np.float32]:
+        self.entered.set()
+        assert self.gate.wait(30)
+        return super().encode(texts, show_progress=show_progress)
+
+
+def test_profile_writes_beyond_the_line_are_refused_whole(
+    home: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    gated = GatedEncoder(encoder)
+    with Matcher(
+        Settings(home=home, write_nice=5),
+        encoder=gated,  # type: ignore[arg-type]
+    ) as m:
+        m.live()
+        done: list[str] = []
+        writes = [
+            threading.Thread(target=lambda n=n: done.extend(m.upsert_organisations(
+                [drone_cluster(f"CL-LINE-{n}")]
+            )))
+            for n in range(1 + WAITING_WRITES)
+        ]  # fmt: skip
+        try:
+            writes[0].start()
+            assert gated.entered.wait(30)  # the first is being prepared
+            for t in writes[1:]:
+                t.start()
+            deadline = time.monotonic() + 30
+            while m.writer.taken < 1 + WAITING_WRITES and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert m.writer.taken == 1 + WAITING_WRITES
+            before = m.store.sequence()
+            with pytest.raises(BusyError, match="nothing was written"):
+                m.upsert_organisations([drone_cluster("CL-LINE-REFUSED")])
+            assert m.store.sequence() == before
+        finally:
+            gated.gate.set()
+            for t in writes:
+                t.join(60)
+        assert sorted(done) == [f"CL-LINE-{n}" for n in range(1 + WAITING_WRITES)]
+        assert m.writer.taken == 0
+        assert "CL-LINE-REFUSED" not in set(m.store.organisation_ids())
+        m.upsert_organisations([drone_cluster("CL-LINE-LATER")])  # the line is free again
 
 
 def test_a_write_in_one_process_is_served_by_the_other_without_encoding(

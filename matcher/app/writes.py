@@ -8,7 +8,9 @@ change log like any other.
 Encoding and searching take most of a profile write's time (hundreds of milliseconds of
 CPU for a long text on one thread). They run on one background thread of lower priority
 (``nice``, Linux), so that the requests of every worker on the machine come first when the
-cores are busy; the write waits for it.
+cores are busy; the write waits for it. At most :data:`WAITING_WRITES` more wait in line
+behind the one being prepared; a write beyond them is refused (:class:`BusyError`) rather
+than queued for seconds when the cores are saturated.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ import numpy as np
 from embeddings import Encoder
 from matcher.app.state import LiveState
 from matcher.app.vectors import Prepared, prepare_vectors
+from matcher.domain.errors import BusyError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.graph.graph import as_row
 from matcher.ranking.profiles import FIELDS
 from matcher.store import Store
 
-__all__ = ["Writer", "lower_priority"]
+__all__ = ["WAITING_WRITES", "Writer", "lower_priority"]
+
+WAITING_WRITES = 2
+"""Profile writes that may wait for the background thread behind the one it prepares."""
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +79,8 @@ class Writer:
         self.nice = nice
         self._background: ThreadPoolExecutor | None = None
         self._opening = threading.Lock()
+        self.taken = 0
+        """Preparations submitted to the background thread and not finished."""
 
     def close(self) -> None:
         """Stop the background thread (a running preparation ends first)."""
@@ -91,12 +99,22 @@ class Writer:
         if self.nice <= 0:
             return self._encode_and_search(orgs, state, known)
         with self._opening:
+            if self.taken > WAITING_WRITES:
+                raise BusyError(
+                    f"{self.taken} profile writes are being prepared or waiting already; "
+                    "nothing was written, retry shortly"
+                )
             if self._background is None:
                 self._background = ThreadPoolExecutor(
                     1, "matcher-writes", initializer=lower_priority, initargs=(self.nice,)
                 )
             running = self._background.submit(self._encode_and_search, orgs, state, known)
-        return running.result()
+            self.taken += 1
+        try:
+            return running.result()
+        finally:
+            with self._opening:
+                self.taken -= 1
 
     def _encode_and_search(
         self,
@@ -123,6 +141,7 @@ class Writer:
 
         Raises:
             ValueError: an id appears twice in the batch.
+            BusyError: too many profile writes wait for the background thread already.
         """
         orgs = list(organisations)
         ids = [o.id for o in orgs]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BusyError",
     "ImportProblem",
     "InvalidImportError",
     "MatcherError",
@@ -40,6 +41,10 @@ class StateError(MatcherError):
 
 class StoreFullError(MatcherError, OSError):
     """The disk holding the store is full: the write was refused whole."""
+
+
+class BusyError(MatcherError):
+    """Too much of this kind of work is waiting already: refused whole, nothing written."""
 
 
 @dataclass(frozen=True)
