@@ -3,8 +3,13 @@ end) when the change log grows; serving processes switch to it and lose nothing.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +76,48 @@ def test_a_failed_build_leaves_the_last_good_snapshot(
         assert current_folder(home) == before
         assert pending_changes(home, m.store) == 1
         assert "CL-AGRI-ES" not in [s.organisation.id for s in m.recommend("CL-AGRI-DK", k=9)]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_a_build_keeps_the_home_locked_when_its_server_stops_first(
+    examples_home: Path, tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(examples_home, home, symlinks=True)
+    with Matcher(Settings(home=home), encoder=encoder) as m:
+        m.remove_organisation("CL-AGRI-ES")
+    server = subprocess.Popen(  # a serving process that starts a compaction, then dies
+        [
+            sys.executable, "-c",
+            "import sys; from pathlib import Path; from matcher.store import Store; "
+            "from matcher.app.compaction import Compactor; home = Path(sys.argv[1]); "
+            "Compactor(home, Store(home / 'matcher.sqlite'), threshold=1, interval=0).check()",
+            str(home),
+        ],
+        env={**os.environ, "MATCHER_HOME": str(home)},
+    )  # fmt: skip
+    build: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not build and time.monotonic() < deadline and server.poll() is None:
+            build = _children(server.pid)
+            time.sleep(0.05)
+        assert build, "the compaction did not start its build"
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        with (home / "compaction.lock").open("w") as lock:
+            with pytest.raises(BlockingIOError):  # the orphaned build still holds it
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        server.kill()
+        for pid in build:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -2,7 +2,7 @@
 
 Every serving process checks now and then (:class:`Compactor`); the first to take the
 home's compaction lock runs ``matcher build`` in a separate, lower-priority process, so
-serving keeps its cores' share. Processes switch to the new snapshot in the background
+serving keeps its cores' share. The build holds the lock too, until it ends. Processes switch to the new snapshot in the background
 when it is current (:meth:`matcher.app.state.LiveState.refresh`).
 """
 
@@ -76,12 +76,16 @@ class Compactor(threading.Thread):
                 return False
             logger.info("compacting: a new snapshot of %s", self.home)
             env = {**os.environ, "MATCHER_HOME": str(self.home)}
+            # The build inherits the locked file: the home stays locked while it runs, even
+            # when this process stops first (a server restarted mid-build would otherwise
+            # start a second build of the same home beside the first).
             subprocess.run(
                 [sys.executable, "-m", "matcher", "build"],
                 env=env,
                 check=True,
                 preexec_fn=lambda: os.nice(10),
                 stdout=subprocess.DEVNULL,
+                pass_fds=(lock.fileno(),),
             )
             self.builds += 1
             return True
