@@ -11,7 +11,9 @@ The home must be built (e.g. the CORDIS-shaped 100k home: ``benchmarks/make_home
 on 127.0.0.1 and runs
 
 1. closed loop: ``--concurrency`` connections, each sending its next request when the last
-   answer arrived, for ``--seconds``: the highest sustained throughput;
+   answer arrived (after a 503, when its ``Retry-After`` has passed, as a client should:
+   sending again at once makes a storm of refusals that takes the cores), for
+   ``--seconds``: the highest sustained throughput;
 2. open loop, for each of ``--rates``: requests sent on a fixed schedule of that many per
    second for ``--seconds``, each timed from its scheduled start (queueing included, no
    coordinated omission).
@@ -145,6 +147,8 @@ class Connection:
     ) -> None:
         self.port, self.reader, self.writer = port, reader, writer
         self.last = time.monotonic()
+        self.retry_after = 0.0
+        """The last answer's ``Retry-After`` in seconds (0: none)."""
 
     @classmethod
     async def open(cls, port: int) -> Connection:
@@ -170,9 +174,12 @@ class Connection:
         lines = headers.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
         length = 0
+        self.retry_after = 0.0
         for line in lines[1:]:
             if line.lower().startswith("content-length:"):
                 length = int(line.split(":", 1)[1])
+            elif line.lower().startswith("retry-after:"):
+                self.retry_after = float(line.split(":", 1)[1])
         if length:
             await self.reader.readexactly(length)
         return status
@@ -264,6 +271,8 @@ async def closed_loop(port: int, mix: Mix, seconds: float, concurrency: int) -> 
         try:
             while time.perf_counter() < deadline:
                 await _one(conn, mix, tally)
+                if conn.retry_after:  # refused: wait as asked, as a client should
+                    await asyncio.sleep(min(conn.retry_after, deadline - time.perf_counter()))
         finally:
             conn.close()
 

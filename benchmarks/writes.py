@@ -8,9 +8,12 @@ facade, as ``PUT /organisations`` and ``POST /collaborations`` do); the second t
 catches up with the change log (``Matcher.live()``), as every other worker does before its
 next request. Printed per kind of write: the writer's wall time (store transaction,
 encoding new texts, applying the change to its own state) and the other worker's time to
-apply it, medians over ``--writes`` writes. Profile writes change an organisation's
-description (a new text to encode); collaboration writes link two random organisations
-today. The home is changed (as by the load test).
+apply it, medians over ``--writes`` writes, and the CPU time of the process during the
+writer's part (every thread: the encoding runs on a background thread). Profile writes
+change an organisation's description (a new text to encode); collaboration writes link
+two random organisations today. The home is changed (as by the load test). The settings
+come from the environment: ``MATCHER_THREADS=1`` encodes on one thread, as the service
+does.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def main() -> None:
             "profile (new description)": ([], []),
             "collaboration": ([], []),
         }
+        cpu: dict[str, list[float]] = {name: [] for name in times}
         stamp = time.time_ns()
         for n in range(args.writes):
             org = writer.store.get_organisation(rng.choice(ids))
@@ -71,21 +75,26 @@ def main() -> None:
                 ),
                 ("collaboration", functools.partial(writer.add_collaborations, [tie])),
             ):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 write()
                 mine = time.perf_counter() - t
+                cpu[name].append((time.process_time() - c) * 1e3)
                 t = time.perf_counter()
                 other.live()
                 theirs = time.perf_counter() - t
                 times[name][0].append(mine * 1e3)
                 times[name][1].append(theirs * 1e3)
     print(f"machine: {describe()}")
-    print(f"home: {args.home} ({len(ids):,} organisations); {args.writes} writes of each kind")
+    print(
+        f"home: {args.home} ({len(ids):,} organisations); {args.writes} writes of each kind; "
+        f"encoder threads: {settings.threads or 'every core'}"
+    )
     for name, (mine, theirs) in times.items():
         print(
             f"{name:<27} writer: median {statistics.median(mine):7.1f} ms, max "
-            f"{max(mine):7.1f}; another worker applying it: median "
-            f"{statistics.median(theirs):7.1f} ms, max {max(theirs):7.1f}"
+            f"{max(mine):7.1f} (CPU median {statistics.median(cpu[name]):7.1f}); another "
+            f"worker applying it: median {statistics.median(theirs):7.1f} ms, max "
+            f"{max(theirs):7.1f}"
         )
 
 
