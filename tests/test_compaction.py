@@ -3,6 +3,7 @@ end) when the change log grows; serving processes switch to it and lose nothing.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -111,13 +112,13 @@ def test_a_build_keeps_the_home_locked_when_its_server_stops_first(
         assert build, "the compaction did not start its build"
         server.send_signal(signal.SIGKILL)
         server.wait(10)
-        with (home / "compaction.lock").open("w") as lock:
-            with pytest.raises(BlockingIOError):  # the orphaned build still holds it
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with (
+            (home / "compaction.lock").open("w") as lock,
+            pytest.raises(BlockingIOError),  # the orphaned build still holds it
+        ):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:
         server.kill()
         for pid in build:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

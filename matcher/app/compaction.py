@@ -2,8 +2,9 @@
 
 Every serving process checks now and then (:class:`Compactor`); the first to take the
 home's compaction lock runs ``matcher build`` in a separate, lower-priority process, so
-serving keeps its cores' share. The build holds the lock too, until it ends. Processes switch to the new snapshot in the background
-when it is current (:meth:`matcher.app.state.LiveState.refresh`).
+serving keeps its cores' share. The build holds the lock too, until it ends. Processes
+switch to the new snapshot in the background when it is current
+(:meth:`matcher.app.state.LiveState.refresh`).
 """
 
 from __future__ import annotations
