@@ -7,7 +7,9 @@ Usage:
         [--concurrency 16] [--rates 100,250] [--port 8765] [--out FILE]
 
 The home must be built (e.g. the CORDIS-shaped 100k home: ``benchmarks/make_home.py``,
-``matcher import``, ``matcher build``). The script starts ``python -m service --workers N``
+``matcher import``, ``matcher build``). Compaction is off during the run unless
+``MATCHER_COMPACT_AFTER`` is set (a background build at 100k takes the cores for most of
+an hour). The script starts ``python -m service --workers N``
 on 127.0.0.1 and runs
 
 1. closed loop: ``--concurrency`` connections, each sending its next request when the last
@@ -51,6 +53,7 @@ from typing import Any
 
 from machine import describe
 
+from matcher.app.compaction import pending_changes
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
 from matcher.domain.schema import Collaboration, Organisation
@@ -434,7 +437,17 @@ def main() -> None:
         profiles = [o.model_dump(mode="json", exclude_none=True) for o in sample.values()]
         for p in profiles:
             p.pop("updated_at", None)
+        pending = pending_changes(args.home, m.store)
+    # A compaction is a new snapshot built in the background: at 100k profiles about 45 min
+    # of CPU at low priority. One starting during the run would take the cores the
+    # measurement is about, so it is off unless MATCHER_COMPACT_AFTER is set.
+    compact_after = os.environ.get("MATCHER_COMPACT_AFTER", str(10**9))
+    out.append(
+        f"compaction: after {int(compact_after):,} changes (MATCHER_COMPACT_AFTER); "
+        f"{pending:,} changes since the snapshot at the start"
+    )
     env = os.environ | {
+        "MATCHER_COMPACT_AFTER": compact_after,
         "MATCHER_HOME": str(args.home),
         "MATCHER_API_KEY": KEY,
         "MATCHER_LOG_LEVEL": "WARNING",
