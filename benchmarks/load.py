@@ -24,9 +24,10 @@ Then it reads each worker's memory (``/proc/<pid>/smaps_rollup``: resident, prop
 share, and how much of it is shared with the other processes).
 
 The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, to leave as much of
-the shared CPU as possible to the server. A 503 (the server already had
-``MATCHER_MAX_IN_FLIGHT`` requests in hand and refused this one at once) is counted apart,
-as refused, and not in the latencies or the throughput; every other non-2xx answer or
+the shared CPU as possible to the server. A 503 ``overloaded`` (``MATCHER_MAX_IN_FLIGHT``
+requests in hand already, a ranking that would wait past ``MATCHER_QUEUE_BUDGET``, or too
+many profile writes waiting) is counted apart, as refused (with how many were writes), and
+not in the latencies or the throughput; every other non-2xx answer or
 failed request counts as an error. The old hub-free synthetic set (``synthetic``) stays
 only for the comparison in ``benchmarks/make_home.py``.
 """
@@ -199,6 +200,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     unanswered: int = 0
     shed: int = 0
+    shed_writes: int = 0
 
     def add(self, kind: str, ms: float) -> None:
         self.latencies.setdefault(kind, []).append(ms)
@@ -256,8 +258,9 @@ async def _one(conn: Connection, mix: Mix, tally: Tally, started: float | None =
     except (OSError, asyncio.IncompleteReadError) as exc:
         tally.errors.append(f"{method} {path}: {type(exc).__name__}")
         raise
-    if status == 503:  # over MATCHER_MAX_IN_FLIGHT: refused at once, not an answer
+    if status == 503:  # overloaded: refused, not an answer
         tally.shed += 1
+        tally.shed_writes += kind == "write"
         return
     if not 200 <= status < 300:
         tally.errors.append(f"{method} {path}: {status}")
@@ -332,7 +335,11 @@ def report(name: str, tally: Tally, seconds: float) -> list[str]:
     lines = [
         f"{name}: {len(every)} requests in {seconds:.0f} s = {len(every) / seconds:.1f} req/s, "
         f"errors: {len(tally.errors)}"
-        + (f", refused 503 overloaded: {tally.shed}" if tally.shed else "")
+        + (
+            f", refused 503 overloaded: {tally.shed} ({tally.shed_writes} writes)"
+            if tally.shed
+            else ""
+        )
         + (f", unanswered when the drain ended: {tally.unanswered}" if tally.unanswered else "")
     ]
     for kind, values in sorted(tally.latencies.items()):
