@@ -74,7 +74,10 @@ class RankingSlots:
             )
         self.waiting += 1
         try:
-            async with asyncio.timeout(2 * self.budget if self.budget else None):
+            if self._free.locked() and self.budget:
+                async with asyncio.timeout(2 * self.budget):
+                    await self._free.acquire()
+            else:  # a slot is free (or no bound): no timer to set up
                 await self._free.acquire()
         except TimeoutError:
             raise self._refuse(
