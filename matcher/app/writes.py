@@ -40,6 +40,11 @@ __all__ = ["WAITING_WRITES", "Writer", "lower_priority"]
 WAITING_WRITES = 2
 """Profile writes that may wait for the background thread behind the one it prepares."""
 
+_Known = Callable[[str], tuple[np.ndarray, np.ndarray] | None]
+"""Gives the current vectors and keys of an organisation already served, if any."""
+_Ready = tuple[Prepared, list[list[str] | None]]
+"""A write's vectors and keys, and each profile's candidate list (None: not searched)."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -90,11 +95,8 @@ class Writer:
                 self._background = None
 
     def _prepare(
-        self,
-        orgs: list[Organisation],
-        state: LiveState | None,
-        known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] | None,
-    ) -> tuple[Prepared, list[list[str] | None]]:
+        self, orgs: list[Organisation], state: LiveState | None, known: _Known | None
+    ) -> _Ready:
         """Encode what is new and search the candidate lists (see the module docstring)."""
         if self.nice <= 0:
             return self._encode_and_search(orgs, state, known)
@@ -117,11 +119,8 @@ class Writer:
                 self.taken -= 1
 
     def _encode_and_search(
-        self,
-        orgs: list[Organisation],
-        state: LiveState | None,
-        known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] | None,
-    ) -> tuple[Prepared, list[list[str] | None]]:
+        self, orgs: list[Organisation], state: LiveState | None, known: _Known | None
+    ) -> _Ready:
         encoder = self.encoder()
         prepared = prepare_vectors(orgs, self.store, encoder, **({"known": known} if known else {}))
         # The candidate lists are searched once, here, and kept with the vectors: every
