@@ -23,7 +23,14 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from matcher.app.settings import Settings
 from service.errors import ApiError
 
-__all__ = ["auth_refusal", "given_key", "key_is_valid", "require_read_key", "require_write_key"]
+__all__ = [
+    "auth_refusal",
+    "check_read_key",
+    "given_key",
+    "key_is_valid",
+    "require_read_key",
+    "require_write_key",
+]
 
 _api_key_header = APIKeyHeader(
     name="X-API-Key",
@@ -96,6 +103,13 @@ async def require_read_key(request: Request, key: _KeyHeader, bearer: _BearerHea
     settings = _settings(request)
     if settings.read_key_required:
         _check(settings, _given(key, bearer), what="reads")
+
+
+def check_read_key(request: Request) -> None:
+    """:func:`require_read_key` for a handler that reads the headers itself."""
+    settings = _settings(request)
+    if settings.read_key_required:
+        _check(settings, given_key(request.headers), what="reads")
 
 
 def auth_refusal(request: Request) -> ApiError | None:

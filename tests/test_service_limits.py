@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Query, Request
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from test_service import KEY, WRITE, LiveServer, copy_home, error_of, profile, wait_ready
 
@@ -34,6 +36,7 @@ from matcher.app.settings import Settings
 from service.admission import RankingSlots
 from service.errors import ApiError, public_message, unexpected_error
 from service.ratelimit import MAX_CLIENTS, TokenBuckets
+from service.routes import RecommendQuery, recommend_query
 from service.workpool import WorkPool
 
 
@@ -567,6 +570,44 @@ def test_work_pool_bounds_the_line_and_the_wait() -> None:
         asyncio.run(scenario())
     finally:
         gate.set()  # never leave a pool thread blocked (the interpreter waits for it)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "organisation_id=CL-AGRI-ES",
+        "organisation_id=CL-AGRI-ES&k=3&explain=true",
+        "organisation_id=CL-AGRI-ES&k=true",
+        "organisation_id=CL-AGRI-ES&k=0&explain=maybe",
+        "organisation_id=CL-AGRI-ES&k=1&k=2",
+        "organisation_id=A&organisation_id=B",
+        "organisation_id=CL-AGRI-ES&countries=DE&countries=FR&exclude_countries=PL",
+        "organisation_id=CL-AGRI-ES&countries=XX",
+        "organisation_id=CL-AGRI-ES&kinds=cluster&kinds=sme&ecosystems=digital",
+        "organisation_id=CL-AGRI-ES&stages=nope&languages=de",
+        "organisation_id=CL-AGRI-ES&unknown=1",
+        "k=3",
+        "",
+        "organisation_id=" + "x" * 300,
+        "organisation_id=bad%20id",
+        "organisation_id=CL-AGRI-ES&"
+        + "&".join(f"countries=D{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    ],
+)
+def test_the_direct_recommend_route_reads_its_query_as_fastapi_does(query: str) -> None:
+    app = FastAPI()
+
+    @app.get("/fastapi")
+    async def by_fastapi(q: Annotated[RecommendQuery, Query()]) -> dict[str, Any]:
+        return q.model_dump(mode="json")
+
+    @app.get("/direct")
+    async def direct(request: Request) -> dict[str, Any]:
+        return recommend_query(request).model_dump(mode="json")
+
+    with TestClient(app) as c:
+        theirs, ours = c.get(f"/fastapi?{query}"), c.get(f"/direct?{query}")
+    assert (ours.status_code, ours.json()) == (theirs.status_code, theirs.json())
 
 
 def test_a_ranking_that_would_wait_past_the_budget_is_refused_at_once() -> None:
