@@ -7,7 +7,7 @@ answers took more than 0.65 s, ``benchmarks/results/load-2026-12-05.txt``). Here
 whose expected wait (the requests ahead of it times the recent time a slot is held, over
 the slots) is above ``budget`` seconds gets 503 ``overloaded`` at once, and one still
 waiting after twice the budget (the estimate was wrong) gets it then: the requests that
-are answered keep their latency, and the excess is refused fast.
+are answered are not left queueing for seconds, and the excess is refused fast.
 """
 
 from __future__ import annotations
