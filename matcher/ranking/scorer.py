@@ -125,7 +125,7 @@ class Scorer:
         asked = set(named) if needed is None or not listwise else set().union(*needed)
         typical = _typical(x, sorted({j for g, cols in named.items() if g in asked for j in cols}))
         chosen = x[rows]
-        if not isinstance(self.ranker, ListwiseRanker):
+        if not listwise:
             return _contributions_batch(self.ranker, chosen, typical, named)
         changed = np.repeat(chosen[None, :, :], len(named), axis=0)
         for g, (name, cols) in enumerate(named.items()):
