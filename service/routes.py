@@ -167,10 +167,11 @@ class _DirectRoute(APIRoute):
     """``GET /recommend``: documented from :func:`recommend`'s signature, handled directly.
 
     FastAPI reads a query model field by field and solves every dependency on each request;
-    under load that was about a third of a read's cost outside the ranking (a py-spy
-    profile of a worker). The direct handler runs the same steps in the same order: the
-    read key (401/403), the loaded facade (503), one validation of the query model (422,
-    at the same locations), then :func:`recommend`.
+    under load that was a large part of a read's cost outside the ranking (a py-spy profile
+    of a worker; ``benchmarks/load_ab.py`` measures the difference). The direct handler
+    runs the same steps in the same order: the read key (401/403), the loaded facade (503),
+    one validation of the query model (422, at the same locations), then
+    :func:`recommend`.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
