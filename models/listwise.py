@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from models.forest import Forest
+
 __all__ = ["LISTWISE_SCHEMA_VERSION", "ListwiseRanker", "fit_listwise"]
 
 logger = logging.getLogger(__name__)
@@ -60,11 +62,16 @@ class ListwiseRanker:
         self.features = tuple(features)
         self.booster = booster
         self.card = card
+        self.forest = Forest.compile(booster)
+        """The booster's trees as flat arrays, evaluated by a compiled loop (None: LightGBM's
+        own ``predict``): the same scores, bit for bit, in a fraction of the time."""
 
     def raw(self, x: FloatArray) -> FloatArray:
         """Raw scores (higher is better; not probabilities)."""
         if len(x) == 0:
             return np.zeros(0)
+        if self.forest is not None:
+            return self.forest.predict(x)
         out: FloatArray = np.asarray(self.booster.predict(x, num_threads=1), np.float64)
         return out
 

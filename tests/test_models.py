@@ -26,6 +26,7 @@ from models import (
     fit_listwise,
     fit_ranker,
 )
+from models.forest import Forest
 
 FEATURES = ("a", "b", "count")
 
@@ -144,3 +145,76 @@ def test_feedback_is_stored_both_ways(tmp_path: Path) -> None:
     assert s.feedback_about("B") == {"A": {FeedbackKind.NOT_INTERESTED}}
     s.add_feedback("A", "B", FeedbackKind.NOT_INTERESTED, at)  # idempotent
     assert s.feedback_about("B") == {"A": {FeedbackKind.NOT_INTERESTED}}
+
+
+def _probe_values(forest: Forest, n: int, seed: int) -> np.ndarray:
+    """Rows whose values sit at, just above and just below the forest's thresholds, with
+    NaN, exact zeros and values inside LightGBM's zero threshold mixed in."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, forest.features))
+    for j in range(forest.features):
+        th = forest.threshold[forest.feature == j]
+        if len(th):
+            at = rng.choice(th, n)
+            pick = rng.integers(0, 5, n)
+            x[:, j] = np.select(
+                [pick == 0, pick == 1, pick == 2],
+                [at, np.nextafter(at, np.inf), np.nextafter(at, -np.inf)],
+                x[:, j],
+            )
+    mask = rng.random(x.shape)
+    x[mask < 0.06] = np.nan
+    x[(mask >= 0.06) & (mask < 0.12)] = 0.0
+    x[(mask >= 0.12) & (mask < 0.15)] = 1e-36
+    x[(mask >= 0.15) & (mask < 0.17)] = -1e-36
+    return x
+
+
+@pytest.mark.parametrize(
+    ("missing", "zero_as_missing"), [("none", False), ("nan", False), ("zero", True)]
+)
+def test_the_compiled_forest_scores_as_lightgbm_bit_for_bit(
+    missing: str, zero_as_missing: bool
+) -> None:
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(3)
+    x, y, groups = ranking_data(2)
+    x = np.column_stack([x, rng.integers(0, 3, len(x)).astype(float)])
+    if missing == "nan":
+        x[rng.random(x.shape) < 0.1] = np.nan
+    sizes = np.bincount(groups)
+    booster = lgb.train(
+        {"objective": "lambdarank", "num_leaves": 15, "min_data_in_leaf": 20, "verbose": -1,
+         "zero_as_missing": zero_as_missing, "num_threads": 1, "seed": 0},
+        lgb.Dataset(x, y, group=sizes), num_boost_round=25,
+    )  # fmt: skip
+    forest = Forest.compile(booster)
+    assert forest is not None
+    kinds = {0: "none", 1: "zero", 2: "nan"}
+    assert missing in {kinds[int(k)] for k in forest.missing}  # the case under test is there
+    probe = _probe_values(forest, 20_000, seed=4)
+    assert np.array_equal(forest.predict(probe), booster.predict(probe, num_threads=1))
+    ranker = ListwiseRanker(("a", "b", "count", "d"), booster, {})
+    assert ranker.forest is not None
+    assert np.array_equal(ranker.raw(probe[:50]), booster.predict(probe[:50], num_threads=1))
+    with pytest.raises(ValueError, match="features"):
+        forest.predict(probe[:, :3])
+
+
+def test_a_booster_with_categorical_splits_is_left_to_lightgbm() -> None:
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.integers(0, 6, 3000), rng.normal(size=3000)]).astype(float)
+    y = ((x[:, 0] % 2 == 0) & (x[:, 1] > 0)).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_per_group": 5,
+         "cat_smooth": 1.0, "min_data_in_leaf": 5},
+        lgb.Dataset(x, y, categorical_feature=[0]), num_boost_round=5,
+    )  # fmt: skip
+    assert "==" in json.dumps(booster.dump_model())  # it did split on the category
+    assert Forest.compile(booster) is None
+    ranker = ListwiseRanker(("c", "v"), booster, {})
+    assert ranker.forest is None
+    assert np.array_equal(ranker.raw(x[:100]), booster.predict(x[:100], num_threads=1))
