@@ -102,7 +102,10 @@ class Forest:
         cols: dict[str, list[Any]] = {
             k: [] for k in ("feature", "threshold", "missing", "default_left", "left", "right")
         }
-        node_start, leaf_start, root, leaf_value = [], [], [], []
+        node_start: list[int] = []
+        leaf_start: list[int] = []
+        root: list[int] = []
+        leaf_value: list[float] = []
         thresholds = _thresholds(booster.model_to_string())
         if len(thresholds) != len(model["tree_info"]):
             return None
