@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from matcher.domain.errors import UnknownOrganisationError
 from matcher.graph import CollaborationGraph, LiveGraph, Neighbourhood, two_hop
+from matcher.graph.rows import RowSets
 
 
 def rows(edges: list[tuple[str, str]], *, ref: str = "", date: str = "2020-01-01") -> list:
@@ -170,3 +171,18 @@ def test_save_and_memory_mapped_load_round_trip(tmp_path) -> None:  # type: igno
     back = CollaborationGraph.load(tmp_path, g.ids, g.as_of, index=g.index)
     assert isinstance(back.indices.base, np.memmap)  # a view of the mapped file, not a copy
     assert nx.utils.graphs_equal(back.nx_graph, g.nx_graph)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000))
+def test_gathered_rows_equal_each_row_read_alone_with_changed_and_new_rows(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = [rng.choice(50, rng.integers(0, 6), replace=False).tolist() for _ in range(30)]
+    sets = RowSets.of(base)
+    for r in rng.choice(36, rng.integers(0, 12), replace=False).tolist():  # changed or new
+        sets.set(int(r), rng.choice(50, rng.integers(0, 6), replace=False))
+    rows = rng.integers(0, 40, rng.integers(0, 25)).astype(np.int64)
+    values, owners = sets.gather(rows)
+    expected = [(int(v), i) for i, r in enumerate(rows.tolist()) for v in sets.row(r).tolist()]
+    assert sorted(zip(values.tolist(), owners.tolist(), strict=True)) == sorted(expected)
+    assert owners.dtype == np.int64

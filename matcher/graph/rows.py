@@ -89,10 +89,11 @@ class RowSets:
         positions, owner = entries(self.indptr, rows[plain])
         values = [np.asarray(self.indices[positions], np.int32)]
         owners = [np.flatnonzero(plain)[owner]]
-        for i in np.flatnonzero(~plain).tolist():
-            got = self.row(int(rows[i]))
-            values.append(got)
-            owners.append(np.full(len(got), i, np.int64))
+        other = np.flatnonzero(~plain)
+        if len(other):
+            got = [self.row(r) for r in rows[other].tolist()]
+            values.extend(got)
+            owners.append(np.repeat(other, [len(g) for g in got]).astype(np.int64))
         return np.concatenate(values), np.concatenate(owners)
 
     def set(self, r: int, values: Sequence[int] | npt.NDArray[Any]) -> None:

@@ -88,9 +88,11 @@ class Thresholds:
 
     def clearly_above(self, name: str, value: float, *, floor: float = 0.0) -> bool:
         """Above the 90th percentile of random pairs (and above ``floor``)."""
-        grid = self.grid.get(name)
-        line = max(grid[90] if grid else 0.0, floor)
-        return value > line
+        return value > max(self._lines.get(name, 0.0), floor)
+
+    @cached_property
+    def _lines(self) -> dict[str, float]:
+        return {name: grid[90] for name, grid in self.grid.items() if grid}
 
     def to_json(self) -> dict[str, object]:
         """As JSON data for the manifest."""
