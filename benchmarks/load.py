@@ -498,9 +498,9 @@ def main() -> None:
                     asyncio.run, open_loop(args.port, mix, args.seconds, rate, args.drain)
                 )
                 tally, cpu = measured(server.pid, phase)
-                out += report(f"open loop, {rate:.0f} req/s offered", tally, args.seconds)
-                out.append(cpu)
-                print("\n".join(out[-6:]), flush=True)
+                lines = [*report(f"open loop, {rate:.0f} req/s offered", tally, args.seconds), cpu]
+                out += lines
+                print("\n".join(lines), flush=True)
         workers = _children(server.pid)
         out.append(f"memory of the master ({server.pid}) and its {len(workers)} workers:")
         out += memory([server.pid, *workers])
