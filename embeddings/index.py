@@ -9,6 +9,8 @@ snapshots), it searches that instead: IVF-PQ with an exact re-rank.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import faiss
@@ -18,9 +20,16 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from embeddings.ann import ApproximateIndex
 
-__all__ = ["SKIP_LIMIT", "nearest"]
+__all__ = ["FEW_QUERIES", "SKIP_LIMIT", "nearest"]
 
 IntArray = npt.NDArray[np.int64]
+
+FEW_QUERIES = 32
+"""Fewer queries than this (a write's, a profile's) are searched on the calling thread
+alone. OpenMP's thread count is set per thread, so the service's one-thread limit does
+not reach its request threads; there a second FAISS thread added CPU and no speed: a
+profile write at 100k took 110 ms of CPU on one thread against 187 ms on two
+(``benchmarks/writes.py``, ``benchmarks/results/writes-100k-2026-12-05-one-faiss-thread.txt``)."""
 
 SKIP_LIMIT = 4096
 """A subset that leaves out at most this many rows (and under half) is searched in place:
@@ -50,6 +59,30 @@ def nearest(
     Returns:
         Scores and rows, (q, min(k, searched)) each.
     """
+    if len(queries) < FEW_QUERIES:
+        with _one_thread():
+            return _nearest(base, queries, k, rows, index)
+    return _nearest(base, queries, k, rows, index)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run FAISS on the calling thread alone for the block (OpenMP counts per thread)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _nearest(
+    base: npt.NDArray[np.float32],
+    queries: npt.NDArray[np.float32],
+    k: int,
+    rows: IntArray | None,
+    index: ApproximateIndex | None,
+) -> tuple[npt.NDArray[np.float32], IntArray]:
     if index is not None:
         return index.search(base, queries, k, rows=rows)
     if rows is not None and len(base) - len(rows) <= SKIP_LIMIT and 2 * len(rows) > len(base):

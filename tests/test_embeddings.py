@@ -143,3 +143,39 @@ def test_killed_writer_leaves_the_last_good_build(tmp_path: Path) -> None:
     assert proc.returncode == -9
     assert current_folder(tmp_path) == good
     assert read_manifest(good).data_hash == "abc"
+
+
+def test_a_search_of_few_queries_runs_faiss_on_the_calling_thread_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import faiss
+
+    from embeddings.index import FEW_QUERIES
+
+    x = unit_rows(np.random.default_rng(7), 500, 16)
+    seen: list[int] = []
+    search = faiss.knn
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(faiss.omp_get_max_threads())
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(faiss, "knn", watched)
+    out: dict[str, object] = {}
+
+    def run() -> None:  # a thread started later, as a request's: OpenMP counts per thread
+        out["before"] = faiss.omp_get_max_threads()
+        out["few"] = nearest(x, x[:3], 5)
+        out["many"] = nearest(x, x[:FEW_QUERIES], 5)
+        out["after"] = faiss.omp_get_max_threads()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert seen == [1, out["before"]]  # few queries: one thread; a batch: the thread's count
+    assert out["after"] == out["before"]  # the thread's count is restored
+    few, many = out["few"], out["many"]
+    assert isinstance(few, tuple) and isinstance(many, tuple)
+    assert np.array_equal(few[1], many[1][:3])  # the same neighbours either way
