@@ -14,7 +14,8 @@ on 127.0.0.1 and runs
 
 1. closed loop: ``--concurrency`` connections, each sending its next request when the last
    answer arrived (after a 503, when its ``Retry-After`` has passed, as a client should:
-   sending again at once makes a storm of refusals that takes the cores), for
+   sending again at once makes a storm of refusals that takes the cores; plus up to half
+   as long again at random, so that clients refused together do not return together), for
    ``--seconds``: the highest sustained throughput;
 2. open loop, for each of ``--rates``: requests sent on a fixed schedule of that many per
    second for ``--seconds``, each timed from its scheduled start (queueing included, no
@@ -267,18 +268,31 @@ async def _one(conn: Connection, mix: Mix, tally: Tally, started: float | None =
     tally.add(kind, (time.perf_counter() - t0) * 1000)
 
 
-async def closed_loop(port: int, mix: Mix, seconds: float, concurrency: int) -> Tally:
+JITTER = 0.5
+"""A refused client of the closed loop waits ``Retry-After`` times 1 to 1 + this, at random.
+
+Waiting exactly ``Retry-After`` made the clients refused in one burst come back as one
+herd a second later, to be refused together again: the closed loop's throughput swung
+between runs of the same code (``benchmarks/results/load-2026-12-05-one-faiss-thread*.txt``).
+"""
+
+
+async def closed_loop(
+    port: int, mix: Mix, seconds: float, concurrency: int, *, seed: int = 0
+) -> Tally:
     """``concurrency`` connections sending back to back for ``seconds``."""
     tally = Tally()
     deadline = time.perf_counter() + seconds
+    jitter = random.Random(seed)
 
     async def worker() -> None:
         conn = await Connection.open(port)
         try:
             while time.perf_counter() < deadline:
                 await _one(conn, mix, tally)
-                if conn.retry_after:  # refused: wait as asked, as a client should
-                    await asyncio.sleep(min(conn.retry_after, deadline - time.perf_counter()))
+                if conn.retry_after:  # refused: wait as asked, and a random part more
+                    pause = conn.retry_after * (1 + JITTER * jitter.random())
+                    await asyncio.sleep(min(pause, deadline - time.perf_counter()))
         finally:
             conn.close()
 
