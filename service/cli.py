@@ -8,6 +8,9 @@ worker loads the served state itself: the snapshot's arrays are memory-mapped, s
 pages are shared by every worker through the page cache, and each follows the store's
 change log (a write through any worker is seen by the next request of every worker).
 
+With ``--ray [ADDRESS]`` the app runs as a Ray Serve deployment of ``--replicas`` copies
+instead (:mod:`service.rayserve`).
+
 ``matcher serve`` starts this program by name (imports point one way, service → matcher,
 checked by ``tests/test_architecture.py``, so the ``matcher`` package does not import it).
 """
@@ -50,6 +53,13 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 to 256")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matcher-serve",
@@ -66,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="worker processes (default: one per core); 1 runs in this process",
     )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run as a Ray Serve deployment (extra 'ray'): a local Ray, or join ADDRESS",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="with --ray: copies of the app, one CPU each (default: one per core)",
+    )
     return parser
 
 
@@ -78,6 +102,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.ray is not None:
+        from service.rayserve import serve_on_ray
+
+        serve_on_ray(
+            settings,
+            address=args.ray or None,
+            host=args.host,
+            port=args.port,
+            replicas=args.replicas,
+        )
+        return 0
     if args.workers > 1:
         _Gunicorn(settings, args).run()
         return 0

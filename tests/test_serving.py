@@ -33,7 +33,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(home: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def start(
+    home: Path, port: int, log: Path, *extra: str, program: tuple[str, ...] = ("-m", "service")
+) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "MATCHER_HOME": str(home),
         "MATCHER_API_KEY": KEY,
@@ -44,7 +46,7 @@ def start(home: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[byt
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "service", "--port", str(port), "--no-access-log", *extra],
+            [sys.executable, *program, "--port", str(port), "--no-access-log", *extra],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -250,3 +252,49 @@ def test_two_replicas_over_one_home_answer_each_others_writes_within_a_second(
             c.close()
         for p in procs:
             stop(p)
+
+
+def test_two_ray_serve_replicas_answer_each_others_writes_within_a_second(
+    home: Path, tmp_path: Path
+) -> None:
+    """``--ray``: a local Ray runs two Serve replicas of the app over one home; after a
+    write through the proxy, both replicas serve it within 1 s (issue 17), and the twin is
+    found first."""
+    pytest.importorskip("ray.serve", reason="the 'ray' extra is not installed")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    program = ("-m", "matcher", "serve")  # through the CLI, which passes the options on
+    log = tmp_path / "ray-serve.log"
+    proc = start(home, port, log, "--ray", "--replicas", "2", program=program)
+    client = httpx.Client(base_url=url, timeout=60)
+
+    def replicas_at(least: int, within: float) -> dict[int, int]:
+        """Each replica's served sequence, polled until both show ``least`` or later."""
+        seen: dict[int, int] = {}
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            ready = client.get("/ready")
+            if ready.status_code == 200:
+                seen[int(ready.json()["worker"])] = int(ready.json()["sequence"])
+                if len(seen) == 2 and min(seen.values()) >= least:
+                    break
+        return seen
+
+    try:
+        wait_ready(url)
+        before = replicas_at(0, 120.0)
+        assert len(before) == 2, f"two replicas answer: {before}"
+        org = distinctive("RAY1", random.Random(23))
+        put = client.put(f"/organisations/{org['id']}", json=org, headers=WRITE)
+        assert put.status_code == 201, put.text
+        acknowledged = time.monotonic()
+        after = replicas_at(max(before.values()) + 1, 1.0)
+        assert time.monotonic() - acknowledged < 1.0
+        assert set(after) == set(before) and min(after.values()) > max(before.values()), after
+        for _ in range(4):  # whichever replica answers, it ranks the new organisation's twin first
+            assert twin_rank(client, org) == org["id"]
+    finally:
+        client.close()
+        stop(proc)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]

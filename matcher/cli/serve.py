@@ -30,6 +30,20 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="worker processes (default: one per core); 1 runs the server in this process",
     )
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run as a Ray Serve deployment (extra 'ray'): a local Ray, or join ADDRESS",
+    )
+    p.add_argument(
+        "--replicas",
+        type=bounded_int(1, 256),
+        default=None,
+        help="with --ray: copies of the app, one CPU each (default: one per core)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
         argv.append("--no-access-log")
     if args.workers is not None:
         argv += ["--workers", str(args.workers)]
+    if args.ray is not None:
+        argv += ["--ray", args.ray] if args.ray else ["--ray"]
+    if args.replicas is not None:
+        argv += ["--replicas", str(args.replicas)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)
