@@ -28,7 +28,7 @@ FEW_QUERIES = 32
 """Fewer queries than this (a write's, a profile's) are searched on the calling thread
 alone. OpenMP's thread count is set per thread, so the service's one-thread limit does
 not reach its request threads; there a second FAISS thread added CPU and no speed: a
-profile write at 100k took 110 ms of CPU on one thread against 187 ms on two
+profile write at 100k took 111 ms of CPU on one thread against 187 ms on two
 (``benchmarks/writes.py``, ``benchmarks/results/writes-100k-2026-12-05-one-faiss-thread.txt``)."""
 
 SKIP_LIMIT = 4096

@@ -64,7 +64,7 @@ class ListwiseRanker:
         self.card = card
         self.forest = Forest.compile(booster)
         """The booster's trees as flat arrays, evaluated by a compiled loop (None: LightGBM's
-        own ``predict``): the same scores, bit for bit, in a fraction of the time."""
+        own ``predict``): the same scores, bit for bit, in less time (``models.forest``)."""
 
     def raw(self, x: FloatArray) -> FloatArray:
         """Raw scores (higher is better; not probabilities)."""
