@@ -30,6 +30,7 @@ from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
 from matcher.app.settings import Settings
+from matcher.cli.serve import add_ray_options
 from service.app import create_app
 
 __all__ = ["MAX_HEADER_BYTES", "main", "uvicorn_options"]
@@ -53,13 +54,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"{text}: give 1 to 256")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matcher-serve",
@@ -76,20 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         default=os.cpu_count() or 1,
         help="worker processes (default: one per core); 1 runs in this process",
     )
-    parser.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="ADDRESS",
-        help="run as a Ray Serve deployment (extra 'ray'): a local Ray, or join ADDRESS",
-    )
-    parser.add_argument(
-        "--replicas",
-        type=_positive,
-        default=os.cpu_count() or 1,
-        help="with --ray: copies of the app, one CPU each (default: one per core)",
-    )
+    add_ray_options(parser, replicas=os.cpu_count() or 1)
     return parser
 
 

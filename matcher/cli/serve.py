@@ -10,7 +10,7 @@ from typing import Any
 
 from matcher.cli.common import EXIT_DATA, bounded_int
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "add_ray_options", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -30,6 +30,16 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="worker processes (default: one per core); 1 runs the server in this process",
     )
+    add_ray_options(p, replicas=None)
+
+
+def add_ray_options(p: argparse.ArgumentParser, *, replicas: int | None) -> None:
+    """Add ``--ray [ADDRESS]`` and ``--replicas N`` (also the service program's own).
+
+    Args:
+        p: the parser.
+        replicas: the default of ``--replicas``.
+    """
     p.add_argument(
         "--ray",
         nargs="?",
@@ -41,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--replicas",
         type=bounded_int(1, 256),
-        default=None,
+        default=replicas,
         help="with --ray: copies of the app, one CPU each (default: one per core)",
     )
 
