@@ -51,7 +51,10 @@ def application(settings: Settings, replicas: int) -> Any:
 def serve_on_ray(
     settings: Settings, *, address: str | None, host: str, port: int, replicas: int
 ) -> None:
-    """Run the deployment until SIGINT or SIGTERM, then shut Serve (and a local Ray) down.
+    """Run the deployment until SIGINT or SIGTERM, then take it down.
+
+    On a Ray started here, Serve and Ray shut down with it; on a cluster joined, only this
+    application is deleted.
 
     Args:
         settings: the service's settings (sent to every replica).
@@ -64,7 +67,10 @@ def serve_on_ray(
     import ray
     from ray import serve
 
-    ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    if address is None:
+        ray.init(include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
     stop = threading.Event()
 
     def interrupted(signum: int, frame: object) -> None:
@@ -78,5 +84,8 @@ def serve_on_ray(
         logger.info("serving on http://%s:%d with %d Ray Serve replicas", host, port, replicas)
         stop.wait()
     finally:
-        serve.shutdown()  # type: ignore[no-untyped-call]
+        if address is None:  # our own Ray: all of Serve goes with it
+            serve.shutdown()  # type: ignore[no-untyped-call]
+        else:  # a shared cluster: remove this application only
+            serve.delete("matcher")
         ray.shutdown()
