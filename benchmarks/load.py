@@ -277,13 +277,11 @@ between runs of the same code (``benchmarks/results/load-2026-12-05-one-faiss-th
 """
 
 
-async def closed_loop(
-    port: int, mix: Mix, seconds: float, concurrency: int, *, seed: int = 0
-) -> Tally:
+async def closed_loop(port: int, mix: Mix, seconds: float, concurrency: int) -> Tally:
     """``concurrency`` connections sending back to back for ``seconds``."""
     tally = Tally()
     deadline = time.perf_counter() + seconds
-    jitter = random.Random(seed)
+    jitter = random.Random(0)
 
     async def worker() -> None:
         conn = await Connection.open(port)
