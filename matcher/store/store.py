@@ -12,9 +12,10 @@ from typing import Any
 from matcher.domain.errors import ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation, Participation, Project
 from matcher.domain.vocab import CollaborationKind, Ecosystem, FeedbackKind, OrganisationKind, Stage
-from matcher.store.changes import ChangeKind, ChangeLog
+from matcher.store.changes import ChangeKind
 from matcher.store.migrations import SCHEMA_VERSION
 from matcher.store.plans import PlanRecords
+from matcher.store.replication import Replication
 
 __all__ = ["SCHEMA_VERSION", "CollaborationRow", "Store"]
 
@@ -65,7 +66,7 @@ def _org_from_row(row: sqlite3.Row) -> Organisation:
     return Organisation.model_construct(**data)
 
 
-class Store(ChangeLog, PlanRecords):
+class Store(Replication, PlanRecords):
     """One SQLite file (WAL mode) holding the platform's state: the single source of truth.
 
     Every write also appends to the change log (:class:`~matcher.store.changes.ChangeLog`)
