@@ -43,6 +43,7 @@ from embeddings import Encoder
 from embeddings.artefact import current_folder
 from matcher.app.compaction import Compactor
 from matcher.app.matcher import Matcher
+from matcher.app.replication import Follower, follow_status
 from matcher.app.settings import Settings
 from matcher.domain.errors import StateError
 from service.admission import RankingSlots
@@ -55,9 +56,10 @@ from service.middleware import (
     MetricsMiddleware,
 )
 from service.ratelimit import RateLimitMiddleware
+from service.replication import router as replication_router
 from service.routes import router
 from service.routing import app_routes
-from service.schemas import Health, Ready
+from service.schemas import Following, Health, Ready
 from service.security import auth_refusal, require_read_key
 from service.workpool import WorkPool
 
@@ -171,6 +173,17 @@ class _Loader:
             )
             compactor.start()
             self.app.state.compactor = compactor
+            if self.settings.follow:
+                key = self.settings.api_key
+                follower = Follower(
+                    matcher.home,
+                    matcher.store,
+                    self.settings.follow,
+                    key.get_secret_value() if key is not None else "",
+                    interval=self.settings.follow_interval,
+                )
+                follower.start()
+                self.app.state.follower = follower
             snapshot = live.snapshot
             assert snapshot is not None
             logger.info(
@@ -223,10 +236,16 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
             compactor: Compactor | None = app.state.compactor
             if compactor is not None:
                 compactor.stopped.set()
+            follower: Follower | None = app.state.follower
+            if follower is not None:
+                follower.stopped.set()
+                follower.join(timeout=30)
             matcher: Matcher | None = app.state.matcher
             app.state.matcher = None
             if matcher is not None:
                 matcher.close()
+            if app.state.feed_store is not None:
+                app.state.feed_store.close()
 
     app = FastAPI(
         title="ECCP partner matcher",
@@ -240,6 +259,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     app.state.settings = settings
     app.state.matcher = None
     app.state.compactor = None
+    app.state.follower = None
+    app.state.feed_store = None
     app.state.not_ready_reason = "loading the index; retry shortly"
     app.state.metrics = metrics
     app.state.rankings = RankingSlots(settings.ranking_slots, settings.queue_budget)
@@ -248,6 +269,7 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
     )
     install_error_handlers(app, auth_refusal)
     app.include_router(router)
+    app.include_router(replication_router)
     app.include_router(_operations())
     _include_optional_routers(app)
     _document_optional_read_key(app, settings)
@@ -299,6 +321,20 @@ def _document_optional_read_key(app: FastAPI, settings: Settings) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _following(settings: Settings, matcher: Matcher) -> Following | None:
+    """A follower's progress, from what its pulling process last wrote (None: a writer)."""
+    if not settings.follow:
+        return None
+    status = follow_status(matcher.home) or {}
+    writer = int(status.get("writer_sequence", -1))
+    return Following(
+        writer_sequence=writer if writer >= 0 else None,
+        behind=max(writer - matcher.store.sequence(), 0) if writer >= 0 else None,
+        checked_at=status.get("at"),
+        error=status.get("error"),
+    )
+
+
 def _operations() -> APIRouter:
     ops = APIRouter(tags=["operations"])
 
@@ -334,6 +370,7 @@ def _operations() -> APIRouter:
             snapshot_sequence=snapshot.seq,
             built_at=snapshot.manifest.created_at,
             worker=os.getpid(),
+            following=_following(request.app.state.settings, matcher),
         )
 
     @ops.get(

@@ -33,11 +33,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from matcher.domain.errors import (
     BusyError,
     MatcherError,
+    ReadOnlyError,
     ReferentialError,
     StateError,
     StoreFullError,
     UnknownOrganisationError,
 )
+from matcher.store.replication import FeedError, FeedGoneError
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -141,6 +143,11 @@ _EXAMPLES: dict[int, tuple[str, str, str | None]] = {
     404: ("unknown_organisation", "unknown organisation id 'CL-NOPE'", None),
     408: ("body_timeout", "the request body did not arrive within 20 s", None),
     409: ("not_indexed", "organisation 'X' is not in the index: run `matcher build`", None),
+    410: (
+        "changes_pruned",
+        "the changes after 12 were pruned: copy the writer's home again",
+        "query.after",
+    ),
     413: ("body_too_large", "the request body is larger than 2000000 bytes", None),
     422: ("invalid_request", "Input should be less than or equal to 100", "query.k"),
     429: ("rate_limited", "too many requests without an API key from this address", None),
@@ -157,7 +164,11 @@ _DESCRIPTIONS = {
     409: "The request contradicts itself (`id_mismatch`: the body's id is not the path's; "
     "`duplicate_id`: an id twice in a batch; `same_organisation`: both ends of a "
     "collaboration, or feedback about oneself), or the organisation is in the store but "
-    "not yet in the loaded index (`not_indexed`)",
+    "not yet in the loaded index (`not_indexed`); a write to a follower "
+    "(`read_only_follower`: MATCHER_FOLLOW is set); a change feed asked for from beyond this "
+    "store's sequence (`not_this_store`)",
+    410: "The change feed after this sequence was pruned (`changes_pruned`): the follower "
+    "needs a new copy of the writer's home",
     413: "Request body too large",
     422: "Invalid request: `field` names the first field at fault, `problems` all of them",
     429: "Too many requests without a valid API key from this client address "
@@ -378,6 +389,18 @@ def install_error_handlers(
     @app.exception_handler(BusyError)
     async def _busy(request: Request, exc: BusyError) -> JSONResponse:
         return error_response(503, "overloaded", str(exc), headers={"Retry-After": "1"})
+
+    @app.exception_handler(ReadOnlyError)
+    async def _read_only(request: Request, exc: ReadOnlyError) -> JSONResponse:
+        return error_response(409, "read_only_follower", str(exc))
+
+    @app.exception_handler(FeedGoneError)
+    async def _gone(request: Request, exc: FeedGoneError) -> JSONResponse:
+        return error_response(410, "changes_pruned", str(exc), field="query.after")
+
+    @app.exception_handler(FeedError)
+    async def _feed(request: Request, exc: FeedError) -> JSONResponse:
+        return error_response(409, "not_this_store", str(exc), field="query.after")
 
     @app.exception_handler(MatcherError)
     async def _matcher(request: Request, exc: MatcherError) -> JSONResponse:

@@ -36,6 +36,7 @@ __all__ = [
     "FeedbackIn",
     "FeedbackRecorded",
     "FiltersIn",
+    "Following",
     "Health",
     "Language",
     "OrganisationId",
@@ -517,6 +518,17 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class Following(BaseModel):
+    """A follower's progress in the writer's change feed (``docs/operations.md``)."""
+
+    writer_sequence: int | None = Field(
+        description="the writer's sequence at the last answer (None: no answer yet)"
+    )
+    behind: int | None = Field(description="changes of the writer not in this copy yet")
+    checked_at: str | None = Field(description="when the feed last answered (ISO 8601)")
+    error: str | None = Field(description="why the last ask failed, if it did")
+
+
 class Ready(BaseModel):
     """The state is loaded and serves exactly the store."""
 
@@ -528,3 +540,6 @@ class Ready(BaseModel):
     snapshot_sequence: int = Field(description="the change-log sequence the snapshot reflects")
     built_at: str = Field(description="when the snapshot was built (ISO 8601)")
     worker: int = Field(description="the answering worker's process id")
+    following: Following | None = Field(
+        default=None, description="a follower (MATCHER_FOLLOW): how far it follows the writer"
+    )

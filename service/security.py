@@ -29,6 +29,7 @@ __all__ = [
     "given_key",
     "key_is_valid",
     "require_read_key",
+    "require_replication_key",
     "require_write_key",
 ]
 
@@ -94,8 +95,27 @@ def _given(key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str:
 
 
 async def require_write_key(request: Request, key: _KeyHeader, bearer: _BearerHeader) -> None:
-    """Refuse a write without the right key (401 missing, 403 wrong or none configured)."""
-    _check(_settings(request), _given(key, bearer), what="writes")
+    """Refuse a write without the right key (401 missing, 403 wrong or none configured).
+
+    A follower refuses every write (409 ``read_only_follower``), once the key is right.
+    """
+    settings = _settings(request)
+    _check(settings, _given(key, bearer), what="writes")
+    _refuse_on_follower(settings)
+
+
+def _refuse_on_follower(settings: Settings) -> None:
+    if settings.follow:
+        raise ApiError(
+            409,
+            "read_only_follower",
+            "this server follows a writer and takes no writes: send them to the writer",
+        )
+
+
+async def require_replication_key(request: Request, key: _KeyHeader, bearer: _BearerHeader) -> None:
+    """Refuse the change feed without the right key (the write key: it reads everything)."""
+    _check(_settings(request), _given(key, bearer), what="feeds")
 
 
 async def require_read_key(request: Request, key: _KeyHeader, bearer: _BearerHeader) -> None:
@@ -121,6 +141,9 @@ def auth_refusal(request: Request) -> ApiError | None:
     try:
         if require_write_key in needs:
             _check(settings, given, what="writes")
+            _refuse_on_follower(settings)
+        elif require_replication_key in needs:
+            _check(settings, given, what="feeds")
         elif require_read_key in needs and settings.read_key_required:
             _check(settings, given, what="reads")
     except ApiError as refusal:

@@ -151,3 +151,28 @@ def test_a_follower_behind_the_pruned_log_is_told_to_copy_again(tmp_path: Path) 
     with pytest.raises(FeedGoneError, match="copy the writer's home again"):
         writer.feed(behind)
     assert writer.feed(writer.sequence() - 1)["changes"]  # from the log's start: fine
+
+
+def test_a_follower_refuses_every_write_and_writes_nothing(tmp_path: Path) -> None:
+    """``MATCHER_FOLLOW`` set: the facade's writes (the service's and the CLI's) are refused."""
+    from matcher.app.matcher import Matcher
+    from matcher.app.settings import Settings
+    from matcher.domain.errors import ReadOnlyError
+
+    rng = random.Random(2)
+    settings = Settings(home=tmp_path / "home", follow="http://writer:8000")
+    with Matcher(settings) as follower:
+        a = org("A", rng)
+        for write in (
+            lambda: follower.upsert_organisations([a]),
+            lambda: follower.remove_organisation("A"),
+            lambda: follower.add_collaborations(
+                [Collaboration(organisation_a="A", organisation_b="B", date=dt.date(2024, 1, 1))]
+            ),
+            lambda: follower.record_feedback("A", "B", FeedbackKind.NOT_INTERESTED),
+            lambda: follower.import_platform(organisations=tmp_path / "none.csv"),
+        ):
+            with pytest.raises(ReadOnlyError, match="send them to the writer"):
+                write()
+        assert follower.store.sequence() == 0
+        assert follower.store.count_organisations() == 0

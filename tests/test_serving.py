@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from matcher.store import Store
+
 REPO = Path(__file__).resolve().parent.parent
 KEY = "serving-test-key"
 WRITE = {"X-API-Key": KEY}
@@ -34,16 +36,25 @@ def free_port() -> int:
 
 
 def start(
-    home: Path, port: int, log: Path, *extra: str, program: tuple[str, ...] = ("-m", "service")
+    home: Path,
+    port: int,
+    log: Path,
+    *extra: str,
+    program: tuple[str, ...] = ("-m", "service"),
+    settings: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "MATCHER_HOME": str(home),
-        "MATCHER_API_KEY": KEY,
-        "MATCHER_ANONYMOUS_RATE": "0",
-        "PYTHONPATH": str(REPO),
-        "HF_HUB_OFFLINE": "1",
-        "TQDM_DISABLE": "1",
-    }
+    env = (
+        os.environ
+        | (settings or {})
+        | {
+            "MATCHER_HOME": str(home),
+            "MATCHER_API_KEY": KEY,
+            "MATCHER_ANONYMOUS_RATE": "0",
+            "PYTHONPATH": str(REPO),
+            "HF_HUB_OFFLINE": "1",
+            "TQDM_DISABLE": "1",
+        }
+    )
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, *program, "--port", str(port), "--no-access-log", *extra],
@@ -252,6 +263,96 @@ def test_two_replicas_over_one_home_answer_each_others_writes_within_a_second(
             c.close()
         for p in procs:
             stop(p)
+
+
+def test_a_follower_on_a_copy_of_the_home_serves_the_writers_writes_within_a_second(
+    home: Path, tmp_path: Path
+) -> None:
+    """Several hosts (issue 17): a follower serves a copy of the writer's home (``matcher
+    copy-home``) and follows the writer's change feed. A write through the writer is served
+    by the follower within 1 s (a new organisation, its twin found first; a deletion); the
+    follower refuses writes; the feed needs the key; both end with the same store."""
+    copy = tmp_path / "follower-home"
+    done = subprocess.run(
+        [sys.executable, "-m", "matcher", "copy-home", str(copy)],
+        env=os.environ | {"MATCHER_HOME": str(home), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "copied the store" in done.stdout
+    urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+    writer_proc = start(home, int(urls[0].rsplit(":", 1)[1]), tmp_path / "writer.log")
+    follower_proc = start(
+        copy,
+        int(urls[1].rsplit(":", 1)[1]),
+        tmp_path / "follower.log",
+        "--workers",
+        "2",
+        settings={"MATCHER_FOLLOW": urls[0], "MATCHER_FOLLOW_INTERVAL": "0.1"},
+    )
+    writer, follower = (httpx.Client(base_url=url, timeout=60) for url in urls)
+    try:
+        wait_ready(urls[0])
+        wait_ready(urls[1])
+        assert writer.get("/replication/changes", params={"after": 0}).status_code == 401
+
+        def served_within(check: Any, within: float = 1.0) -> float:
+            acknowledged = time.monotonic()
+            while not check() and time.monotonic() - acknowledged < within:
+                time.sleep(0.02)
+            took = time.monotonic() - acknowledged
+            assert check(), f"not served within {within} s"
+            return took
+
+        rng = random.Random(23)
+        for n in range(3):
+            org = distinctive(f"F{n}", rng)
+            put = writer.put(f"/organisations/{org['id']}", json=org, headers=WRITE)
+            assert put.status_code == 201, put.text
+            assert (
+                served_within(
+                    lambda o=org: (
+                        follower.get("/recommend", params={"organisation_id": o["id"]}).status_code
+                        == 200
+                    )
+                )
+                < 1.0
+            )
+            assert twin_rank(follower, org) == org["id"]
+        refused = follower.put(f"/organisations/{org['id']}", json=org, headers=WRITE)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "read_only_follower"
+        assert writer.delete(f"/organisations/{org['id']}", headers=WRITE).status_code == 204
+        served_within(lambda: follower.get(f"/organisations/{org['id']}").status_code == 404)
+        served_within(
+            lambda: (
+                follower.get("/ready").json()["sequence"] == writer.get("/ready").json()["sequence"]
+            ),
+            within=2.0,
+        )
+        ready = [c.get("/ready").json() for c in (writer, follower)]
+        assert ready[0]["store_organisations"] == ready[1]["store_organisations"]
+        assert ready[0]["organisations"] == ready[1]["organisations"]
+        assert ready[0]["following"] is None
+        assert ready[1]["following"]["error"] is None
+        assert ready[1]["following"]["behind"] == 0
+        ahead = writer.get("/replication/changes", params={"after": 10**9}, headers=WRITE)
+        assert ahead.status_code == 409 and ahead.json()["error"]["code"] == "not_this_store"
+        with Store(home / "matcher.sqlite") as pruned:  # as a compaction on the writer does
+            pruned.prune_changes(ready[0]["sequence"] - 1)
+        gone = writer.get("/replication/changes", params={"after": 0}, headers=WRITE)
+        assert gone.status_code == 410, gone.text
+        assert "copy the writer's home again" in gone.json()["error"]["message"]
+    finally:
+        for c in (writer, follower):
+            c.close()
+        stop(follower_proc)
+        stop(writer_proc)
+    with Store(home / "matcher.sqlite") as a, Store(copy / "matcher.sqlite") as b:
+        for table in ("organisations", "collaborations", "feedback", "plans"):
+            assert a.table_rows(table) == b.table_rows(table), table
 
 
 def test_two_ray_serve_replicas_answer_each_others_writes_within_a_second(

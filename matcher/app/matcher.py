@@ -52,8 +52,9 @@ class Matcher:
         self._live_lock = threading.Lock()
         self._groups = GroupScorer()
         self.writer = Writer(
-            self.store, lambda: self.encoder, lambda: self._live, nice=self.settings.write_nice
-        )
+            self.store, lambda: self.encoder, lambda: self._live, nice=self.settings.write_nice,
+            read_only=bool(self.settings.follow),
+        )  # fmt: skip
 
     def close(self) -> None:
         """Close the store and stop the writes' background thread."""
@@ -94,6 +95,7 @@ class Matcher:
         skip_invalid: bool = False,
     ) -> ImportReport:  # fmt: skip
         """Import files in the platform's format (see :mod:`matcher.ingest.platform`)."""
+        self.writer.check_writable()
         return import_platform(
             self.store, organisations=organisations, collaborations=collaborations,
             skip_invalid=skip_invalid, report_path=self._report_path(),
@@ -103,6 +105,7 @@ class Matcher:
         self, directory: Path, *, until: dt.date | None = None, skip_invalid: bool = False
     ) -> ImportReport:
         """Import a directory in CORDIS's schema (see :mod:`matcher.ingest.cordis`)."""
+        self.writer.check_writable()
         return import_cordis(
             self.store, directory, until=until, skip_invalid=skip_invalid,
             report_path=self._report_path(),

@@ -170,6 +170,20 @@ class Settings(BaseSettings):
         description="seconds a consortium completion may take, waiting included, before the "
         "request is answered 503 'time_limit'",
     )
+    follow: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://[^\s]+$",
+        description="a follower on another host: the writer's URL (e.g. http://writer:8000); "
+        "this server serves a copy of the writer's home (`matcher copy-home`), follows the "
+        "writer's change feed with MATCHER_API_KEY and refuses writes (docs/operations.md)",
+    )
+    follow_interval: float = Field(
+        default=0.2,
+        gt=0,
+        le=60,
+        description="a follower's seconds between asks for the writer's changes once caught up",
+    )
 
     @property
     def home_path(self) -> Path:

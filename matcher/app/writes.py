@@ -28,7 +28,7 @@ import numpy as np
 from embeddings import Encoder
 from matcher.app.state import LiveState
 from matcher.app.vectors import Prepared, prepare_vectors
-from matcher.domain.errors import BusyError
+from matcher.domain.errors import BusyError, ReadOnlyError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.graph.graph import as_row
@@ -68,6 +68,8 @@ class Writer:
         encoder: gives the encoder.
         state: gives the served state, or None when none is loaded.
         nice: niceness added to the thread that encodes and searches (0: the caller's).
+        read_only: refuse every write (a follower, ``MATCHER_FOLLOW``:
+            :mod:`matcher.app.replication`).
     """
 
     def __init__(
@@ -77,8 +79,10 @@ class Writer:
         state: Callable[[], LiveState | None],
         *,
         nice: int = 0,
+        read_only: bool = False,
     ) -> None:
         self.store = store
+        self.read_only = read_only
         self.encoder = encoder
         self.state = state
         self.nice = nice
@@ -86,6 +90,18 @@ class Writer:
         self._opening = threading.Lock()
         self.taken = 0
         """Preparations submitted to the background thread and not finished."""
+
+    def check_writable(self) -> None:
+        """Refuse a write on a follower.
+
+        Raises:
+            ReadOnlyError: this process serves a follower's copy.
+        """
+        if self.read_only:
+            raise ReadOnlyError(
+                "this server follows a writer (MATCHER_FOLLOW) and takes no writes: "
+                "send them to the writer"
+            )
 
     def close(self) -> None:
         """Stop the background thread (a running preparation ends first)."""
@@ -142,6 +158,7 @@ class Writer:
             ValueError: an id appears twice in the batch.
             BusyError: too many profile writes wait for the background thread already.
         """
+        self.check_writable()
         orgs = list(organisations)
         ids = [o.id for o in orgs]
         seen: set[str] = set()
@@ -184,6 +201,7 @@ class Writer:
         Raises:
             UnknownOrganisationError: the id is not in the store.
         """
+        self.check_writable()
         self.store.delete_organisation(organisation_id)
         self._after()
 
@@ -193,12 +211,14 @@ class Writer:
         Raises:
             ReferentialError: an organisation of a collaboration is not in the store.
         """
+        self.check_writable()
         changed = self.store.upsert_collaboration_rows([as_row(c) for c in collaborations])
         self._after()
         return changed
 
     def remove_collaboration(self, collaboration: Collaboration) -> bool:
         """Delete one collaboration; return whether it existed."""
+        self.check_writable()
         existed = self.store.delete_collaboration(collaboration)
         self._after()
         return existed
@@ -215,4 +235,5 @@ class Writer:
         Raises:
             UnknownOrganisationError: either id is not in the store.
         """
+        self.check_writable()
         self.store.add_feedback(organisation_id, other_id, kind, at or dt.datetime.now(dt.UTC))

@@ -1,4 +1,4 @@
-"""The data commands: ``import``, ``build``, ``stats``, ``list`` and ``show``."""
+"""The data commands: ``import``, ``build``, ``copy-home``, ``stats``, ``list``, ``show``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from matcher.cli.common import (
     EXIT_DATA,
     EXIT_OK,
+    DataError,
     UsageError,
     bounded_int,
     check_paths,
@@ -35,6 +36,7 @@ __all__ = [
     "add_parsers",
     "check_import",
     "run_build",
+    "run_copy_home",
     "run_import",
     "run_list",
     "run_show",
@@ -57,7 +59,7 @@ def _country(text: str) -> str:
 
 
 def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add ``import``, ``build``, ``stats``, ``list`` and ``show``."""
+    """Add ``import``, ``build``, ``copy-home``, ``stats``, ``list`` and ``show``."""
     p = sub.add_parser(
         "import",
         help="import organisations and collaborations",
@@ -92,6 +94,17 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "--ray-actors", type=bounded_int(1, 4096), help="encoder actors (default: one per CPU)"
     )
     p.set_defaults(run=run_build, check=check_ray)
+
+    p = sub.add_parser(
+        "copy-home",
+        help="copy the store and current snapshot, e.g. to start a follower on another host",
+        description="Copy MATCHER_HOME's store (SQLite's online backup: consistent while the "
+        "server writes) and its current snapshot into a new folder. Ship the folder to "
+        "another host and serve it there with MATCHER_FOLLOW set to this server's URL: it "
+        "follows this server's changes from the copy's sequence on (docs/operations.md).",
+    )
+    p.add_argument("target", type=Path, metavar="DEST", help="a new or empty folder")
+    p.set_defaults(run=run_copy_home)
 
     p = sub.add_parser("stats", help="counts by country, kind and ecosystem")
     p.add_argument("--json", action="store_true", help="print as JSON")
@@ -204,6 +217,22 @@ def run_build(args: argparse.Namespace, matcher: Matcher) -> int:
     else:
         print(report.summary())
     return EXIT_OK
+
+
+def run_copy_home(args: argparse.Namespace, matcher: Matcher) -> int:
+    """``matcher copy-home DEST``."""
+    from matcher.app.replication import copy_home
+
+    try:
+        target = copy_home(matcher.home, args.target)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    from matcher.store import Store
+
+    with Store(target / "matcher.sqlite") as copied:
+        sequence = copied.sequence()
+    print(f"copied the store (at sequence {sequence}) and the current snapshot to {target}")
+    return 0
 
 
 def run_stats(args: argparse.Namespace, matcher: Matcher) -> int:

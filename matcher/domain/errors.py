@@ -9,6 +9,7 @@ __all__ = [
     "ImportProblem",
     "InvalidImportError",
     "MatcherError",
+    "ReadOnlyError",
     "ReferentialError",
     "StateError",
     "StoreFullError",
@@ -41,6 +42,10 @@ class StateError(MatcherError):
 
 class StoreFullError(MatcherError, OSError):
     """The disk holding the store is full: the write was refused whole."""
+
+
+class ReadOnlyError(MatcherError):
+    """A write to a follower (``MATCHER_FOLLOW``): it serves a copy and takes no writes."""
 
 
 class BusyError(MatcherError):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ import numpy.typing as npt
 
 from embeddings import EmbeddingCache, Encoder, make_encoder, read_manifest, text_key
 from embeddings.artefact import current_folder
+from matcher.app import replication
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
 from matcher.domain.schema import Organisation
@@ -343,41 +343,16 @@ def open_home(
     return _open(home, True, encoder)
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def copy_home(home: Home | Path, target: Path | str) -> Path:
     """Copy a home's store and current snapshot into an empty folder, to write into.
 
-    The store is copied with SQLite's online backup (consistent while others write);
-    the snapshot's files are hard-linked where the file system allows (snapshots are
-    never written in place), else copied.
+    See :func:`matcher.app.replication.copy_home` (the demo's marker goes with it).
 
     Raises:
         ValueError: the target exists and is not empty, or the home has no snapshot.
     """
     source = home.path if isinstance(home, Home) else Path(home)
-    target = Path(target)
-    if target.exists() and any(target.iterdir()):
-        raise ValueError(f"{target} is not empty: give a new folder for the copy")
-    folder = current_folder(source)
-    if folder is None:
-        raise ValueError(f"{source} has no snapshot to copy")
-    target.mkdir(parents=True, exist_ok=True)
-    with (
-        sqlite3.connect(f"file:{source / STORE_FILE}?mode=ro", uri=True) as src,
-        sqlite3.connect(target / STORE_FILE) as dst,
-    ):
-        src.backup(dst)
-    shutil.copytree(folder, target / "builds" / folder.name, copy_function=_link_or_copy)
-    (target / "current").write_text(folder.name)
-    if (source / DEMO_MARKER).exists():
-        shutil.copy2(source / DEMO_MARKER, target / DEMO_MARKER)
-    return target
+    return replication.copy_home(source, Path(target), marker=DEMO_MARKER)
 
 
 def open_copy(home: Home, target: Path | str) -> Home:

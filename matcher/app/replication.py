@@ -1,0 +1,207 @@
+"""Serving from several hosts: a copy of the writer's home that follows the writer's feed.
+
+One server (the writer) takes every write. A server on another host (a follower,
+``MATCHER_FOLLOW`` set to the writer's URL) serves a copy of the writer's home, made once
+with :func:`copy_home` (``matcher copy-home DEST``) and shipped to that host. One of its
+processes (the one that takes ``follow.lock`` in its home) asks the writer's
+``GET /replication/changes`` for the changes after its copy's sequence every
+``MATCHER_FOLLOW_INTERVAL`` seconds and applies each page in one transaction
+(:meth:`matcher.store.Store.follow`); every worker of the follower then serves them at its
+next request, as workers on the writer's host do. A follower refuses writes; it builds
+its own snapshots from its copy (compaction), with the vectors kept in the copy, so
+nothing is encoded twice that the writer kept. The state of the following is written to
+``follow.json`` in the home, for ``/ready``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from embeddings.artefact import current_folder
+from matcher.store import Store
+from matcher.store.replication import FeedError, FeedGoneError
+
+__all__ = ["FOLLOW_LOCK", "FOLLOW_STATUS", "Follower", "copy_home", "follow_status"]
+
+logger = logging.getLogger(__name__)
+
+FOLLOW_LOCK = "follow.lock"
+"""The file in the home whose lock makes one process of a follower the one that pulls."""
+FOLLOW_STATUS = "follow.json"
+"""The file in the home saying how far the follower got, for every worker's ``/ready``."""
+STORE_FILE = "matcher.sqlite"
+RETRY_FIRST = 1.0
+RETRY_MAX = 30.0
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def copy_home(source: Path, target: Path, *, marker: str | None = None) -> Path:
+    """Copy a home's store and current snapshot into an empty folder.
+
+    The store is copied with SQLite's online backup (consistent while others write);
+    the snapshot's files are hard-linked where the file system allows (snapshots are
+    never written in place), else copied.
+
+    Args:
+        source: the home copied.
+        target: a new or empty folder.
+        marker: a file of the home copied with it when present (e.g. the demo's).
+
+    Raises:
+        ValueError: the target exists and is not empty, or the home has no snapshot.
+    """
+    if target.exists() and any(target.iterdir()):
+        raise ValueError(f"{target} is not empty: give a new folder for the copy")
+    folder = current_folder(source)
+    if folder is None:
+        raise ValueError(f"{source} has no snapshot to copy: run `matcher build` first")
+    target.mkdir(parents=True, exist_ok=True)
+    with (
+        sqlite3.connect(f"file:{source / STORE_FILE}?mode=ro", uri=True) as src,
+        sqlite3.connect(target / STORE_FILE) as dst,
+    ):
+        src.backup(dst)
+    shutil.copytree(folder, target / "builds" / folder.name, copy_function=_link_or_copy)
+    (target / "current").write_text(folder.name)
+    if marker is not None and (source / marker).exists():
+        shutil.copy2(source / marker, target / marker)
+    return target
+
+
+def follow_status(home: Path) -> dict[str, Any] | None:
+    """What the follower of this home last wrote (None before it wrote anything)."""
+    try:
+        data: dict[str, Any] = json.loads((home / FOLLOW_STATUS).read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+class Follower(threading.Thread):
+    """Pulls the writer's feed into this home's store until stopped (one per home).
+
+    Args:
+        home: this follower's ``MATCHER_HOME`` (a copy of the writer's).
+        store: its store.
+        url: the writer's base URL (``http://writer:8000``).
+        key: the API key the writer's feed asks for.
+        interval: seconds between asks once caught up.
+        page: changes asked for at a time.
+        timeout: seconds one ask may take.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        store: Store,
+        url: str,
+        key: str,
+        *,
+        interval: float = 0.2,
+        page: int = 500,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(name="follower", daemon=True)
+        self.home, self.store = home, store
+        self.url, self.key = url.rstrip("/"), key
+        self.interval, self.page, self.timeout = interval, page, timeout
+        self.stopped = threading.Event()
+        self.pulling = threading.Event()
+        """Set while this process holds the home's follow lock (it is the one pulling)."""
+        self._last: tuple[int, int, str | None] | None = None
+        self._written = 0.0
+
+    def run(self) -> None:
+        """Take the home's follow lock (waiting while another process holds it), then pull."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / FOLLOW_LOCK).open("w") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:  # another process pulls; take over if it stops
+                    if self.stopped.wait(5.0):
+                        return
+            self.pulling.set()
+            logger.info("following the writer's change feed")
+            wait = RETRY_FIRST
+            while not self.stopped.is_set():
+                try:
+                    applied = self.step()
+                except Exception as exc:  # unreachable, refused, gone: say so, back off
+                    pause = RETRY_MAX if isinstance(exc, FeedGoneError) else wait
+                    self._write_status(None, f"{type(exc).__name__}: {exc}")
+                    logger.warning("following the writer failed (retry in %.0f s): %s", pause, exc)
+                    self.stopped.wait(pause)
+                    wait = min(2 * wait, RETRY_MAX)
+                    continue
+                wait = RETRY_FIRST
+                if not applied:
+                    self.stopped.wait(self.interval)
+
+    def step(self) -> int:
+        """Ask for and apply one page; return how many changes it held."""
+        page = self._fetch(self.store.sequence(), self.store.plans_mark())
+        applied = self.store.follow(page)
+        if applied:
+            logger.debug("applied %d changes, now at %d", applied, self.store.sequence())
+        self._write_status(int(page["sequence"]), None)
+        return applied
+
+    def _fetch(self, after: int, plans_mark: str) -> dict[str, Any]:
+        query = urllib.parse.urlencode({"after": after, "limit": self.page, "plans": plans_mark})
+        request = urllib.request.Request(
+            f"{self.url}/replication/changes?{query}",
+            headers={"X-API-Key": self.key, "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                page: dict[str, Any] = json.loads(response.read())
+                return page
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read())["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = exc.reason
+            if exc.code == 410:
+                raise FeedGoneError(message) from exc
+            raise FeedError(f"the writer answered {exc.code}: {message}") from exc
+
+    def _write_status(self, writer_sequence: int | None, error: str | None) -> None:
+        """Write ``follow.json`` when something in it changed, else every few seconds."""
+        previous = follow_status(self.home) or {}
+        if writer_sequence is None:
+            writer_sequence = int(previous.get("writer_sequence", -1))
+        sequence = self.store.sequence()
+        now = (writer_sequence, sequence, error)
+        if now == self._last and error is None and time.monotonic() - self._written < 5.0:
+            return
+        self._last, self._written = now, time.monotonic()
+        status = {
+            "writer_sequence": writer_sequence,
+            "sequence": sequence,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "error": error,
+        }
+        temporary = self.home / f".{FOLLOW_STATUS}.{os.getpid()}"
+        temporary.write_text(json.dumps(status))
+        os.replace(temporary, self.home / FOLLOW_STATUS)
