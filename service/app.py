@@ -173,17 +173,6 @@ class _Loader:
             )
             compactor.start()
             self.app.state.compactor = compactor
-            if self.settings.follow:
-                key = self.settings.api_key
-                follower = Follower(
-                    matcher.home,
-                    matcher.store,
-                    self.settings.follow,
-                    key.get_secret_value() if key is not None else "",
-                    interval=self.settings.follow_interval,
-                )
-                follower.start()
-                self.app.state.follower = follower
             snapshot = live.snapshot
             assert snapshot is not None
             logger.info(
@@ -193,6 +182,15 @@ class _Loader:
                 live.seq,
             )
             return
+
+
+def _follower(settings: Settings) -> Follower:
+    """Start following the writer at ``settings.follow`` (see :mod:`matcher.app.replication`)."""
+    assert settings.follow is not None
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    follower = Follower(settings.home_path, settings.follow, key, interval=settings.follow_interval)
+    follower.start()
+    return follower
 
 
 def _include_optional_routers(app: FastAPI) -> None:
@@ -224,6 +222,8 @@ def create_app(settings: Settings | None = None, *, encoder: Encoder | None = No
         # per request oversubscribe the cores (measured: 6x slower with 8 concurrent
         # recommends on 2 cores), so numeric libraries run one thread per request.
         limits = threadpool_limits(limits=1)
+        if settings.follow:  # pulls before the state loads: a home may start empty
+            app.state.follower = _follower(settings)
         loader = _Loader(app, settings, encoder)
         loader.thread.start()
         try:

@@ -100,8 +100,8 @@ class Follower(threading.Thread):
     """Pulls the writer's feed into this home's store until stopped (one per home).
 
     Args:
-        home: this follower's ``MATCHER_HOME`` (a copy of the writer's).
-        store: its store.
+        home: this follower's ``MATCHER_HOME`` (a copy of the writer's); its store is
+            opened by the thread (retried while it cannot be).
         url: the writer's base URL (``http://writer:8000``).
         key: the API key the writer's feed asks for.
         interval: seconds between asks once caught up.
@@ -112,7 +112,6 @@ class Follower(threading.Thread):
     def __init__(
         self,
         home: Path,
-        store: Store,
         url: str,
         key: str,
         *,
@@ -121,7 +120,8 @@ class Follower(threading.Thread):
         timeout: float = 30.0,
     ) -> None:
         super().__init__(name="follower", daemon=True)
-        self.home, self.store = home, store
+        self.home = home
+        self.store: Store | None = None
         self.url, self.key = url.rstrip("/"), key
         self.interval, self.page, self.timeout = interval, page, timeout
         self.stopped = threading.Event()
@@ -131,8 +131,22 @@ class Follower(threading.Thread):
         self._written = 0.0
 
     def run(self) -> None:
-        """Take the home's follow lock (waiting while another process holds it), then pull."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        """Open the store, take the home's follow lock (wait while another holds it), pull."""
+        wait = RETRY_FIRST
+        while self.store is None:
+            try:
+                self.store = Store(self.home / STORE_FILE)
+            except Exception as exc:  # e.g. a home that cannot be written: say so, retry
+                logger.error("a follower cannot open its store (retry in %.0f s): %s", wait, exc)
+                if self.stopped.wait(wait):
+                    return
+                wait = min(2 * wait, RETRY_MAX)
+        try:
+            self._pull()
+        finally:
+            self.store.close()
+
+    def _pull(self) -> None:
         with (self.home / FOLLOW_LOCK).open("w") as lock:
             while True:
                 try:
@@ -160,6 +174,7 @@ class Follower(threading.Thread):
 
     def step(self) -> int:
         """Ask for and apply one page; return how many changes it held."""
+        assert self.store is not None
         page = self._fetch(self.store.sequence(), self.store.plans_mark())
         applied = self.store.follow(page)
         if applied:
@@ -188,6 +203,7 @@ class Follower(threading.Thread):
 
     def _write_status(self, writer_sequence: int | None, error: str | None) -> None:
         """Write ``follow.json`` when something in it changed, else every few seconds."""
+        assert self.store is not None
         previous = follow_status(self.home) or {}
         if writer_sequence is None:
             writer_sequence = int(previous.get("writer_sequence", -1))
