@@ -176,3 +176,84 @@ def test_a_follower_refuses_every_write_and_writes_nothing(tmp_path: Path) -> No
                 write()
         assert follower.store.sequence() == 0
         assert follower.store.count_organisations() == 0
+
+
+def test_the_follower_catches_up_waits_when_told_and_reports_a_pruned_log(
+    tmp_path: Path,
+) -> None:
+    """The follower thread against an HTTP front of a real writer store: two 503s with
+    Retry-After are waited out without an error, then it catches up to the writer; a 410
+    (pruned log) is reported in ``follow.json`` and nothing is applied."""
+    import json
+    import threading
+    import time
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from matcher.app.replication import Follower, follow_status
+
+    rng = random.Random(5)
+    writer = Store(tmp_path / "writer.sqlite")
+    for n in range(30):
+        random_write(writer, rng, n)
+    home = tmp_path / "follower"
+    home.mkdir()
+    copy(writer, home / "matcher.sqlite").close()
+    for n in range(30, 90):
+        random_write(writer, rng, n)
+    answers = ["busy", "busy"]
+    asked: list[float] = []
+
+    class Front(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(time.monotonic())
+            query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            assert self.headers["X-API-Key"] == "k"
+            status, headers, body = 200, {}, b""
+            kind = answers.pop(0) if answers else "feed"
+            if kind == "busy":
+                status, headers = 503, {"Retry-After": "0.3"}
+            elif kind == "gone":
+                status = 410
+                body = json.dumps({"error": {"message": "pruned: copy again"}}).encode()
+            else:
+                page = writer.feed(
+                    int(query["after"][0]), limit=7, plans_mark=query.get("plans", [""])[0]
+                )
+                body = json.dumps(page).encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Front)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    follower = Follower(home, f"http://127.0.0.1:{server.server_port}", "k", interval=0.05)
+    follower.start()
+    try:
+        deadline = time.monotonic() + 30
+        while (follow_status(home) or {}).get("sequence") != writer.sequence():
+            assert time.monotonic() < deadline, follow_status(home)
+            time.sleep(0.05)
+        # Waited as the writer said, not backed off (1 s, then 2 s, on other failures).
+        assert 0.3 <= asked[1] - asked[0] < 0.9 and 0.3 <= asked[2] - asked[1] < 0.9
+        assert (follow_status(home) or {})["error"] is None
+        with Store(home / "matcher.sqlite") as followed:
+            same(followed, writer)
+        before = writer.sequence()
+        answers.append("gone")
+        random_write(writer, rng, 99)
+        while "pruned: copy again" not in str((follow_status(home) or {}).get("error")):
+            assert time.monotonic() < deadline, follow_status(home)
+            time.sleep(0.05)
+        with Store(home / "matcher.sqlite") as followed:
+            assert followed.sequence() == before
+    finally:
+        follower.stopped.set()
+        follower.join(timeout=10)
+        server.shutdown()

@@ -96,6 +96,14 @@ def follow_status(home: Path) -> dict[str, Any] | None:
     return data
 
 
+class _BusyError(Exception):
+    """The writer refused for now (503 or 429) and said when to ask again."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"busy; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 class Follower(threading.Thread):
     """Pulls the writer's feed into this home's store until stopped (one per home).
 
@@ -161,6 +169,9 @@ class Follower(threading.Thread):
             while not self.stopped.is_set():
                 try:
                     applied = self.step()
+                except _BusyError as exc:  # the writer is loaded: as long as it asks, no back-off
+                    self.stopped.wait(exc.retry_after)
+                    continue
                 except Exception as exc:  # unreachable, refused, gone: say so, back off
                     pause = RETRY_MAX if isinstance(exc, FeedGoneError) else wait
                     self._write_status(None, f"{type(exc).__name__}: {exc}")
@@ -199,6 +210,12 @@ class Follower(threading.Thread):
                 message = exc.reason
             if exc.code == 410:
                 raise FeedGoneError(message) from exc
+            if exc.code in (429, 503):
+                try:
+                    told = float(exc.headers.get("Retry-After", "1"))
+                except ValueError:
+                    told = 1.0
+                raise _BusyError(min(max(told, 0.1), RETRY_MAX)) from exc
             raise FeedError(f"the writer answered {exc.code}: {message}") from exc
 
     def _write_status(self, writer_sequence: int | None, error: str | None) -> None:
