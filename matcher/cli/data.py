@@ -222,13 +222,12 @@ def run_build(args: argparse.Namespace, matcher: Matcher) -> int:
 def run_copy_home(args: argparse.Namespace, matcher: Matcher) -> int:
     """``matcher copy-home DEST``."""
     from matcher.app.replication import copy_home
+    from matcher.store import Store
 
     try:
         target = copy_home(matcher.home, args.target)
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    from matcher.store import Store
-
     with Store(target / "matcher.sqlite") as copied:
         sequence = copied.sequence()
     print(f"copied the store (at sequence {sequence}) and the current snapshot to {target}")
