@@ -312,3 +312,18 @@ def test_first_build_on_a_fresh_home_is_quiet_with_the_default_onnx_backend(
     recommended = run(home, "recommend", "SME-COLD-IT", "-k", "2", "--json")
     assert recommended.returncode == 0, recommended.stderr
     assert len(json.loads(recommended.stdout)["suggestions"]) == 2
+
+
+def test_copy_home_refuses_a_home_without_a_build_or_a_used_folder_and_exits_1(
+    stored_home: Path, examples_home: Path, tmp_path: Path
+) -> None:
+    """``copy-home``: one line naming what is wrong; a good copy holds the same store."""
+    one_line_error(run(stored_home, "copy-home", str(tmp_path / "a")), 1, "no snapshot")
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "x").write_text("x")
+    one_line_error(run(examples_home, "copy-home", str(used)), 1, "not empty", str(used))
+    done = run(examples_home, "copy-home", str(tmp_path / "copy"))
+    assert done.returncode == 0, done.stderr
+    listed = [run(home, "list", "--json").stdout for home in (examples_home, tmp_path / "copy")]
+    assert listed[0] == listed[1] and listed[0].count('"id"') == 10
