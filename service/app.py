@@ -8,7 +8,9 @@ data but no snapshot gets one built (in a separate process, by whichever worker 
 compaction lock). Whatever stops the load (a home that cannot be written, a full disk)
 the loader retries, backing off from :data:`RETRY_FIRST` to :data:`RETRY_SECONDS`.
 Once ready, a compactor builds a new snapshot in the background when the change log
-since the current one reaches ``MATCHER_COMPACT_AFTER`` changes.
+since the current one reaches ``MATCHER_COMPACT_AFTER`` changes. A follower
+(``MATCHER_FOLLOW``) builds nothing: it follows the writer's changes and snapshots from
+start-up on (:mod:`matcher.app.replication`).
 
 Middleware, outermost first: metrics, security headers, the error guard (an unexpected
 exception answered without closing the connection), the per-client limit on requests
@@ -144,7 +146,11 @@ class _Loader:
             matcher: Matcher | None = None
             try:
                 matcher = Matcher(self._serving_settings(), encoder=self.encoder)
-                if current_folder(matcher.home) is None and matcher.store.count_organisations():
+                if (
+                    current_folder(matcher.home) is None
+                    and matcher.store.count_organisations()
+                    and not self.settings.follow  # a follower's snapshots are the writer's
+                ):
                     Compactor(matcher.home, matcher.store, threshold=1, interval=0).check()
                 live = matcher.live()
                 if self.encoder is None:
@@ -165,14 +171,15 @@ class _Loader:
             gc.collect()
             gc.freeze()
             self.app.state.matcher = matcher
-            compactor = Compactor(
-                matcher.home,
-                matcher.store,
-                threshold=self.settings.compact_after,
-                interval=COMPACTION_CHECK_SECONDS,
-            )
-            compactor.start()
-            self.app.state.compactor = compactor
+            if not self.settings.follow:  # a follower's snapshots are the writer's
+                compactor = Compactor(
+                    matcher.home,
+                    matcher.store,
+                    threshold=self.settings.compact_after,
+                    interval=COMPACTION_CHECK_SECONDS,
+                )
+                compactor.start()
+                self.app.state.compactor = compactor
             snapshot = live.snapshot
             assert snapshot is not None
             logger.info(
@@ -188,7 +195,13 @@ def _follower(settings: Settings) -> Follower:
     """Start following the writer at ``settings.follow`` (see :mod:`matcher.app.replication`)."""
     assert settings.follow is not None
     key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
-    follower = Follower(settings.home_path, settings.follow, key, interval=settings.follow_interval)
+    follower = Follower(
+        settings.home_path,
+        settings.follow,
+        key,
+        interval=settings.follow_interval,
+        keep=settings.keep_builds,
+    )
     follower.start()
     return follower
 

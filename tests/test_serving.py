@@ -338,6 +338,28 @@ def test_a_follower_on_a_copy_of_the_home_serves_the_writers_writes_within_a_sec
         assert ready[0]["following"] is None
         assert ready[1]["following"]["error"] is None
         assert ready[1]["following"]["behind"] == 0
+        # A new snapshot on the writer (as its compaction builds): the follower downloads
+        # it and serves it, and builds none of its own.
+        built = subprocess.run(
+            [sys.executable, "-m", "matcher", "build"],
+            env=os.environ | {"MATCHER_HOME": str(home), "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+        newest = (home / "current").read_text().strip()
+        assert newest != ready[0]["snapshot"]
+        served_within(lambda: follower.get("/ready").json()["snapshot"] == newest, within=30.0)
+        assert {p.name for p in (copy / "builds").iterdir()} <= {ready[0]["snapshot"], newest}
+        assert twin_rank(follower, distinctive("F0", random.Random(23))) == "F0"
+        listing = writer.get(f"/replication/snapshot/{newest}", headers=WRITE)
+        assert listing.status_code == 200 and listing.json()["files"]
+        for bad in (
+            f"/replication/snapshot/{newest}/../../matcher.sqlite",
+            "/replication/snapshot/x",
+        ):
+            assert writer.get(f"/replication/{bad}", headers=WRITE).status_code in (404, 422)
         ahead = writer.get("/replication/changes", params={"after": 10**9}, headers=WRITE)
         assert ahead.status_code == 409 and ahead.json()["error"]["code"] == "not_this_store"
         with Store(home / "matcher.sqlite") as pruned:  # as a compaction on the writer does

@@ -7,10 +7,13 @@ processes (the one that takes ``follow.lock`` in its home) asks the writer's
 ``GET /replication/changes`` for the changes after its copy's sequence every
 ``MATCHER_FOLLOW_INTERVAL`` seconds and applies each page in one transaction
 (:meth:`matcher.store.Store.follow`); every worker of the follower then serves them at its
-next request, as workers on the writer's host do. A follower refuses writes; it builds
-its own snapshots from its copy (compaction), with the vectors kept in the copy, so
-nothing is encoded twice that the writer kept. The state of the following is written to
-``follow.json`` in the home, for ``/ready``.
+next request, as workers on the writer's host do. A follower refuses writes and builds
+nothing: each page names the writer's current snapshot, and when it is new the follower
+downloads it (``GET /replication/snapshot``, :func:`snapshot_files`) into its own
+``builds/`` and makes it current once its copy of the store has reached the snapshot's
+sequence (its workers then switch to it, as after a build), pruning what a build on the
+writer prunes. The state of the following is written to ``follow.json`` in the home, for
+``/ready``.
 """
 
 from __future__ import annotations
@@ -30,11 +33,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from embeddings.artefact import current_folder
+from embeddings import read_manifest
+from embeddings.artefact import current_folder, prune_builds
 from matcher.store import Store
 from matcher.store.replication import FeedError, FeedGoneError
 
-__all__ = ["FOLLOW_LOCK", "FOLLOW_STATUS", "Follower", "copy_home", "follow_status"]
+__all__ = [
+    "FOLLOW_LOCK",
+    "FOLLOW_STATUS",
+    "Follower",
+    "copy_home",
+    "current_snapshot",
+    "follow_status",
+    "snapshot_files",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +99,31 @@ def copy_home(source: Path, target: Path, *, marker: str | None = None) -> Path:
     return target
 
 
+def current_snapshot(home: Path) -> dict[str, Any] | None:
+    """The current snapshot's name and the store sequence it reflects (None: no build)."""
+    folder = current_folder(home)
+    if folder is None:
+        return None
+    return {"name": folder.name, "sequence": int(read_manifest(folder).extra.get("seq", 0))}
+
+
+def snapshot_files(home: Path, name: str) -> list[dict[str, Any]] | None:
+    """The files of the build ``name`` (relative paths and sizes), or None if there is none.
+
+    Only a finished build's folder is listed (never a temporary one, never outside
+    ``builds/``).
+    """
+    builds = home / "builds"
+    folder = builds / name
+    if name.startswith(".") or "/" in name or not folder.is_dir() or folder.parent != builds:
+        return None
+    return [
+        {"path": f.relative_to(folder).as_posix(), "size": f.stat().st_size}
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    ]
+
+
 def follow_status(home: Path) -> dict[str, Any] | None:
     """What the follower of this home last wrote (None before it wrote anything)."""
     try:
@@ -115,6 +152,7 @@ class Follower(threading.Thread):
         interval: seconds between asks once caught up.
         page: changes asked for at a time.
         timeout: seconds one ask may take.
+        keep: builds kept on disk (``MATCHER_KEEP_BUILDS``).
     """
 
     def __init__(
@@ -126,12 +164,13 @@ class Follower(threading.Thread):
         interval: float = 0.2,
         page: int = 500,
         timeout: float = 30.0,
+        keep: int = 2,
     ) -> None:
         super().__init__(name="follower", daemon=True)
         self.home = home
         self.store: Store | None = None
         self.url, self.key = url.rstrip("/"), key
-        self.interval, self.page, self.timeout = interval, page, timeout
+        self.interval, self.page, self.timeout, self.keep = interval, page, timeout, keep
         self.stopped = threading.Event()
         self.pulling = threading.Event()
         """Set while this process holds the home's follow lock (it is the one pulling)."""
@@ -190,19 +229,28 @@ class Follower(threading.Thread):
         applied = self.store.follow(page)
         if applied:
             logger.debug("applied %d changes, now at %d", applied, self.store.sequence())
+        self._follow_snapshot(page.get("snapshot"))
         self._write_status(int(page["sequence"]), None)
         return applied
 
     def _fetch(self, after: int, plans_mark: str) -> dict[str, Any]:
         query = urllib.parse.urlencode({"after": after, "limit": self.page, "plans": plans_mark})
+        with self._open(f"/replication/changes?{query}") as response:
+            page: dict[str, Any] = json.loads(response.read())
+        return page
+
+    def _open(self, path: str) -> Any:
+        """GET ``path`` from the writer (the response, to read or stream).
+
+        Raises:
+            FeedGoneError: 410 (the log was pruned).
+            FeedError: another refusal.
+        """
         request = urllib.request.Request(
-            f"{self.url}/replication/changes?{query}",
-            headers={"X-API-Key": self.key, "Accept": "application/json"},
+            f"{self.url}{path}", headers={"X-API-Key": self.key, "Accept": "application/json"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                page: dict[str, Any] = json.loads(response.read())
-                return page
+            return urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             try:
                 message = json.loads(exc.read())["error"]["message"]
@@ -217,6 +265,68 @@ class Follower(threading.Thread):
                     told = 1.0
                 raise _BusyError(min(max(told, 0.1), RETRY_MAX)) from exc
             raise FeedError(f"the writer answered {exc.code}: {message}") from exc
+
+    def _follow_snapshot(self, wanted: dict[str, Any] | None) -> None:
+        """Download the writer's current snapshot when new; make it current once reached."""
+        assert self.store is not None
+        if not wanted:
+            return
+        name = str(wanted["name"])
+        here = current_folder(self.home)
+        if here is not None and here.name == name:
+            return
+        folder = self.home / "builds" / name
+        if not folder.is_dir():
+            self._download(name, folder)
+        if self.store.sequence() < int(wanted["sequence"]):
+            return  # made current once the copy of the store has reached it
+        pointer = self.home / f".current-{name}"
+        with pointer.open("w") as f:
+            f.write(name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(pointer, self.home / "current")
+        logger.info("serving the writer's snapshot %s", name)
+        prune_builds(self.home, keep=self.keep)
+        if here is not None:  # as a build on the writer does: two generations stay served
+            self.store.prune_changes(int(read_manifest(here).extra.get("seq", 0)))
+
+    def _download(self, name: str, folder: Path) -> None:
+        started = time.perf_counter()
+        quoted = urllib.parse.quote(name)
+        with self._open(f"/replication/snapshot/{quoted}") as response:
+            files: list[dict[str, Any]] = json.loads(response.read())["files"]
+        partial = folder.parent / f".tmp-{name}"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            for entry in files:
+                target = partial / entry["path"]
+                if partial.resolve() not in target.resolve().parents:
+                    raise FeedError(f"the writer listed a file outside the snapshot: {entry}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path = urllib.parse.quote(entry["path"])
+                with (
+                    self._open(f"/replication/snapshot/{quoted}/{path}") as response,
+                    target.open("wb") as out,
+                ):
+                    shutil.copyfileobj(response, out, 1 << 20)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if target.stat().st_size != int(entry["size"]):
+                    raise FeedError(f"{entry['path']} of snapshot {name} arrived incomplete")
+            read_manifest(partial)  # a snapshot of another schema is refused here
+            os.replace(partial, folder)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        size = sum(int(e["size"]) for e in files)
+        logger.info(
+            "downloaded the writer's snapshot %s (%d files, %.0f MiB) in %.1f s",
+            name,
+            len(files),
+            size / 2**20,
+            time.perf_counter() - started,
+        )
 
     def _write_status(self, writer_sequence: int | None, error: str | None) -> None:
         """Write ``follow.json`` when something in it changed, else every few seconds."""

@@ -176,7 +176,8 @@ class Settings(BaseSettings):
         pattern=r"^https?://[^\s]+$",
         description="a follower on another host: the writer's URL (e.g. http://writer:8000); "
         "this server serves a copy of the writer's home (`matcher copy-home`), follows the "
-        "writer's change feed with MATCHER_API_KEY and refuses writes (docs/operations.md)",
+        "writer's changes and snapshots with MATCHER_API_KEY, builds nothing and refuses "
+        "writes (docs/operations.md)",
     )
     follow_interval: float = Field(
         default=0.2,
