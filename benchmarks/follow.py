@@ -2,11 +2,14 @@
 
 Usage:
     python benchmarks/follow.py --home DIR [--writes 30] [--bursts 5] [--burst 1000]
-        [--out FILE]
+        [--store-only] [--out FILE]
 
 Copies DIR with ``matcher copy-home`` (into a new folder beside it, removed at the end),
 then starts the writer on DIR and a follower on the copy (``MATCHER_FOLLOW``, the default
-interval of 0.2 s), one worker each, both on this machine with the client. Then:
+interval of 0.2 s), one worker each, both on this machine with the client. With
+``--store-only`` the copy's snapshot is deleted first: the follower downloads the writer's
+(``GET /replication/snapshot``) before it can load, and the time until it is ready is
+printed with the snapshot's size. Then:
 
 1. visibility: ``--writes`` new organisations, one at a time (``PUT /organisations``, a
    profile drawn from the home with a new id and text), each timed from the writer's
@@ -111,6 +114,7 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=5)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--port", type=int, default=8781)
+    parser.add_argument("--store-only", action="store_true", help="copy without the snapshot")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = [f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%MZ} python {' '.join(sys.argv)}"]
@@ -128,14 +132,24 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     out.append(f"copy-home: {time.perf_counter() - started:.1f} s ({len(ids):,} organisations)")
+    if args.store_only:
+        snapshot = (copy / "current").read_text().strip()
+        size = sum(f.stat().st_size for f in (copy / "builds" / snapshot).rglob("*"))
+        shutil.rmtree(copy / "builds")
+        (copy / "current").unlink()
+        out.append(f"the copy's snapshot deleted: the follower downloads {size / 2**20:,.0f} MiB")
     writer_url = f"http://127.0.0.1:{args.port}"
     follower_url = f"http://127.0.0.1:{args.port + 1}"
+    launched = time.perf_counter()
     writer = serve(args.home, args.port, {})
     follower = serve(copy, args.port + 1, {"MATCHER_FOLLOW": writer_url})
     try:
+        wait_ready(writer_url)
+        writer_ready = time.perf_counter() - launched
+        wait_ready(follower_url)
         out.append(
-            f"ready in {wait_ready(writer_url):.0f} s (writer), "
-            f"{wait_ready(follower_url):.0f} s (follower); one worker each"
+            f"ready {writer_ready:.0f} s (writer) and {time.perf_counter() - launched:.0f} s "
+            "(follower) after both were started; one worker each"
         )
         seen: list[float] = []
         for n, org in enumerate(sample):
