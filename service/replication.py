@@ -107,7 +107,9 @@ async def changes(
     return JSONResponse(page)
 
 
-_NAME = Path(pattern=r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$", description="a snapshot's name")
+_NAME = Path(
+    max_length=40, pattern=r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$", description="a snapshot's name"
+)
 
 
 def _listing(request: Request, name: str) -> list[dict[str, Any]]:
