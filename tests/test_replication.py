@@ -136,6 +136,10 @@ def test_a_page_from_elsewhere_or_another_schema_is_refused_whole(tmp_path: Path
         follower.follow(page)
     with pytest.raises(FeedError, match="schema version"):
         follower.follow(writer.feed(follower.sequence()) | {"schema": 0})
+    page = writer.feed(follower.sequence())
+    page["tables"]["sqlite_master"] = {"columns": ["x"], "rows": [["y"]]}
+    with pytest.raises(FeedError, match=r"does not follow: .*sqlite_master"):
+        follower.follow(page)
     assert [follower.table_rows(t) for t in TABLES] == before
     with pytest.raises(FeedError, match="ahead of this store"):
         writer.feed(writer.sequence() + 5)

@@ -36,6 +36,10 @@ MAX_PAGE = 2000
 
 _WHOLE = ("projects", "participations")
 """Tables sent whole when a page holds a projects change."""
+_TABLES = frozenset(
+    {"organisations", "organisation_vectors", "collaborations", "feedback", "plans", *_WHOLE}
+)
+"""The tables a page may carry rows of."""
 
 
 class FeedError(ValueError):
@@ -211,6 +215,8 @@ class Replication(ChangeLog):
             for c in changes:
                 if c[2] == kind.value:
                     db.execute(f"DELETE FROM {table} WHERE {where}", (c[3], c[4]))
+        if unknown := set(tables) - _TABLES:
+            raise FeedError(f"the page names tables this store does not follow: {unknown}")
         for table in (*_WHOLE, "plans"):
             if table in tables:
                 db.execute(f"DELETE FROM {table}")
@@ -222,6 +228,8 @@ class Replication(ChangeLog):
         )
 
     def _insert(self, table: str, data: dict[str, Any]) -> None:
+        if table not in _TABLES:
+            raise FeedError(f"the page names a table this store does not follow: {table!r}")
         columns: list[str] = data["columns"]
         if columns != self._columns(table):
             raise FeedError(f"the writer's table {table!r} has other columns: {columns}")
