@@ -33,6 +33,7 @@ __all__ = [
     "Manifest",
     "ManifestMismatchError",
     "current_folder",
+    "make_current",
     "map_array",
     "prune_builds",
     "read_manifest",
@@ -175,6 +176,14 @@ def write_atomically(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    make_current(root, name)
+    logger.info("artefact %s is now current", final)
+    prune_builds(root, keep=keep)
+    return final
+
+
+def make_current(root: Path, name: str) -> None:
+    """Point ``root/current`` at the finished build ``builds/name``, atomically and durably."""
     pointer_tmp = root / f".current-{name}"
     with pointer_tmp.open("w") as f:
         f.write(name + "\n")
@@ -182,9 +191,6 @@ def write_atomically(
         os.fsync(f.fileno())
     os.replace(pointer_tmp, root / "current")
     _fsync_dir(root)
-    logger.info("artefact %s is now current", final)
-    prune_builds(root, keep=keep)
-    return final
 
 
 def prune_builds(root: Path, *, keep: int = 2) -> None:

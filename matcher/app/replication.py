@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings import read_manifest
-from embeddings.artefact import current_folder, prune_builds
+from embeddings.artefact import current_folder, make_current, prune_builds
 from matcher.store import Store
 from matcher.store.replication import FeedError, FeedGoneError
 
@@ -280,12 +280,7 @@ class Follower(threading.Thread):
             self._download(name, folder)
         if self.store.sequence() < int(wanted["sequence"]):
             return  # made current once the copy of the store has reached it
-        pointer = self.home / f".current-{name}"
-        with pointer.open("w") as f:
-            f.write(name + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(pointer, self.home / "current")
+        make_current(self.home, name)
         logger.info("serving the writer's snapshot %s", name)
         prune_builds(self.home, keep=self.keep)
         if here is not None:  # as a build on the writer does: two generations stay served
