@@ -104,9 +104,9 @@ def main() -> None:
 def home_texts(home: Path) -> tuple[int, list[str]]:
     """The profiles of a home, and every distinct text a build of it encodes."""
     from matcher.app.vectors import field_texts
-    from matcher.store import Store
+    from matcher.store import STORE_FILE, Store
 
-    with Store(home / "matcher.sqlite") as store:
+    with Store(home / STORE_FILE) as store:
         projects = store.project_texts()
         texts: dict[str, None] = {}
         profiles = 0

@@ -35,7 +35,7 @@ from typing import Any
 
 from embeddings import read_manifest
 from embeddings.artefact import current_folder, make_current, prune_builds
-from matcher.store import Store
+from matcher.store import STORE_FILE, Store
 from matcher.store.replication import FeedError, FeedGoneError
 
 __all__ = [
@@ -54,7 +54,6 @@ FOLLOW_LOCK = "follow.lock"
 """The file in the home whose lock makes one process of a follower the one that pulls."""
 FOLLOW_STATUS = "follow.json"
 """The file in the home saying how far the follower got, for every worker's ``/ready``."""
-STORE_FILE = "matcher.sqlite"
 RETRY_FIRST = 1.0
 RETRY_MAX = 30.0
 

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from matcher.store.store import STORE_FILE
+
 __all__ = ["Settings", "settings_table"]
 
 
@@ -194,7 +196,7 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         """The SQLite file."""
-        return self.home_path / "matcher.sqlite"
+        return self.home_path / STORE_FILE
 
 
 def settings_table() -> str:

@@ -222,13 +222,13 @@ def run_build(args: argparse.Namespace, matcher: Matcher) -> int:
 def run_copy_home(args: argparse.Namespace, matcher: Matcher) -> int:
     """``matcher copy-home DEST``."""
     from matcher.app.replication import copy_home
-    from matcher.store import Store
+    from matcher.store import STORE_FILE, Store
 
     try:
         target = copy_home(matcher.home, args.target)
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    with Store(target / "matcher.sqlite") as copied:
+    with Store(target / STORE_FILE) as copied:
         sequence = copied.sequence()
     print(f"copied the store (at sequence {sequence}) and the current snapshot to {target}")
     return 0

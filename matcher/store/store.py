@@ -17,7 +17,10 @@ from matcher.store.migrations import SCHEMA_VERSION
 from matcher.store.plans import PlanRecords
 from matcher.store.replication import Replication
 
-__all__ = ["SCHEMA_VERSION", "CollaborationRow", "Store"]
+__all__ = ["SCHEMA_VERSION", "STORE_FILE", "CollaborationRow", "Store"]
+
+STORE_FILE = "matcher.sqlite"
+"""The store's file name in a home (``MATCHER_HOME``)."""
 
 CollaborationRow = tuple[str, str, str, str, float, str]
 """A validated collaboration as stored: a, b (a < b), kind, ISO date, weight, source_ref."""

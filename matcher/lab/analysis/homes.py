@@ -33,7 +33,7 @@ from matcher.app.settings import Settings
 from matcher.domain.schema import Organisation
 from matcher.ingest import write_collaborations, write_organisations
 from matcher.ranking.rank import Context
-from matcher.store import Store
+from matcher.store import STORE_FILE, Store
 
 __all__ = [
     "DEMO_MARKER",
@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 
 DEMO_MARKER = "demo-home.json"
 """File in a home built by :func:`demo_home`, naming the generator's arguments."""
-
-STORE_FILE = "matcher.sqlite"
 
 
 def holds_data(path: Path) -> bool:
