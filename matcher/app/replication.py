@@ -171,9 +171,9 @@ class Follower(threading.Thread):
         self.url, self.key = url.rstrip("/"), key
         self.interval, self.page, self.timeout, self.keep = interval, page, timeout, keep
         self.stopped = threading.Event()
-        self.pulling = threading.Event()
-        """Set while this process holds the home's follow lock (it is the one pulling)."""
         self._last: tuple[int, int, str | None] | None = None
+        self._serving: str | None = None
+        """The writer's snapshot this home serves, once known (only this thread moves it)."""
         self._written = 0.0
 
     def run(self) -> None:
@@ -201,7 +201,6 @@ class Follower(threading.Thread):
                 except BlockingIOError:  # another process pulls; take over if it stops
                     if self.stopped.wait(5.0):
                         return
-            self.pulling.set()
             logger.info("following the writer's change feed")
             wait = RETRY_FIRST
             while not self.stopped.is_set():
@@ -271,8 +270,11 @@ class Follower(threading.Thread):
         if not wanted:
             return
         name = str(wanted["name"])
+        if name == self._serving:
+            return
         here = current_folder(self.home)
         if here is not None and here.name == name:
+            self._serving = name
             return
         folder = self.home / "builds" / name
         if not folder.is_dir():
@@ -280,6 +282,7 @@ class Follower(threading.Thread):
         if self.store.sequence() < int(wanted["sequence"]):
             return  # made current once the copy of the store has reached it
         make_current(self.home, name)
+        self._serving = name
         logger.info("serving the writer's snapshot %s", name)
         prune_builds(self.home, keep=self.keep)
         if here is not None:  # as a build on the writer does: two generations stay served
@@ -325,9 +328,8 @@ class Follower(threading.Thread):
     def _write_status(self, writer_sequence: int | None, error: str | None) -> None:
         """Write ``follow.json`` when something in it changed, else every few seconds."""
         assert self.store is not None
-        previous = follow_status(self.home) or {}
-        if writer_sequence is None:
-            writer_sequence = int(previous.get("writer_sequence", -1))
+        if writer_sequence is None:  # a failed ask: the last answer's, if any
+            writer_sequence = self._last[0] if self._last is not None else -1
         sequence = self.store.sequence()
         now = (writer_sequence, sequence, error)
         if now == self._last and error is None and time.monotonic() - self._written < 5.0:

@@ -68,19 +68,16 @@ class Replication(ChangeLog):
     def _columns(self, table: str) -> list[str]:
         return [str(r[1]) for r in self._db.execute(f"PRAGMA table_info({table})")]
 
-    def _rows(self, table: str, where: str = "", args: Sequence[Any] = ()) -> dict[str, Any]:
+    def _rows(
+        self, table: str, where: str = "", keys: Iterable[Sequence[Any]] = ((),)
+    ) -> dict[str, Any]:
+        """The rows of ``table`` (those matching ``where`` for each of ``keys``), as JSON."""
         columns = self._columns(table)
         sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {where}" if where else "")
-        rows = [[_encode(v) for v in row] for row in self._db.execute(sql, tuple(args))]
+        rows = [
+            [_encode(v) for v in row] for key in keys for row in self._db.execute(sql, tuple(key))
+        ]
         return {"columns": columns, "rows": rows}
-
-    def _rows_of_many(
-        self, table: str, where: str, keys: Iterable[tuple[Any, ...]]
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {"columns": self._columns(table), "rows": []}
-        for key in keys:
-            out["rows"] += self._rows(table, where, key)["rows"]
-        return out
 
     def plans_mark(self) -> str:
         """A digest of the saved plans (names, versions, tokens): equal marks, equal plans."""
@@ -125,20 +122,14 @@ class Replication(ChangeLog):
             ties = {(c[3], c[4]): None for c in changes if c[2] == ChangeKind.COLLABORATION.value}
             said = {(c[3], c[4]): None for c in changes if c[2] == ChangeKind.FEEDBACK.value}
             tables: dict[str, dict[str, Any]] = {
-                "organisations": self._rows_of_many("organisations", "id=?", ((o,) for o in orgs)),
-                "organisation_vectors": self._rows_of_many(
+                "organisations": self._rows("organisations", "id=?", ((o,) for o in orgs)),
+                "organisation_vectors": self._rows(
                     "organisation_vectors", "organisation_id=?", ((o,) for o in orgs)
                 ),
-                "collaborations": self._rows_of_many(
-                    "collaborations",
-                    "organisation_a=? AND organisation_b=?",
-                    ties,
+                "collaborations": self._rows(
+                    "collaborations", "organisation_a=? AND organisation_b=?", ties
                 ),
-                "feedback": self._rows_of_many(
-                    "feedback",
-                    "organisation_id=? AND other_id=?",
-                    said,
-                ),
+                "feedback": self._rows("feedback", "organisation_id=? AND other_id=?", said),
             }
             if any(c[2] == ChangeKind.PROJECTS.value for c in changes):
                 for table in _WHOLE:
