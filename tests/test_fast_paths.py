@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from matcher.graph.live import Scratch
 from matcher.graph.scores import Neighbourhood
 from matcher.ranking.domains import DomainActivity
 from matcher.ranking.features import FEATURES
 from matcher.ranking.reasons import REASON_SIGNALS
-from matcher.ranking.scorer import Scorer, contributions_reference
+from matcher.ranking.scorer import Scorer, _typical, contributions_reference
 from models import fit_listwise, fit_ranker
 
 
@@ -100,3 +103,20 @@ def test_resource_allocation_alone_equals_the_third_link_score() -> None:
     values[:, rows] = [nb.common_partners, nb.adamic_adar, nb.resource_allocation]
     scratch.owner = dense
     assert np.array_equal(dense.resource_allocation_of(asked), nb.scores(asked)[2])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 40), st.integers(1, 4)),
+        elements=st.one_of(st.sampled_from([0.0, 1.0, -1.0, np.nan]), st.floats(-1e9, 1e9)),
+    )
+)
+def test_pool_medians_equal_numpys_median_of_the_known_values(x: np.ndarray) -> None:
+    columns = list(range(x.shape[1]))
+    got = _typical(x, columns)
+    for j in columns:
+        known = x[:, j][~np.isnan(x[:, j])]
+        want = np.median(known) if len(known) else np.nan
+        assert np.array_equal(got[j], want, equal_nan=True), (x[:, j], got[j], want)
