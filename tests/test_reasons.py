@@ -7,8 +7,10 @@ from builders import org
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matcher.ranking.features import FEATURES
 from matcher.ranking.reasons import (
     NO_SINGLE_REASON,
+    READS,
     REASON_SIGNALS,
     Evidence,
     Thresholds,
@@ -161,3 +163,39 @@ def test_a_weak_offers_match_is_not_even_possible() -> None:
     weak = possible(DANISH_FOOD, PORTUGUESE_TEXTILE, {"they_offer": 0.19}, THRESHOLDS)
     strong = possible(DANISH_FOOD, PORTUGUESE_TEXTILE, {"they_offer": 0.95}, THRESHOLDS)
     assert "they_offer" not in weak and "they_offer" in strong
+
+
+class _Recording(dict[str, float]):
+    """A dict that remembers which keys were read."""
+
+    def __init__(self, data: dict[str, float]) -> None:
+        super().__init__(data)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: float | None = None) -> float | None:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(PEOPLE),
+    st.sampled_from(PEOPLE),
+    st.fixed_dictionaries({f: st.sampled_from([0.0, 0.2, 0.95, 2.0]) for f in FEATURES}),
+    st.floats(0.0, 1.0),
+)
+def test_reasons_read_no_feature_outside_reads(query, other, values, alike) -> None:  # type: ignore[no-untyped-def]
+    """Serving passes only :data:`READS` to the reasons: they must need no other value."""
+    evidence = Evidence(2, ["P", "Q"], ("A", "B"), [("H2020-EU.3.2", 4)], alike)
+    shares = dict.fromkeys(REASON_SIGNALS, 0.5)
+    recorded = _Recording(values)
+    full = explain(query, other, recorded, shares, THRESHOLDS, evidence)
+    could = possible(query, other, recorded, THRESHOLDS)
+    assert recorded.read <= set(READS), recorded.read - set(READS)
+    only = {name: values[name] for name in READS}
+    assert explain(query, other, only, shares, THRESHOLDS, evidence) == full
+    assert possible(query, other, only, THRESHOLDS) == could

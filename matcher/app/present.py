@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 
 from matcher.domain.schema import Organisation, Reason, Suggestion
 from matcher.ranking.consortium import Completion
@@ -19,6 +20,7 @@ from matcher.ranking.features import Columns
 from matcher.ranking.rank import Context, LeftOut, Ranking
 from matcher.ranking.reasons import (
     NO_SINGLE_REASON,
+    READS,
     REASON_SIGNALS,
     Evidence,
     explain,
@@ -88,10 +90,12 @@ def _lookup(
     row: int,
     values: dict[str, float],
     keys: Callable[[], list[set[int]]],
+    offers: npt.NDArray[np.float32],
 ) -> _Lookup:
     """What the reasons of one suggestion may cite, looked up only where a reason may show.
 
-    ``keys``: the query's funding-domain keys (computed once per list).
+    ``keys``: the query's funding-domain keys (computed once per list); ``offers``: the
+    candidate's offers vector.
     """
     q = ranking.query
     p, graph, th = ctx.profiles, ctx.graph, ctx.thresholds
@@ -115,7 +119,6 @@ def _lookup(
     ):
         out.domains = ctx.domains.shared(q.row, row, keys=keys())
     if max(values.get("they_offer", 0.0), values.get("you_offer", 0.0)) > 0:
-        offers = p.vector("offers", row)
         out.alike = float(offers @ q.vectors["offers"]) if offers.any() else 0.0
     return out
 
@@ -143,8 +146,10 @@ def present(
     kept = [n for n, org_id in enumerate(ids) if org_id in found]  # others deleted since
     reasons: dict[int, list[Reason]] = {}
     if explain_them and ranking.chosen:
-        picked = {name: col[ranking.chosen].tolist() for name, col in ranking.columns.items()}
-        values = [{name: float(col[n]) for name, col in picked.items()} for n in kept]
+        # Only the features the reasons read, in one gather (not every column's values).
+        read = [name for name in READS if name in ranking.columns]
+        table = np.array([ranking.columns[name][ranking.chosen] for name in read], np.float64)
+        values = [dict(zip(read, table[:, n].tolist(), strict=True)) for n in kept]
         # Only the contributions of reasons a pair can give are computed (the others would
         # never be read): each is a prediction of the ranker.
         needed: list[set[str]] = [set() for _ in ranking.chosen]
@@ -159,8 +164,10 @@ def present(
         keys = functools.cache(
             lambda: domains.keys_of(query_row) if domains and query_row is not None else []
         )
+        offers = ctx.profiles.vectors("offers", np.array([rows[n] for n in kept], np.int64))
         lookups = [
-            _lookup(ctx, ranking, rows[n], v, keys) for n, v in zip(kept, values, strict=True)
+            _lookup(ctx, ranking, rows[n], v, keys, offers[i])
+            for i, (n, v) in enumerate(zip(kept, values, strict=True))
         ]
         wanted = [i for look in lookups for i in look.ids()]
         names = store.names(dict.fromkeys(wanted)) if wanted else {}

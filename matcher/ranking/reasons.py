@@ -21,7 +21,15 @@ from matcher.domain.schema import Organisation, Reason
 from matcher.domain.vocab import STAGE_ORDER, Ecosystem, load_complementarity
 from matcher.ranking.features import SIGNALS
 
-__all__ = ["NO_SINGLE_REASON", "REASON_SIGNALS", "Evidence", "Thresholds", "explain", "possible"]
+__all__ = [
+    "NO_SINGLE_REASON",
+    "READS",
+    "REASON_SIGNALS",
+    "Evidence",
+    "Thresholds",
+    "explain",
+    "possible",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -39,6 +47,20 @@ REASON_SIGNALS: dict[str, tuple[str, ...]] = {
     "their_target": ("their_target",),
 }
 """Each reason and the features whose contributions it sums (popularity has none)."""
+
+READS: tuple[str, ...] = (
+    "text",
+    "ecosystems",
+    "complementarity",
+    "they_offer",
+    "you_offer",
+    "common_partners",
+    "walk",
+    "domain_activity",
+    "target_market",
+    "their_target",
+)
+"""The feature values :func:`possible` and :func:`explain` read (others need not be passed)."""
 
 _MAX_REASONS = 4
 

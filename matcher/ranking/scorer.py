@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numba
@@ -62,6 +63,11 @@ class Scorer:
     def features(self) -> tuple[str, ...]:
         """The features the ranker reads, in column order."""
         return self.ranker.features
+
+    @cached_property
+    def _columns(self) -> dict[str, int]:
+        """Each feature's column in the ranker's matrix."""
+        return {name: j for j, name in enumerate(self.features)}
 
     @property
     def calibrated(self) -> bool:
@@ -117,10 +123,8 @@ class Scorer:
         (e.g. the reasons a pair can give); a tree ranker scores no other, and they read 0.
         """
         x = stack(columns, self.features) if x is None else x
-        named = {
-            g: [self.features.index(f) for f in fs if f in self.features]
-            for g, fs in groups.items()
-        }
+        column = self._columns
+        named = {g: [column[f] for f in fs if f in column] for g, fs in groups.items()}
         named = {g: cols for g, cols in named.items() if cols}
         listwise = isinstance(self.ranker, ListwiseRanker)
         asked = set(named) if needed is None or not listwise else set().union(*needed)
