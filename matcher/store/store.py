@@ -59,8 +59,9 @@ def _org_row(org: Organisation) -> tuple[Any, ...]:
 def _org_from_row(row: sqlite3.Row) -> Organisation:
     """A stored profile (validated when it was written: constructed, not validated again)."""
     data = dict(row)
-    for name in _LIST_FIELDS:
-        data[name] = json.loads(data[name])
+    # The list columns are JSON arrays written by _org_row: decoded in one pass.
+    lists = json.loads(f"[{','.join(data[name] for name in _LIST_FIELDS)}]")
+    data.update(zip(_LIST_FIELDS, lists, strict=True))
     data["kind"] = OrganisationKind(data["kind"])
     data["ecosystems"] = [Ecosystem(e) for e in data["ecosystems"]]
     data["stages"] = [Stage(s) for s in data["stages"]]
