@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from matcher.graph.live import Scratch
 from matcher.graph.scores import Neighbourhood
 from matcher.ranking.domains import DomainActivity
-from matcher.ranking.features import FEATURES
+from matcher.ranking.features import FEATURES, members
 from matcher.ranking.reasons import REASON_SIGNALS
 from matcher.ranking.scorer import Scorer, _typical, contributions_reference
 from models import fit_listwise, fit_ranker
@@ -120,3 +120,13 @@ def test_pool_medians_equal_numpys_median_of_the_known_values(x: np.ndarray) -> 
         known = x[:, j][~np.isnan(x[:, j])]
         want = np.median(known) if len(known) else np.nan
         assert np.array_equal(got[j], want, equal_nan=True), (x[:, j], got[j], want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(np.int64, st.integers(0, 60), elements=st.integers(-3, 40)),
+    arrays(np.int64, st.integers(0, 30), elements=st.integers(-3, 60)),
+)
+def test_members_equals_numpys_isin(values: np.ndarray, wanted: np.ndarray) -> None:
+    for v, w in ((values, wanted), (values.astype(np.int32), np.abs(wanted).astype(np.int32))):
+        assert np.array_equal(members(v, w), np.isin(v, w))

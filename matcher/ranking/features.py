@@ -37,10 +37,20 @@ from matcher.graph.scores import Neighbourhood, two_hop
 from matcher.ranking.domains import DomainActivity
 from matcher.ranking.profiles import COUNTRY_CODES, FIELDS, Profiles, RowValues
 
-__all__ = ["FEATURES", "RELATIVE", "SIGNALS", "Columns", "Query", "pair_features", "stack"]
+__all__ = [
+    "FEATURES",
+    "RELATIVE",
+    "SIGNALS",
+    "Columns",
+    "Query",
+    "members",
+    "pair_features",
+    "stack",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 Columns = dict[str, FloatArray]
 """Features by name, each an array over the candidates."""
 
@@ -98,6 +108,8 @@ SIGNALS: dict[str, tuple[str, ...]] = {
 }
 """The signals, each the features it is made of (an ablation drops one signal whole)."""
 
+_FEW = 8
+"""Up to this many wanted values, :func:`members` compares them one by one."""
 _LINKED_WEIGHT = 0.6
 _ECOSYSTEMS = list(Ecosystem)
 _POPCOUNT = np.array([bin(i).count("1") for i in range(1 << 16)], np.float64)
@@ -187,13 +199,38 @@ def _jaccard(shared: FloatArray, a: FloatArray, b: float) -> FloatArray:
     return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
 
 
+def members(values: npt.NDArray[np.integer], wanted: npt.NDArray[np.integer]) -> BoolArray:
+    """``np.isin(values, wanted)`` for integers, without its fixed cost on a request's sizes.
+
+    A few wanted values are compared one by one; more go through a table of flags over
+    their range (codes and rows are small non-negative integers; a negative value, an
+    unknown code, is never among wanted ones that are not negative).
+    """
+    out: BoolArray
+    if len(wanted) <= _FEW:
+        out = np.zeros(len(values), np.bool_)
+        for w in np.asarray(wanted).tolist():
+            out |= values == w
+        return out
+    low = int(np.min(wanted))
+    if low < 0:
+        out = np.isin(values, wanted)
+        return out
+    table = np.zeros(int(np.max(wanted)) + 1, np.bool_)
+    table[wanted] = True
+    inside = (values >= 0) & (values < len(table))
+    out = np.zeros(len(values), np.bool_)
+    out[inside] = table[values[inside]]
+    return out
+
+
 def _set_overlap(
     sets: tuple[npt.NDArray[np.int32], IntArray], wanted: npt.NDArray[np.int32], m: int
 ) -> tuple[FloatArray, FloatArray]:
     """Per candidate: how many of its set's values are in ``wanted``, and its set's size."""
     values, owner = sets
     sizes = np.bincount(owner, minlength=m).astype(np.float64)
-    hit = np.isin(values, wanted) if len(wanted) else np.zeros(len(values), np.bool_)
+    hit = members(values, wanted)
     shared = np.bincount(owner[hit], minlength=m).astype(np.float64)
     return shared, sizes
 
@@ -272,7 +309,7 @@ def pair_features(
     near = _NEAR[max(v.country, 0)][np.maximum(country, 0)]
     cols["neighbour_country"] = (known & near & (country != v.country)).astype(np.float64)
     targets = np.array(v.targets, np.int64)
-    cols["target_market"] = ((country >= 0) & np.isin(country, targets)).astype(np.float64)
+    cols["target_market"] = ((country >= 0) & members(country, targets)).astype(np.float64)
     if v.country >= 0:
         theirs = profiles.targets.gather(candidates)
         hit, _ = _set_overlap(theirs, np.array([v.country], np.int32), m)

@@ -20,7 +20,7 @@ from matcher.graph.live import LiveGraph
 from matcher.graph.rows import RowSets
 from matcher.ranking.candidates import ListSizes, lists_for
 from matcher.ranking.domains import DomainActivity
-from matcher.ranking.features import Columns, Query, pair_features, stack
+from matcher.ranking.features import Columns, Query, members, pair_features, stack
 from matcher.ranking.profiles import FIELDS, Profiles
 from matcher.ranking.reasons import Thresholds
 from matcher.ranking.rules import Filters, Masks
@@ -179,7 +179,7 @@ def rank(
             np.array([] if query.row is None else [query.row], np.int64),
         ]
     )
-    keep = p.alive[pool] & ~np.isin(pool, banned)
+    keep = p.alive[pool] & ~members(pool, banned)
     filtered = 0
     if filters:
         allowed = ctx.masks.allowed(filters)
@@ -208,7 +208,7 @@ def rank(
     probability = ctx.scorer.probability(raw)
     country = p.country[pool]
     same = (country == query.values.country) & (query.values.country >= 0)
-    targets = np.isin(country, np.array(query.values.targets, np.int64))
+    targets = members(country, np.array(query.values.targets, np.int64))
     hub = ctx.graph.degree[pool] >= ctx.hub_degree
     # Ties of the calibrated probability (it is a step function) fall back on the raw score.
     order_score = probability + 1e-9 * _unit(raw)
