@@ -147,7 +147,10 @@ class Matcher:
         """
         with self._live_lock:
             if self._live is None:
-                live = LiveState(self.home, self.settings.model, self.store, self.encoder)
+                s = self.settings
+                live = LiveState(
+                    self.home, s.model, self.store, self.encoder, cached=s.organisation_cache
+                )
                 live.refresh(wait_for_snapshot=True)
                 self._live = live
         self._live.refresh()
@@ -181,9 +184,9 @@ class Matcher:
         """
         if k < 1:
             raise ValueError("k must be at least 1")
-        org = self.store.get_organisation(organisation_id)
         feedback = self.store.feedback_about(organisation_id)
-        with self.live().reading() as ctx:
+        with (live := self.live()).reading() as ctx:
+            org = live.organisations.get_organisation(organisation_id)
             rows = ctx.profiles.index
             blocked = [
                 rows[o] for o, s in feedback.items() if FeedbackKind.BLOCKED in s and o in rows
@@ -197,7 +200,7 @@ class Matcher:
                 ctx, self._query(ctx, org), k, filters=filters or Filters(), blocked=blocked,
                 not_interested=tired, rules=self.rules,
             )  # fmt: skip
-            return present(ctx, self.store, org, ranking, explain_them=explain)
+            return present(ctx, live.organisations, org, ranking, explain_them=explain)
 
     def recommend_profile(
         self, profile: Organisation, k: int = 10, *, filters: Filters | None = None,
@@ -213,7 +216,7 @@ class Matcher:
             ranking = rank(
                 ctx, query, k, filters=filters or Filters(), blocked=same, rules=self.rules
             )
-            return present(ctx, self.store, profile, ranking, explain_them=explain)
+            return present(ctx, live.organisations, profile, ranking, explain_them=explain)
 
     def complete(
         self, seed_ids: Sequence[str], k: int = 10, *, topic: str | None = None,

@@ -14,6 +14,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
+from matcher.app.organisations import Organisations
 from matcher.domain.schema import Organisation, Reason, Suggestion
 from matcher.ranking.consortium import Completion
 from matcher.ranking.features import Columns
@@ -125,7 +126,7 @@ def _lookup(
 
 def present(
     ctx: Context,
-    store: Store,
+    store: Organisations,
     query: Organisation,
     ranking: Ranking,
     *,
@@ -135,7 +136,7 @@ def present(
 
     Args:
         ctx: the state that was ranked against.
-        store: for names and profiles.
+        store: for names and profiles (the store, or the state's cache of it).
         query: who asked (a stored organisation or a profile).
         ranking: the ranking.
         explain_them: build the reasons.

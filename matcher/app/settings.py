@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="candidates taken three hops away per request (best by the walk score "
         "through the strongest two-hop rows); 0: none",
     )  # fmt: skip
+    organisation_cache: int = Field(
+        default=4096, ge=0, le=1_000_000,
+        description="stored profiles each process keeps in memory to show in lists (the "
+        "most recently shown; forgotten as their changes are applied); 0: read every one "
+        "from the store",
+    )  # fmt: skip
     ann_min_rows: int = Field(
         default=1_000_000, ge=0,
         description="snapshots of at least this many organisations search their vectors "

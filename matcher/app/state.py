@@ -23,6 +23,7 @@ import numpy as np
 from embeddings import Encoder
 from embeddings.artefact import current_folder
 from matcher.app.assemble import ACTIVITY_DAYS, MAX_CONSORTIUM
+from matcher.app.organisations import OrganisationCache
 from matcher.app.snapshot import Snapshot, load_snapshot
 from matcher.app.vectors import prepare_vectors
 from matcher.domain.errors import StateError
@@ -49,11 +50,15 @@ class LiveState:
         encoder: the encoder (its model loads only for texts no write left vectors for).
     """
 
-    def __init__(self, home: Path, model: str, store: Store, encoder: Encoder) -> None:
+    def __init__(
+        self, home: Path, model: str, store: Store, encoder: Encoder, *, cached: int = 0
+    ) -> None:
         self.home = home
         self.model = model
         self.store = store
         self.encoder = encoder
+        self.organisations = OrganisationCache(store, cached)
+        """The stored profiles shown most, forgotten as their changes are applied."""
         self.snapshot: Snapshot | None = None
         self.seq = 0
         self.lock = threading.RLock()
@@ -115,6 +120,7 @@ class LiveState:
             with self.lock:
                 fresh._catch_up()
                 self.snapshot, self.seq, self._pointer = fresh.snapshot, fresh.seq, stamp
+                self.organisations.clear()  # the changes were applied to ``fresh`` only
             logger.info("serving snapshot %s (store sequence %d)", folder.name, self.seq)
         finally:
             self._loading = None
@@ -149,6 +155,7 @@ class LiveState:
                 touched.pop(change.organisation_id, None)
             elif change.kind is ChangeKind.COLLABORATION:
                 pairs[(change.organisation_id, change.other_id)] = None
+        self.organisations.forget([*touched, *deleted])
         for org_id in deleted:
             row = ctx.profiles.index.get(org_id)
             if row is not None:
