@@ -1,7 +1,8 @@
 """From a ranking to what people read: suggestions, their reasons, what was left out.
 
-Reasons are built only when asked for (``explain``): they read the store for names and
-the graph for the partners a pair shares.
+Reasons are built only when asked for (``explain``): they read the store (or the state's
+cache of it, :mod:`matcher.app.organisations`) for names and the graph for the partners a
+pair shares.
 """
 
 from __future__ import annotations
