@@ -293,9 +293,7 @@ def explain(
         texts["target_market"] = lambda: f"based in {other.country}, a market you want to enter"
     if v.get("their_target", 0.0) > 0 and query.country:
         texts["their_target"] = lambda: f"they want to enter your market ({query.country})"
-    weight = {
-        name: float(sum(contributions.get(f, 0.0) for f in REASON_SIGNALS[name])) for name in texts
-    }
+    weight = {name: float(contributions.get(name, 0.0)) for name in texts}
     ordered = sorted(texts, key=lambda name: (-weight[name], name))
     listed = [
         name for name in ordered if weight[name] > 0 or name in {"target_market", "their_target"}
