@@ -202,9 +202,9 @@ def _jaccard(shared: FloatArray, a: FloatArray, b: float) -> FloatArray:
 def members(values: npt.NDArray[np.integer], wanted: npt.NDArray[np.integer]) -> BoolArray:
     """``np.isin(values, wanted)`` for integers, without its fixed cost on a request's sizes.
 
-    A few wanted values are compared one by one; more go through a table of flags over
-    their range (codes and rows are small non-negative integers; a negative value, an
-    unknown code, is never among wanted ones that are not negative).
+    Up to eight wanted values are compared one by one; more are flagged in a table over
+    ``0..max(wanted)`` that the values are looked up in (a value outside it, e.g. -1 for an
+    unknown code, is not wanted). A negative wanted value falls back on ``np.isin``.
     """
     out: BoolArray
     if len(wanted) <= _FEW:
