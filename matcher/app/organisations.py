@@ -61,16 +61,7 @@ class OrganisationCache:
     def get_organisations(self, ids: Iterable[str]) -> dict[str, Organisation]:
         """The organisations among ``ids`` that exist, by id (from memory where kept)."""
         wanted = list(dict.fromkeys(ids))
-        found: dict[str, Organisation] = {}
-        with self._lock:
-            for org_id in wanted:
-                org = self._kept.get(org_id)
-                if org is not None:
-                    self._kept.move_to_end(org_id)
-                    found[org_id] = org
-            generation = self._generation
-            self.hits += len(found)
-            self.misses += len(wanted) - len(found)
+        found, generation = self._in_memory(wanted, shown=True)
         missing = [i for i in wanted if i not in found]
         if missing:
             read = self.store.get_organisations(missing)
@@ -92,12 +83,8 @@ class OrganisationCache:
     def names(self, ids: Iterable[str]) -> dict[str, str]:
         """The names of the organisations among ``ids`` that exist (misses are not kept)."""
         wanted = list(dict.fromkeys(ids))
-        out: dict[str, str] = {}
-        with self._lock:
-            for org_id in wanted:
-                org = self._kept.get(org_id)
-                if org is not None:
-                    out[org_id] = org.name
+        kept, _ = self._in_memory(wanted, shown=False)
+        out = {org_id: org.name for org_id, org in kept.items()}
         missing = [i for i in wanted if i not in out]
         if missing:
             out.update(self.store.names(missing))
@@ -115,6 +102,24 @@ class OrganisationCache:
         with self._lock:
             self._generation += 1
             self._kept.clear()
+
+    def _in_memory(self, wanted: list[str], *, shown: bool) -> tuple[dict[str, Organisation], int]:
+        """The kept ones among ``wanted``, and the generation they were read at.
+
+        ``shown``: they are shown (move them to the back of the line, count hits and misses).
+        """
+        found: dict[str, Organisation] = {}
+        with self._lock:
+            for org_id in wanted:
+                org = self._kept.get(org_id)
+                if org is not None:
+                    found[org_id] = org
+                    if shown:
+                        self._kept.move_to_end(org_id)
+            if shown:
+                self.hits += len(found)
+                self.misses += len(wanted) - len(found)
+            return found, self._generation
 
     def _keep(self, read: dict[str, Organisation], generation: int) -> None:
         if not self.size:
