@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -320,3 +321,25 @@ def test_a_restarted_process_serves_exactly_what_a_fresh_build_serves(
             want = fresh.recommend(org_id, k=8)
             assert ids(got) == ids(want), org_id
             assert [s.score for s in got] == pytest.approx([s.score for s in want], abs=1e-5)
+
+
+def test_a_serving_process_compiles_the_medians_before_its_first_list(home: Path) -> None:
+    """The reasons' compiled medians are ready once the state is loaded (not in a request)."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from matcher.app.matcher import Matcher\n"
+        "from matcher.app.settings import Settings\n"
+        "from matcher.ranking.scorer import _medians\n"
+        "with Matcher(Settings(home=Path(sys.argv[1]))) as m:\n"
+        "    assert not _medians.signatures\n"
+        "    m.live()\n"
+        "    print(len(_medians.signatures))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) >= 1

@@ -32,6 +32,7 @@ from matcher.graph.scores import compile_kernels
 from matcher.ranking.candidates import lists_for
 from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.ranking.rank import Context
+from matcher.ranking.scorer import compile_medians
 from matcher.store import Store
 from matcher.store.changes import Change, ChangeKind
 
@@ -114,6 +115,7 @@ class LiveState:
                 raise StateError("no snapshot yet: run `matcher build`")
             snapshot = load_snapshot(folder, model=self.model)
             compile_kernels(snapshot.context.graph)  # here, not in the first request
+            compile_medians()
             fresh = LiveState(self.home, self.model, self.store, self.encoder)
             fresh.snapshot, fresh.seq = snapshot, snapshot.seq
             fresh._catch_up()

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from matcher.ranking.features import stack
 from models import Calibration, LinearRanker, ListwiseRanker
 
-__all__ = ["HAND_BIAS", "HAND_WEIGHTS", "Scorer", "contributions_reference"]
+__all__ = ["HAND_BIAS", "HAND_WEIGHTS", "Scorer", "compile_medians", "contributions_reference"]
 
 FloatArray = npt.NDArray[np.float64]
 Ranker = LinearRanker | ListwiseRanker
@@ -171,6 +171,15 @@ class Scorer:
             raise ValueError(f"{folder.name}/ranker.json: unknown ranker kind {kind!r}")
         path = folder / "calibration.json"
         return cls(ranker, Calibration.load(path) if path.exists() else None)
+
+
+def compile_medians() -> None:
+    """Compile the pool's medians now (numba; or read its disk cache), not in a request.
+
+    A serving process calls this while loading: compiling takes seconds, reading the cache
+    a few hundred milliseconds, either of which the first list with reasons would wait.
+    """
+    _typical(np.zeros((2, 1)), [0])
 
 
 def _typical(x: FloatArray, needed: list[int]) -> FloatArray:
