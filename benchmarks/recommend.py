@@ -203,7 +203,8 @@ def main() -> None:
     print(f"recommend, CPU:  {quantiles(cpu)}")
     print(
         f"organisation cache (up to {cache.size:,} profiles): {hits / max(hits + misses, 1):.0%} "
-        f"of the {hits + misses:,} profiles these calls showed were in memory; {kept:,} kept"
+        f"of the {hits + misses:,} profiles these calls read (askers and suggestions) were in "
+        f"memory; {kept:,} kept"
     )
     print("by step (the same calls, step by step):")
     for name, values in steps.items():
