@@ -3,12 +3,12 @@
 A recommendation shows ten stored profiles and the names of the partners its reasons cite.
 Reading them from SQLite (rows, JSON lists, model construction) at every request was one of
 the larger parts of a recommendation at 100k organisations, and the same profiles come back
-often: the well-connected organisations are among many lists. :class:`OrganisationCache` keeps the
-most recently shown ones (least recently used out first) and forgets an organisation when
-:class:`~matcher.app.state.LiveState` applies a change of it, so what it gives is what the
-store held when the served state last caught up with the change log (the state the
-ranking read). A profile read from the store while a change of any organisation was being
-applied is returned but not kept: it may predate the change.
+often: the well-connected organisations are among many lists. :class:`OrganisationCache`
+keeps the most recently shown ones (least recently used out first) and forgets an
+organisation when :class:`~matcher.app.state.LiveState` applies a change of it, so what it
+gives is what the store held when the served state last caught up with the change log (the
+state the ranking read). A profile read from the store while a change of any organisation
+was being applied is returned but not kept: it may predate the change.
 """
 
 from __future__ import annotations
