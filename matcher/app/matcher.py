@@ -234,7 +234,7 @@ class Matcher:
             raise ValueError("k must be at least 1")
         members = [self.store.get_organisation(i) for i in dict.fromkeys(seed_ids)]
         topic_vector = self.encoder.encode([topic])[0] if topic else None
-        with self.live().reading() as ctx:
+        with (live := self.live()).reading() as ctx:
             rows = [ctx.profiles.index[m.id] for m in members]
             blocked = {
                 ctx.profiles.index[o]
@@ -245,7 +245,7 @@ class Matcher:
             ids = ctx.profiles.ids
 
             def profiles(wanted: Sequence[int]) -> dict[int, Organisation]:
-                found = self.store.get_organisations(ids[r] for r in wanted)
+                found = live.organisations.get_organisations(ids[r] for r in wanted)
                 return {r: found[ids[r]] for r in wanted if ids[r] in found}
 
             done, columns = complete(
@@ -253,7 +253,7 @@ class Matcher:
                 topic=topic_vector, filters=filters or Filters(), blocked=blocked,
             )  # fmt: skip
             return present_completions(
-                ctx, self.store, members, done, columns, explain_them=explain
+                ctx, live.organisations, members, done, columns, explain_them=explain
             )
 
     def score_group(self, organisations: Sequence[Organisation]) -> GroupScores:

@@ -28,7 +28,6 @@ from matcher.ranking.reasons import (
     explain,
     possible,
 )
-from matcher.store import Store
 
 __all__ = ["NO_GOOD_MATCH", "Recommendation", "present", "present_completions"]
 
@@ -202,7 +201,7 @@ def present(
 
 def present_completions(
     ctx: Context,
-    store: Store,
+    store: Organisations,
     members: Sequence[Organisation],
     done: Sequence[Completion],
     columns: Sequence[Columns],
