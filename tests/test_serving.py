@@ -65,17 +65,26 @@ def start(
         )
 
 
-def wait_ready(url: str, timeout: float = 300.0) -> dict[str, Any]:
+def wait_ready(url: str, timeout: float = 300.0, *, workers: int = 1) -> dict[str, Any]:
+    """The first ``/ready`` answer once ``workers`` distinct worker processes said ready.
+
+    Each ask opens a new connection, so the asks reach the workers in turn; a worker still
+    loading answers 503, and a request sent to it would too.
+    """
     deadline = time.monotonic() + timeout
+    ready: dict[int, dict[str, Any]] = {}
     while time.monotonic() < deadline:
         try:
             r = httpx.get(f"{url}/ready", timeout=10)
             if r.status_code == 200:
-                return dict(r.json())
+                ready.setdefault(int(r.json()["worker"]), dict(r.json()))
+                if len(ready) >= workers:
+                    return next(iter(ready.values()))
+                continue
         except httpx.TransportError:
             pass
         time.sleep(0.3)
-    raise AssertionError("the server did not get ready")
+    raise AssertionError(f"{len(ready)} of {workers} workers got ready")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -283,7 +292,9 @@ def test_a_follower_on_a_copy_of_the_home_serves_the_writers_writes_within_a_sec
     assert done.returncode == 0, done.stderr
     assert "copied the store" in done.stdout
     urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
-    writer_proc = start(home, int(urls[0].rsplit(":", 1)[1]), tmp_path / "writer.log")
+    writer_proc = start(
+        home, int(urls[0].rsplit(":", 1)[1]), tmp_path / "writer.log", "--workers", "2"
+    )
     follower_proc = start(
         copy,
         int(urls[1].rsplit(":", 1)[1]),
@@ -294,8 +305,8 @@ def test_a_follower_on_a_copy_of_the_home_serves_the_writers_writes_within_a_sec
     )
     writer, follower = (httpx.Client(base_url=url, timeout=60) for url in urls)
     try:
-        wait_ready(urls[0])
-        wait_ready(urls[1])
+        wait_ready(urls[0], workers=2)  # a write sent to a worker still loading gets 503
+        wait_ready(urls[1], workers=2)
         assert writer.get("/replication/changes", params={"after": 0}).status_code == 401
 
         def served_within(check: Any, within: float = 1.0) -> float:
