@@ -20,11 +20,13 @@ import pytest
 from embeddings import SentenceTransformerEncoder
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
+from matcher.app.vectors import prepare_vectors
 from matcher.app.writes import WAITING_WRITES
 from matcher.domain.errors import BusyError, ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.ranking.candidates import ListSizes
+from matcher.ranking.profiles import FIELDS
 from matcher.store.changes import ChangeKind
 
 
@@ -234,6 +236,30 @@ def test_a_write_in_one_process_is_served_by_the_other_without_encoding(
     assert counting.texts == []  # b applied the write without encoding anything
     profile = drone_cluster("PROBE")
     assert ids(b.recommend_profile(profile, k=3))[0] == "CL-DRONE-PL"  # identical profile: rank 1
+
+
+def test_a_new_description_encodes_the_description_alone(
+    two: tuple[Matcher, Matcher, CountingEncoder],
+) -> None:
+    a, b, counting = two
+    b.upsert_organisations([drone_cluster()])
+    assert len(counting.texts) == 4  # a new organisation: text, tags, offers and seeks
+    counting.texts.clear()
+    p = b.live().context.profiles
+    before = {f: p.vector(f, p.index["CL-DRONE-PL"]).copy() for f in FIELDS}
+    text = "Drone makers delivering insulin and vaccines to rural clinics in cold boxes."
+    b.upsert_organisations([drone_cluster(description=text)])
+    assert len(counting.texts) == 1 and text in counting.texts[0]  # the profile text only
+    p = b.live().context.profiles
+    after = {f: p.vector(f, p.index["CL-DRONE-PL"]) for f in FIELDS}
+    assert not np.array_equal(after["text"], before["text"])
+    for field in ("tags", "offers", "seeks"):  # kept as they were, bit for bit
+        assert np.array_equal(after[field], before[field])
+    # The same vectors as encoding the whole profile afresh (the other process's view).
+    fresh = prepare_vectors([drone_cluster(description=text)], a.store, a.encoder)
+    for j, field in enumerate(FIELDS):
+        np.testing.assert_allclose(after[field], fresh.vectors[0, j], atol=1e-5)
+    assert np.array_equal(p.keys(p.index["CL-DRONE-PL"]), fresh.keys[0])
 
 
 def test_a_write_leaves_its_candidate_list_and_the_other_process_takes_it(

@@ -96,7 +96,7 @@ def prepare_vectors(
     *,
     known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] = lambda _: None,
 ) -> Prepared:
-    """The vectors of organisations' current texts, encoding only what is not known.
+    """The vectors of organisations' current texts, encoding only the fields not known.
 
     Args:
         organisations: the profiles.
@@ -109,17 +109,21 @@ def prepare_vectors(
     n, dim = len(organisations), encoder.dimension
     vectors = np.zeros((n, len(FIELDS), dim), np.float32)
     keys = np.zeros((n, len(FIELDS), 16), np.uint8)
-    todo: list[int] = []
+    todo: dict[int, npt.NDArray[np.bool_]] = {}
+    """Organisations with a field to encode, and which of their fields are encoded."""
     for i, (org, f) in enumerate(zip(organisations, fields, strict=True)):
         wanted = np.stack([np.frombuffer(field_key(encoder, f[name]), np.uint8) for name in FIELDS])
         have = known(org.id)
-        if have is not None and np.array_equal(wanted, have[1]):
-            vectors[i], keys[i] = have
-        else:
-            todo.append(i)
+        # Field by field: a new description encodes the description, not the tags again.
+        new = np.ones(len(FIELDS), np.bool_) if have is None else ~(wanted == have[1]).all(axis=1)
+        if have is not None:
+            vectors[i, ~new], keys[i, ~new] = have[0][~new], have[1][~new]
+        if new.any():
+            todo[i] = new
+            fields[i] = {name: f[name] if new[j] else [] for j, name in enumerate(FIELDS)}
     if todo:
         encoded = encode([fields[i] for i in todo], encoder, EmbeddingCache(dim))
-        for j, i in enumerate(todo):
-            vectors[i] = np.stack([encoded.vectors[name][j] for name in FIELDS])
-            keys[i] = encoded.keys[j]
+        for j, (i, new) in enumerate(todo.items()):
+            fresh = np.stack([encoded.vectors[name][j] for name in FIELDS])
+            vectors[i, new], keys[i, new] = fresh[new], encoded.keys[j][new]
     return Prepared(organisations, vectors, keys)
