@@ -25,8 +25,8 @@ from matcher.app.writes import WAITING_WRITES
 from matcher.domain.errors import BusyError, ReferentialError, UnknownOrganisationError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
-from matcher.ranking.candidates import ListSizes
-from matcher.ranking.profiles import FIELDS
+from matcher.ranking.candidates import ListSizes, lists_for
+from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.store.changes import ChangeKind
 
 
@@ -280,6 +280,13 @@ def test_a_write_leaves_its_candidate_list_and_the_other_process_takes_it(
         return {ctx.profiles.ids[r] for r in ctx.lists.row(row).tolist()}
 
     assert served_list() == set(listed.candidates)
+    # Searched source by source on two threads, the same list as searched in one go.
+    ctx = a.live().context
+    p, row = ctx.profiles, ctx.profiles.index["CL-DRONE-PL"]
+    vectors = {f: p.vectors(f, np.array([row])) for f in FIELDS}
+    targets = [list(RowValues.of(drone_cluster()).targets)]
+    (rows,) = lists_for(p, vectors, targets, small, exclude=[row])
+    assert [p.ids[r] for r in rows.tolist()] == list(listed.candidates)
     # A bulk write (no list left with it) that adds a target market where the list has no
     # one: the stored list is older than the change, so b searches again and finds them.
     others = a.store.get_organisations(set(a.store.organisation_ids()) - set(listed.candidates))

@@ -29,7 +29,7 @@ from matcher.app.vectors import prepare_vectors
 from matcher.domain.errors import StateError
 from matcher.domain.schema import Organisation
 from matcher.graph.scores import compile_kernels
-from matcher.ranking.candidates import lists_for
+from matcher.ranking.candidates import QUERY_FIELD, lists_for, search
 from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.ranking.rank import Context
 from matcher.ranking.scorer import compile_medians
@@ -178,16 +178,52 @@ class LiveState:
             vectors: their vectors, (organisations, fields, dimension).
         """
         self.refresh()
+        found = [
+            self.search_candidates(organisations, source, vectors[:, FIELDS.index(field)])
+            for source, field in QUERY_FIELD.items()
+        ]
+        return self.merge_candidates(organisations, found)
+
+    def search_candidates(
+        self, organisations: Sequence[Organisation], source: str, queries: np.ndarray
+    ) -> list[list[str]]:
+        """What one source of the candidate lists finds for profiles about to be written.
+
+        Ids, per profile. Sources (:data:`~matcher.ranking.candidates.SOURCES`) may be
+        searched on several threads at once.
+
+        Args:
+            organisations: the profiles.
+            source: the source.
+            queries: their vectors of the source's field (``QUERY_FIELD``), (q, d).
+        """
         # Tens of milliseconds of exact search at 100k profiles: requests keep being ranked
         # meanwhile (only applying a change waits for it).
         with self._applying.reading():
             ctx = self.context
             p = ctx.profiles
-            fields = {f: vectors[:, j] for j, f in enumerate(FIELDS)}
             targets = [list(RowValues.of(o).targets) for o in organisations]
-            own = [p.index.get(o.id, -1) for o in organisations]
-            found = lists_for(p, fields, targets, ctx.sizes, exclude=own)
-            return [[p.ids[r] for r in rows.tolist()] for rows in found]
+            parts = search(p, source, queries, targets, ctx.sizes)
+            return [[p.ids[r] for r in np.concatenate(q).tolist()] if q else [] for q in parts]
+
+    def merge_candidates(
+        self, organisations: Sequence[Organisation], found: Sequence[list[list[str]]]
+    ) -> list[list[str]]:
+        """The candidate lists of profiles about to be written, from what their sources found.
+
+        Each list: the rows (:meth:`search_candidates`) distinct, alive, in row order, without
+        the profile's own.
+        """
+        with self._applying.reading():
+            p = self.context.profiles
+            out = []
+            for i, org in enumerate(organisations):
+                ids = {x for f in found for x in f[i]}
+                rows = np.array([p.index[x] for x in ids if x in p.index], np.int64)
+                rows = np.unique(rows[p.alive[rows]])
+                rows = rows[rows != p.index.get(org.id, -1)]
+                out.append([p.ids[r] for r in rows.tolist()])
+            return out
 
     def _apply_organisations(self, ctx: Context, touched: dict[str, int]) -> None:
         """Apply profile changes (``touched``: each id's latest change in the batch)."""

@@ -95,6 +95,7 @@ def prepare_vectors(
     encoder: Encoder,
     *,
     known: Callable[[str], tuple[np.ndarray, np.ndarray] | None] = lambda _: None,
+    before_encoding: Callable[[Prepared, npt.NDArray[np.bool_]], None] | None = None,
 ) -> Prepared:
     """The vectors of organisations' current texts, encoding only the fields not known.
 
@@ -103,6 +104,9 @@ def prepare_vectors(
         store: for their project texts.
         encoder: the encoder (its model loads only when something must be encoded).
         known: an organisation's current (vectors, keys), when the caller has them.
+        before_encoding: called before anything is encoded with the vectors so far and
+            which fields will be encoded, (organisations, fields): work that needs only the
+            known vectors can start beside the encoding.
     """
     projects = store.project_texts([o.id for o in organisations])
     fields = [field_texts(o, projects.get(o.id, [])) for o in organisations]
@@ -122,6 +126,10 @@ def prepare_vectors(
             todo[i] = new
             fields[i] = {name: f[name] if new[j] else [] for j, name in enumerate(FIELDS)}
     if todo:
+        if before_encoding is not None:
+            new = np.zeros((n, len(FIELDS)), np.bool_)
+            new[list(todo)] = np.stack(list(todo.values()))
+            before_encoding(Prepared(organisations, vectors.copy(), keys.copy()), new)
         encoded = encode([fields[i] for i in todo], encoder, EmbeddingCache(dim))
         for j, (i, new) in enumerate(todo.items()):
             fresh = np.stack([encoded.vectors[name][j] for name in FIELDS])

@@ -5,12 +5,13 @@ nothing), and both are kept in the store with the write, so that every process a
 write without encoding or searching again. The writing process then catches up with the
 change log like any other.
 
-Encoding and searching take most of a profile write's time (hundreds of milliseconds of
-CPU for a long text on one thread). They run on one background thread of lower priority
-(``nice``, Linux), so that the requests of every worker on the machine come first when the
-cores are busy; the write waits for it. At most :data:`WAITING_WRITES` more wait in line
-behind the one being prepared; a write beyond them is refused (:class:`BusyError`) rather
-than queued for seconds when the cores are saturated.
+Encoding and searching take most of a profile write's time (tens of milliseconds of CPU
+for a long text). They run on two background threads of lower priority (``nice``, Linux),
+so that the requests of every worker on the machine come first when the cores are busy;
+the write waits for them. Only the fields whose texts changed are encoded, and the
+searches that need no new vector run beside the encoding. At most :data:`WAITING_WRITES`
+more wait in line behind the one being prepared; a write beyond them is refused
+(:class:`BusyError`) rather than queued for seconds when the cores are saturated.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from matcher.domain.errors import BusyError, ReadOnlyError
 from matcher.domain.schema import Collaboration, Organisation
 from matcher.domain.vocab import FeedbackKind
 from matcher.graph.graph import as_row
+from matcher.ranking.candidates import QUERY_FIELD
 from matcher.ranking.profiles import FIELDS
 from matcher.store import Store
 
@@ -46,6 +48,11 @@ _Ready = tuple[Prepared, list[list[str] | None]]
 """A write's vectors and keys, and each profile's candidate list (None: not searched)."""
 
 logger = logging.getLogger(__name__)
+
+
+def _unknown(_: str) -> None:
+    """Nothing is known of any organisation's current vectors."""
+    return None
 
 
 def lower_priority(nice: int) -> None:
@@ -87,6 +94,7 @@ class Writer:
         self.state = state
         self.nice = nice
         self._background: ThreadPoolExecutor | None = None
+        self._beside: ThreadPoolExecutor | None = None
         self._opening = threading.Lock()
         self.taken = 0
         """Preparations submitted to the background thread and not finished."""
@@ -106,9 +114,10 @@ class Writer:
     def close(self) -> None:
         """Stop the background thread (a running preparation ends first)."""
         with self._opening:
-            if self._background is not None:
-                self._background.shutdown(wait=True)
-                self._background = None
+            for pool in (self._background, self._beside):
+                if pool is not None:
+                    pool.shutdown(wait=True)
+            self._background = self._beside = None
 
     def _prepare(
         self, orgs: list[Organisation], state: LiveState | None, known: _Known | None
@@ -134,16 +143,50 @@ class Writer:
             with self._opening:
                 self.taken -= 1
 
+    def _side(self) -> ThreadPoolExecutor:
+        """The second thread (same priority) that searches beside the encoding."""
+        with self._opening:
+            if self._beside is None:
+                self._beside = ThreadPoolExecutor(
+                    1, "matcher-writes-beside", initializer=lower_priority, initargs=(self.nice,)
+                )
+            return self._beside
+
     def _encode_and_search(
         self, orgs: list[Organisation], state: LiveState | None, known: _Known | None
     ) -> _Ready:
         encoder = self.encoder()
-        prepared = prepare_vectors(orgs, self.store, encoder, **({"known": known} if known else {}))
+        given = known if known is not None else _unknown
+        if state is None or state.snapshot is None:
+            return prepare_vectors(orgs, self.store, encoder, known=given), [None] * len(orgs)
         # The candidate lists are searched once, here, and kept with the vectors: every
-        # process applies the write without searching every profile again.
-        lists: list[list[str] | None] = [None] * len(orgs)
-        if state is not None and state.snapshot is not None:
-            lists = list(state.candidates_of(orgs, prepared.vectors))
+        # process applies the write without searching every profile again. The searches
+        # share two threads, and those whose query vectors are not encoded again (the tags
+        # and offers when only a description changed) run beside the encoding.
+        state.refresh()
+        side = self._side()
+        searching: dict[str, Future[list[list[str]]]] = {}
+
+        def field_of(source: str, vectors: np.ndarray) -> np.ndarray:
+            return vectors[:, FIELDS.index(QUERY_FIELD[source])]
+
+        def early(partial: Prepared, encoded: np.ndarray) -> None:
+            for source, field in QUERY_FIELD.items():
+                if not encoded[:, FIELDS.index(field)].any():
+                    queries = field_of(source, partial.vectors)
+                    searching[source] = side.submit(state.search_candidates, orgs, source, queries)
+
+        prepared = prepare_vectors(orgs, self.store, encoder, known=given, before_encoding=early)
+        late = [source for source in QUERY_FIELD if source not in searching]
+        for source in late[1::2]:
+            queries = field_of(source, prepared.vectors)
+            searching[source] = side.submit(state.search_candidates, orgs, source, queries)
+        found = [
+            state.search_candidates(orgs, source, field_of(source, prepared.vectors))
+            for source in late[0::2]
+        ]
+        found += [f.result() for f in searching.values()]
+        lists: list[list[str] | None] = list(state.merge_candidates(orgs, found))
         return prepared, lists
 
     def _after(self) -> None:

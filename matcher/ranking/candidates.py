@@ -27,7 +27,16 @@ from embeddings.ann import ApproximateIndex
 from matcher.graph.rows import RowSets
 from matcher.ranking.profiles import Profiles
 
-__all__ = ["ListSizes", "build_lists", "lists_for"]
+__all__ = [
+    "QUERY_FIELD",
+    "SOURCES",
+    "ListSizes",
+    "Parts",
+    "build_lists",
+    "lists_for",
+    "merge",
+    "search",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +77,87 @@ def _neighbours(
     return [np.zeros(0, np.int64) if empty[i] else f[f >= 0] for i, f in enumerate(found)]
 
 
+SOURCES = ("text", "tags", "offers", "targets")
+"""Where a stored list's candidates come from, searched one by one (:func:`search`)."""
+
+QUERY_FIELD = {"text": "text", "tags": "tags", "offers": "seeks", "targets": "text"}
+"""The query's vector field each source searches with."""
+
+Parts = list[list[IntArray]]
+"""Per query, the rows some sources found (merged by :func:`merge`)."""
+
+
+def search(
+    profiles: Profiles,
+    source: str,
+    queries: npt.NDArray[np.float32],
+    targets: Sequence[Sequence[int]],
+    sizes: ListSizes,
+) -> Parts:
+    """Per query, the rows one source finds among every row (written rows included).
+
+    Args:
+        profiles: the organisations.
+        source: one of :data:`SOURCES`.
+        queries: the queries' (q, d) vectors of the source's field (:data:`QUERY_FIELD`).
+        targets: per query, its target-country codes.
+        sizes: how many from each source.
+    """
+    count = len(targets)
+    parts: Parts = [[] for _ in range(count)]
+    if source == "targets":
+        base, _ = profiles.all_vectors("text")
+        wanted: dict[int, list[int]] = {}
+        for i in range(count):
+            for country in targets[i]:
+                wanted.setdefault(int(country), []).append(i)
+        for country, asking in wanted.items():
+            rows = np.flatnonzero(profiles.country == country).astype(np.int64)
+            rows = rows[profiles.alive[rows]]
+            new = profiles.written(rows)
+            inside = rows[(rows < profiles.base_count) & ~new]
+            found = _neighbours(
+                base, queries[asking], sizes.per_target, inside, profiles.ann.get("text")
+            )
+            written = rows[new]
+            for i, close in zip(asking, found, strict=True):
+                parts[i].extend([close, written])
+        return parts
+    field = "offers" if source == "offers" else source
+    k = {"text": sizes.text, "tags": sizes.tags, "offers": sizes.offers}[source]
+    base, changed = profiles.all_vectors(field)
+    rows = profiles.present(field)
+    rows = rows[profiles.alive[rows]]
+    if len(changed):
+        rows = rows[~profiles.written(rows)]
+    found = _neighbours(base, queries, k + 1, rows, profiles.ann.get(field))
+    if len(changed):
+        extra = profiles.vectors(field, changed)
+        near = _neighbours(extra, queries, k + 1, np.arange(len(changed)))
+        found = [np.concatenate([f, changed[n]]) for f, n in zip(found, near, strict=True)]
+    for i in range(count):
+        parts[i].append(found[i])
+    return parts
+
+
+def merge(searched: Sequence[Parts], exclude: Sequence[int] = ()) -> list[IntArray]:
+    """Per query, the distinct rows its sources found, without its own row.
+
+    Args:
+        searched: what each source found (:func:`search`), the same queries in each.
+        exclude: per query, a row to leave out (its own), or nothing.
+    """
+    count = len(searched[0]) if searched else 0
+    out = []
+    for i in range(count):
+        found = [rows for parts in searched for rows in parts[i]]
+        merged = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+        if i < len(exclude):
+            merged = merged[merged != exclude[i]]
+        out.append(merged.astype(np.int64))
+    return out
+
+
 def lists_for(
     profiles: Profiles,
     vectors: dict[str, npt.NDArray[np.float32]],
@@ -85,49 +175,10 @@ def lists_for(
         sizes: how many from each source.
         exclude: per query, a row to leave out (its own), or nothing.
     """
-    count = len(targets)
-    parts: list[list[IntArray]] = [[] for _ in range(count)]
-    for field, query_field, k in (
-        ("text", "text", sizes.text),
-        ("tags", "tags", sizes.tags),
-        ("offers", "seeks", sizes.offers),
-    ):
-        base, changed = profiles.all_vectors(field)
-        queries = vectors[query_field]
-        rows = profiles.present(field)
-        rows = rows[profiles.alive[rows]]
-        if len(changed):
-            rows = rows[~profiles.written(rows)]
-        found = _neighbours(base, queries, k + 1, rows, profiles.ann.get(field))
-        if len(changed):
-            extra = profiles.vectors(field, changed)
-            near = _neighbours(extra, queries, k + 1, np.arange(len(changed)))
-            found = [np.concatenate([f, changed[n]]) for f, n in zip(found, near, strict=True)]
-        for i in range(count):
-            parts[i].append(found[i])
-    base, changed = profiles.all_vectors("text")
-    wanted: dict[int, list[int]] = {}
-    for i in range(count):
-        for country in targets[i]:
-            wanted.setdefault(int(country), []).append(i)
-    for country, asking in wanted.items():
-        rows = np.flatnonzero(profiles.country == country).astype(np.int64)
-        rows = rows[profiles.alive[rows]]
-        new = profiles.written(rows)
-        inside = rows[(rows < profiles.base_count) & ~new]
-        found = _neighbours(
-            base, vectors["text"][asking], sizes.per_target, inside, profiles.ann.get("text")
-        )
-        written = rows[new]
-        for i, close in zip(asking, found, strict=True):
-            parts[i].extend([close, written])
-    out = []
-    for i in range(count):
-        merged = np.unique(np.concatenate(parts[i])) if parts[i] else np.zeros(0, np.int64)
-        if i < len(exclude):
-            merged = merged[merged != exclude[i]]
-        out.append(merged.astype(np.int64))
-    return out
+    searched = [
+        search(profiles, source, vectors[QUERY_FIELD[source]], targets, sizes) for source in SOURCES
+    ]
+    return merge(searched, exclude)
 
 
 def build_lists(
