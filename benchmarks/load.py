@@ -206,9 +206,13 @@ class Tally:
     unanswered: int = 0
     shed: int = 0
     shed_writes: int = 0
+    writes: dict[str, list[float]] = field(default_factory=dict)
+    """Latencies (ms) of the writes by endpoint (a profile write encodes a text)."""
 
-    def add(self, kind: str, ms: float) -> None:
+    def add(self, kind: str, ms: float, path: str = "") -> None:
         self.latencies.setdefault(kind, []).append(ms)
+        if kind == "write":
+            self.writes.setdefault(path.split("/")[1], []).append(ms)
 
 
 class Mix:
@@ -269,7 +273,7 @@ async def _one(conn: Connection, mix: Mix, tally: Tally, started: float | None =
         return
     if not 200 <= status < 300:
         tally.errors.append(f"{method} {path}: {status}")
-    tally.add(kind, (time.perf_counter() - t0) * 1000)
+    tally.add(kind, (time.perf_counter() - t0) * 1000, path)
 
 
 JITTER = 0.5
@@ -363,8 +367,14 @@ def report(name: str, tally: Tally, seconds: float) -> list[str]:
             f"  {kind:<6} n={len(values):<6} p50 {statistics.median(values):7.1f} ms   "
             f"p99 {_pct(values, 0.99):7.1f} ms   max {max(values):7.1f} ms"
         )
+    for endpoint, values in sorted(tally.writes.items()):
+        lines.append(
+            f"    {endpoint:<15} n={len(values):<5} p50 {statistics.median(values):7.1f} ms   "
+            f"p99 {_pct(values, 0.99):7.1f} ms   max {max(values):7.1f} ms"
+        )
     lines.append(
         f"  all    p50 {statistics.median(every):7.1f} ms   p99 {_pct(every, 0.99):7.1f} ms"
+        f"   over 50 ms: {sum(v > 50 for v in every) / len(every):.2%}"
     )
     lines += [f"  error: {e}" for e in tally.errors[:10]]
     return lines
