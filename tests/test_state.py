@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from embeddings import SentenceTransformerEncoder
+from matcher.app.assemble import ACTIVITY_DAYS
 from matcher.app.matcher import Matcher
 from matcher.app.settings import Settings
 from matcher.app.vectors import prepare_vectors
@@ -294,6 +295,46 @@ def test_a_write_leaves_its_candidate_list_and_the_other_process_takes_it(
     with a.store.transaction():
         a.store.write_organisations([drone_cluster(target_countries=[outside.country])])
     assert outside.id in served_list()
+
+
+def test_activity_follows_its_window_exactly_as_a_recount(
+    two: tuple[Matcher, Matcher, CountingEncoder],
+) -> None:
+    a, b, _ = two
+    graph = b.live().context.graph
+    start = graph.as_of
+    ids_ = sorted(a.store.organisation_ids())
+
+    def recount() -> dict[str, float]:
+        since = graph.as_of - dt.timedelta(days=ACTIVITY_DAYS - 1)
+        counts = a.store.activity(since=since, until=graph.as_of)
+        return {org: float(counts.get(org, 0)) for org in ids_}
+
+    def served() -> dict[str, float]:
+        b.recommend(ids_[0], k=1)  # b applies what was logged since
+        p = b.live().context.profiles
+        return {org: float(p.activity[p.index[org]]) for org in ids_}
+
+    assert served() == recount()
+    before = served()
+    # A year and more later (old collaborations leave the window), and in the same write
+    # one dated inside the new window, and one deleted.
+    later = start + dt.timedelta(days=400)
+    a.add_collaborations(
+        [
+            Collaboration(organisation_a=ids_[1], organisation_b=ids_[2], date=later),
+            Collaboration(
+                organisation_a=ids_[3], organisation_b=ids_[4], date=start - dt.timedelta(days=5)
+            ),
+        ]
+    )
+    after = served()
+    assert graph.as_of == later
+    assert after == recount()
+    assert any(after[o] < before[o] for o in ids_)  # the window moved: some counts fell
+    old = next(c for c in a.store.collaborations() if c.date > start - dt.timedelta(days=300))
+    assert a.remove_collaboration(old)
+    assert served() == recount()
 
 
 def test_collaborations_deletes_and_feedback_reach_the_other_process(

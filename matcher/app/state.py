@@ -293,18 +293,22 @@ class LiveState:
             if graph.set_link(ra, rb, linked):
                 touched |= {a, b}
         latest = self.store.latest_collaboration()
-        if latest is not None and latest > graph.as_of:  # the activity window moves
+        if latest is not None and latest > graph.as_of:
+            # The activity window moves: count what came into it and what left it (a few
+            # days' collaborations, by the date index). Counting the whole table again
+            # took 0.27 s at 100k, holding every ranking of the process.
+            shift = self.store.activity_shift(graph.as_of, latest, ACTIVITY_DAYS)
+            for org_id, change in shift.items():
+                row = p.index.get(org_id)
+                if row is not None:
+                    p.activity[row] += change
             graph.as_of = latest
-            since = latest - dt.timedelta(days=ACTIVITY_DAYS)
-            counts = self.store.activity(since=since + dt.timedelta(days=1), until=latest)
-            p.activity[:] = 0.0
-            for org_id, count in counts.items():
-                if org_id in p.index:
-                    p.activity[p.index[org_id]] = count
-        elif touched:
-            since = graph.as_of - dt.timedelta(days=ACTIVITY_DAYS)
-            for org_id, count in self.store.activity_of(touched, since, graph.as_of).items():
-                p.activity[p.index[org_id]] = count
+        # Counted again exactly: every organisation of a changed pair (a collaboration
+        # dated inside the window, or one deleted, changes its count, linked or not).
+        ends = [org for pair in dict.fromkeys(todo) for org in pair if org in p.index]
+        since = graph.as_of - dt.timedelta(days=ACTIVITY_DAYS)
+        for org_id, count in self.store.activity_of(ends, since, graph.as_of).items():
+            p.activity[p.index[org_id]] = count
         if touched:
             ctx.update_hubs()
 

@@ -358,6 +358,27 @@ class Store(Replication, PlanRecords):
             out[org_id] = int(row[0])
         return out
 
+    def activity_shift(self, before: dt.date, after: dt.date, days: int) -> dict[str, int]:
+        """How each organisation's count of collaborations changes when its window moves.
+
+        The window of ``days`` days ending at ``before`` moves to end at ``after``: what
+        is dated in (before, after] comes in, what is dated in (before - days, after -
+        days] leaves. Two date ranges read by the date index, not the whole table.
+        """
+        span = dt.timedelta(days=days)
+        bounds = (before.isoformat(), after.isoformat())
+        gone = ((before - span).isoformat(), (after - span).isoformat())
+        rows = self._db.execute(
+            "SELECT org, SUM(n) FROM ("
+            "SELECT organisation_a AS org, 1 AS n FROM collaborations WHERE date > ? AND date <= ? "
+            "UNION ALL SELECT organisation_b, 1 FROM collaborations WHERE date > ? AND date <= ? "
+            "UNION ALL SELECT organisation_a, -1 FROM collaborations WHERE date > ? AND date <= ? "
+            "UNION ALL SELECT organisation_b, -1 FROM collaborations WHERE date > ? AND date <= ?"
+            ") GROUP BY org",
+            (*bounds, *bounds, *gone, *gone),
+        )
+        return {str(org): int(n) for org, n in rows if n}
+
     def partners(self, organisation_id: str) -> set[str]:
         """Ids of every organisation this one has collaborated with."""
         rows = self._db.execute(
