@@ -43,9 +43,9 @@ class Settings(BaseSettings):
         default=10,
         ge=0,
         le=19,
-        description="niceness added to the thread that encodes and searches for profile "
+        description="niceness added to the two threads that encode and search for profile "
         "writes (Linux), so that requests come first when the cores are busy; 0: the "
-        "request's own thread",
+        "request's own thread and a second one at its priority",
     )
     log_level: str = Field(default="INFO", description="logging level of the CLI and service")
     keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")
