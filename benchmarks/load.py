@@ -158,6 +158,8 @@ class Connection:
         self.last = time.monotonic()
         self.retry_after = 0.0
         """The last answer's ``Retry-After`` in seconds (0: none)."""
+        self.body = b""
+        """The last answer's body."""
 
     @classmethod
     async def open(cls, port: int) -> Connection:
@@ -189,9 +191,13 @@ class Connection:
                 length = int(line.split(":", 1)[1])
             elif line.lower().startswith("retry-after:"):
                 self.retry_after = float(line.split(":", 1)[1])
-        if length:
-            await self.reader.readexactly(length)
+        self.body = await self.reader.readexactly(length) if length else b""
         return status
+
+    async def worker(self) -> int:
+        """The pid of the server worker that holds this connection (``/ready``)."""
+        await self.request("GET", "/ready")
+        return int(json.loads(self.body).get("worker", 0))
 
     def close(self) -> None:
         self.writer.close()
@@ -206,6 +212,10 @@ class Tally:
     unanswered: int = 0
     shed: int = 0
     shed_writes: int = 0
+    spread: collections.Counter[int] = field(default_factory=collections.Counter)
+    """The closed loop's connections per server worker (pid), as they were opened."""
+    spread_end: collections.Counter[int] = field(default_factory=collections.Counter)
+    """The same at the end (a refused connection is closed, and may come back elsewhere)."""
     writes: dict[str, list[float]] = field(default_factory=dict)
     """Latencies (ms) of the writes by endpoint (a profile write encodes a text)."""
 
@@ -293,12 +303,14 @@ async def closed_loop(port: int, mix: Mix, seconds: float, concurrency: int) -> 
 
     async def worker() -> None:
         conn = await Connection.open(port)
+        tally.spread[await conn.worker()] += 1
         try:
             while time.perf_counter() < deadline:
                 await _one(conn, mix, tally)
                 if conn.retry_after:  # refused: wait as asked, and a random part more
                     pause = conn.retry_after * (1 + JITTER * jitter.random())
                     await asyncio.sleep(min(pause, deadline - time.perf_counter()))
+            tally.spread_end[await conn.worker()] += 1
         finally:
             conn.close()
 
@@ -376,6 +388,11 @@ def report(name: str, tally: Tally, seconds: float) -> list[str]:
         f"  all    p50 {statistics.median(every):7.1f} ms   p99 {_pct(every, 0.99):7.1f} ms"
         f"   over 50 ms: {sum(v > 50 for v in every) / len(every):.2%}"
     )
+    if tally.spread:
+        start, end = (
+            ", ".join(str(n) for _, n in c.most_common()) for c in (tally.spread, tally.spread_end)
+        )
+        lines.append(f"  connections per server worker: at the start {start}; at the end {end}")
     lines += [f"  error: {e}" for e in tally.errors[:10]]
     return lines
 

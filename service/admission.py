@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from service.errors import ApiError
+from service.errors import SHED, ApiError
 
 __all__ = ["RankingSlots"]
 
@@ -54,7 +54,7 @@ class RankingSlots:
 
     def _refuse(self, why: str) -> ApiError:
         self.refused += 1
-        return ApiError(503, "overloaded", why, headers={"Retry-After": "1"})
+        return ApiError(503, "overloaded", why, headers=SHED)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:

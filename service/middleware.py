@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import error_response
+from service.errors import SHED, error_response
 
 __all__ = ["BodyLimitMiddleware", "InFlightLimitMiddleware", "Metrics", "MetricsMiddleware"]
 
@@ -126,7 +126,7 @@ class InFlightLimitMiddleware:
                 503,
                 "overloaded",
                 f"the service is handling {self.limit} requests already; retry shortly",
-                headers={"Retry-After": "1"},
+                headers=SHED,
             )
             await response(scope, receive, send)
             return

@@ -33,6 +33,7 @@ from test_service import KEY, WRITE, LiveServer, copy_home, error_of, profile, w
 
 from embeddings import SentenceTransformerEncoder
 from matcher.app.settings import Settings
+from matcher.domain.errors import BusyError
 from service.admission import RankingSlots
 from service.errors import ApiError, public_message, unexpected_error
 from service.ratelimit import MAX_CLIENTS, TokenBuckets
@@ -347,6 +348,45 @@ def test_errors_leave_the_connection_open(
         live.__exit__()
 
 
+def test_an_overloaded_answer_closes_its_connection(
+    home_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    # A keep-alive connection stays with the worker that accepted it: a refused client's
+    # retry on a new connection may be taken by a less busy worker.
+    settings = Settings(home=home_copy, api_key=SecretStr(KEY), anonymous_rate=0)
+    live = LiveServer(settings, encoder)
+    app: Any = live.server.config.app
+
+    def busy() -> None:  # what a profile write beyond the waiting line raises
+        raise BusyError("two profile writes wait already; retry shortly")
+
+    app.add_api_route("/test-busy", busy)
+    live.__enter__()
+    try:
+        with live.client() as c:
+            wait_ready(c)
+        conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
+        conn.request("GET", "/test-busy")
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        assert response.status == 503 and body["error"]["code"] == "overloaded"
+        assert response.getheader("Retry-After") == "1"
+        assert response.getheader("Connection") == "close" and response.will_close
+        assert conn.sock is None  # http.client let go of it, as the header says
+        conn.request("GET", "/health")  # a new connection
+        assert conn.getresponse().read() == b'{"status":"ok"}'
+        conn.close()
+        raw = socket.create_connection(("127.0.0.1", live.port), timeout=30)
+        raw.sendall(b"GET /test-busy HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while chunk := raw.recv(65536):  # ends: the server closed the connection
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 503") and b"overloaded" in received
+        raw.close()
+    finally:
+        live.__exit__()
+
+
 def _full_sqlite_error(tmp_path: Path) -> sqlite3.OperationalError:
     db = sqlite3.connect(tmp_path / "small.sqlite")
     db.execute("CREATE TABLE t (x TEXT)")
@@ -632,7 +672,7 @@ def test_a_ranking_that_would_wait_past_the_budget_is_refused_at_once() -> None:
             await ranking("third")
         assert time.perf_counter() - started < 0.01
         assert (refused.value.status, refused.value.code) == (503, "overloaded")
-        assert refused.value.headers == {"Retry-After": "1"}
+        assert refused.value.headers == {"Retry-After": "1", "Connection": "close"}
         gate.set()
         await asyncio.gather(first, second)
         assert order == ["first", "second"] and slots.refused == 1
