@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -317,6 +318,22 @@ def test_activity_follows_its_window_exactly_as_a_recount(
 
     assert served() == recount()
     before = served()
+    live, real = b.live(), b.store.activity_shift
+    held: list[bool] = []
+
+    def recording(*args: Any) -> dict[str, int]:  # is the lock rankings wait for held?
+        def probe() -> None:
+            got = live.lock.acquire(timeout=0)
+            held.append(not got)
+            if got:
+                live.lock.release()
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join()
+        return real(*args)
+
+    b.store.activity_shift = recording  # type: ignore[method-assign]
     # A year and more later (old collaborations leave the window), and in the same write
     # one dated inside the new window, and one deleted.
     later = start + dt.timedelta(days=400)
@@ -330,6 +347,7 @@ def test_activity_follows_its_window_exactly_as_a_recount(
     )
     after = served()
     assert graph.as_of == later
+    assert held == [False]  # read once, before the rankings' lock was taken
     assert after == recount()
     assert any(after[o] < before[o] for o in ids_)  # the window moved: some counts fell
     old = next(c for c in a.store.collaborations() if c.date > start - dt.timedelta(days=300))
