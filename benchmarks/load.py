@@ -160,6 +160,8 @@ class Connection:
         """The last answer's ``Retry-After`` in seconds (0: none)."""
         self.body = b""
         """The last answer's body."""
+        self.closing = False
+        """The last answer said ``Connection: close``: the next request opens a new one."""
 
     @classmethod
     async def open(cls, port: int) -> Connection:
@@ -167,7 +169,7 @@ class Connection:
         return cls(port, reader, writer)
 
     async def request(self, method: str, path: str, body: bytes = b"") -> int:
-        if time.monotonic() - self.last > IDLE_SECONDS or self.reader.at_eof():
+        if self.closing or time.monotonic() - self.last > IDLE_SECONDS or self.reader.at_eof():
             self.writer.close()
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
@@ -186,11 +188,14 @@ class Connection:
         status = int(lines[0].split()[1])
         length = 0
         self.retry_after = 0.0
+        self.closing = False
         for line in lines[1:]:
             if line.lower().startswith("content-length:"):
                 length = int(line.split(":", 1)[1])
             elif line.lower().startswith("retry-after:"):
                 self.retry_after = float(line.split(":", 1)[1])
+            elif line.lower().replace(" ", "") == "connection:close":
+                self.closing = True
         self.body = await self.reader.readexactly(length) if length else b""
         return status
 
