@@ -40,13 +40,12 @@ class Settings(BaseSettings):
         "one per request in the service (its workers share the cores)",
     )
     write_nice: int = Field(
-        default=0,
+        default=10,
         ge=0,
         le=19,
-        description="above 0: profile writes encode and search one at a time on two "
-        "background threads of this added niceness (Linux), so that requests come first "
-        "when the cores are busy, and at most two more wait; 0: on the request's own "
-        "thread and a second one, at its priority",
+        description="niceness added to the two threads that encode and search for profile "
+        "writes (Linux), so that requests come first when the cores are busy; 0: the "
+        "request's own thread and a second one at its priority",
     )
     log_level: str = Field(default="INFO", description="logging level of the CLI and service")
     keep_builds: int = Field(default=2, ge=1, description="artefact folders kept on disk")

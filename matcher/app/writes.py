@@ -6,14 +6,12 @@ write without encoding or searching again. The writing process then catches up w
 change log like any other.
 
 Encoding and searching take most of a profile write's time (tens of milliseconds of CPU
-for a long text). Only the fields whose texts changed are encoded, and the searches run on
-two threads, those that need no new vector beside the encoding. With ``nice`` (Linux) they
-run one write at a time on two background threads of lower priority, so that the requests
-of every worker on the machine come first when the cores are busy; the write waits for
-them. At most :data:`WAITING_WRITES` more wait in line behind the one being prepared; a
-write beyond them is refused (:class:`BusyError`) rather than queued for seconds when the
-cores are saturated. Without (the default) the request's own thread and a second one run
-them.
+for a long text). They run on two background threads of lower priority (``nice``, Linux),
+so that the requests of every worker on the machine come first when the cores are busy;
+the write waits for them. Only the fields whose texts changed are encoded, and the
+searches that need no new vector run beside the encoding. At most :data:`WAITING_WRITES`
+more wait in line behind the one being prepared; a write beyond them is refused
+(:class:`BusyError`) rather than queued for seconds when the cores are saturated.
 """
 
 from __future__ import annotations
