@@ -1,0 +1,89 @@
+"""The load test under two settings of the environment, in alternating rounds.
+
+Usage:
+    python benchmarks/load_settings_ab.py --home DIR --a MATCHER_WRITE_NICE=0 \\
+        --b MATCHER_WRITE_NICE=10 [--rounds 3] [--rates 100] [--seconds 60]
+
+Each round copies ``--home`` afresh for each side (the load test writes to its home) and
+runs ``benchmarks/load.py`` (two workers, the open loop at ``--rates``) with ``--a``'s
+settings, then with ``--b``'s. Printed per round and side: the open loop's line for all
+requests (p50, p99, share over 50 ms), the reads' and the profile writes' lines, and the
+server's CPU per request. The host's speed drifts between runs by more than some of the
+differences this is for: compare the two sides of a round, and the rounds' medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from machine import describe
+
+HERE = Path(__file__).resolve().parent
+_ALL = re.compile(r"^\s+all\s+p50\s+([0-9.]+) ms\s+p99\s+([0-9.]+) ms\s+over 50 ms: ([0-9.]+)%")
+_KIND = re.compile(r"^\s+(read|organisations)\s+n=\d+\s+p50\s+([0-9.]+) ms\s+p99\s+([0-9.]+) ms")
+_CPU = re.compile(r"CPU per answered request: server ([0-9.]+) ms")
+
+
+def run(home: Path, settings: list[str], rates: str, seconds: float) -> dict[str, float]:
+    """One load test on a fresh copy of ``home``: its figures by name."""
+    env = os.environ | dict(s.split("=", 1) for s in settings)
+    with tempfile.TemporaryDirectory(dir=home.parent) as tmp:
+        copy = Path(tmp) / "home"
+        shutil.copytree(home, copy, symlinks=True)
+        out = Path(tmp) / "load.txt"
+        subprocess.run(
+            [
+                sys.executable, str(HERE / "load.py"), "--home", str(copy), "--workers", "2",
+                "--only", "open", "--rates", rates, "--seconds", str(seconds), "--out", str(out),
+            ],
+            env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        figures: dict[str, float] = {}
+        for line in out.read_text().splitlines():
+            if m := _ALL.match(line):
+                figures |= {"all p50": float(m[1]), "all p99": float(m[2])}
+                figures["over 50 ms %"] = float(m[3])
+            elif m := _KIND.match(line):
+                figures |= {f"{m[1]} p50": float(m[2]), f"{m[1]} p99": float(m[3])}
+            elif m := _CPU.search(line):
+                figures["server CPU ms"] = float(m[1])
+        return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--a", nargs="+", required=True, help="NAME=VALUE settings of side a")
+    parser.add_argument("--b", nargs="+", required=True, help="NAME=VALUE settings of side b")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rates", default="100", help="one open-loop rate")
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    print(f"machine: {describe()} (the load client runs on the same cores)")
+    print(f"home: {args.home}; open loop at {args.rates} req/s offered, {args.seconds:.0f} s")
+    sides = {"a": args.a, "b": args.b}
+    results: dict[str, list[dict[str, float]]] = {"a": [], "b": []}
+    for n in range(1, args.rounds + 1):
+        for side, settings in sides.items():
+            figures = run(args.home, settings, args.rates, args.seconds)
+            results[side].append(figures)
+            shown = ", ".join(f"{k} {v:g}" for k, v in figures.items())
+            print(f"round {n} {side} ({' '.join(settings)}): {shown}", flush=True)
+    for side, settings in sides.items():
+        names = results[side][0].keys()
+        medians = ", ".join(
+            f"{k} {statistics.median(r[k] for r in results[side]):g}" for k in names
+        )
+        print(f"median {side} ({' '.join(settings)}): {medians}")
+
+
+if __name__ == "__main__":
+    main()
