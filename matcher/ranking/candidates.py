@@ -123,7 +123,7 @@ def search(
             for i, close in zip(asking, found, strict=True):
                 parts[i].extend([close, written])
         return parts
-    field = "offers" if source == "offers" else source
+    field = source  # the text, tags or offers of every row
     k = {"text": sizes.text, "tags": sizes.tags, "offers": sizes.offers}[source]
     base, changed = profiles.all_vectors(field)
     rows = profiles.present(field)
