@@ -20,7 +20,8 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -308,21 +309,31 @@ def test_the_key_is_checked_before_the_body(
         live.__exit__()
 
 
-def test_errors_leave_the_connection_open(
-    home_copy: Path, encoder: SentenceTransformerEncoder
-) -> None:
-    settings = Settings(home=home_copy, api_key=SecretStr(KEY), anonymous_rate=0)
+@contextmanager
+def serving_with(
+    home: Path, encoder: SentenceTransformerEncoder, path: str, handler: Callable[[], None]
+) -> Iterator[LiveServer]:
+    """The real server over ``home`` with one more route, ready."""
+    settings = Settings(home=home, api_key=SecretStr(KEY), anonymous_rate=0)
     live = LiveServer(settings, encoder)
     app: Any = live.server.config.app
-
-    def fault() -> None:  # an unexpected failure inside a handler
-        raise RuntimeError("something nobody planned for")
-
-    app.add_api_route("/test-fault", fault)
+    app.add_api_route(path, handler)
     live.__enter__()
     try:
         with live.client() as c:
             wait_ready(c)
+        yield live
+    finally:
+        live.__exit__()
+
+
+def test_errors_leave_the_connection_open(
+    home_copy: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    def fault() -> None:  # an unexpected failure inside a handler
+        raise RuntimeError("something nobody planned for")
+
+    with serving_with(home_copy, encoder, "/test-fault", fault) as live:
         conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
         conn.request("GET", "/health")
         assert conn.getresponse().read() == b'{"status":"ok"}'
@@ -344,8 +355,6 @@ def test_errors_leave_the_connection_open(
             assert conn.getresponse().read() == b'{"status":"ok"}'
             assert conn.sock is sock, "the server closed the connection"
         conn.close()
-    finally:
-        live.__exit__()
 
 
 def test_an_overloaded_answer_closes_its_connection(
@@ -353,18 +362,10 @@ def test_an_overloaded_answer_closes_its_connection(
 ) -> None:
     # A keep-alive connection stays with the worker that accepted it: a refused client's
     # retry on a new connection may be taken by a less busy worker.
-    settings = Settings(home=home_copy, api_key=SecretStr(KEY), anonymous_rate=0)
-    live = LiveServer(settings, encoder)
-    app: Any = live.server.config.app
-
     def busy() -> None:  # what a profile write beyond the waiting line raises
         raise BusyError("two profile writes wait already; retry shortly")
 
-    app.add_api_route("/test-busy", busy)
-    live.__enter__()
-    try:
-        with live.client() as c:
-            wait_ready(c)
+    with serving_with(home_copy, encoder, "/test-busy", busy) as live:
         conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
         conn.request("GET", "/test-busy")
         response = conn.getresponse()
@@ -383,8 +384,6 @@ def test_an_overloaded_answer_closes_its_connection(
             received += chunk
         assert received.startswith(b"HTTP/1.1 503") and b"overloaded" in received
         raw.close()
-    finally:
-        live.__exit__()
 
 
 def _full_sqlite_error(tmp_path: Path) -> sqlite3.OperationalError:
