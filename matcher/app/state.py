@@ -29,7 +29,7 @@ from matcher.app.vectors import prepare_vectors
 from matcher.domain.errors import StateError
 from matcher.domain.schema import Organisation
 from matcher.graph.scores import compile_kernels
-from matcher.ranking.candidates import QUERY_FIELD, lists_for, search
+from matcher.ranking.candidates import lists_for, search
 from matcher.ranking.profiles import FIELDS, RowValues
 from matcher.ranking.rank import Context
 from matcher.ranking.scorer import compile_medians
@@ -65,7 +65,7 @@ class LiveState:
         self.lock = threading.RLock()
         """Held while ranking and while applying changes (they touch the same arrays)."""
         self._applying = _ReadersWriter()
-        """Applying changes excludes the searches of :meth:`candidates_of`, which only read
+        """Applying changes excludes the searches of :meth:`search_candidates`, which only read
         the profiles (not the ranking's scratch space), so they do not hold :attr:`lock`."""
         self._loading: threading.Thread | None = None
         self._shift: tuple[dt.date, dt.date, dict[str, int]] | None = None
@@ -186,22 +186,6 @@ class LiveState:
             self._apply_organisations(ctx, touched)
         if pairs:
             self._apply_pairs(ctx, list(pairs))
-
-    def candidates_of(
-        self, organisations: Sequence[Organisation], vectors: np.ndarray
-    ) -> list[list[str]]:
-        """The candidate lists (ids) of profiles about to be written, against this state.
-
-        Args:
-            organisations: the profiles.
-            vectors: their vectors, (organisations, fields, dimension).
-        """
-        self.refresh()
-        found = [
-            self.search_candidates(organisations, source, vectors[:, FIELDS.index(field)])
-            for source, field in QUERY_FIELD.items()
-        ]
-        return self.merge_candidates(organisations, found)
 
     def search_candidates(
         self, organisations: Sequence[Organisation], source: str, queries: np.ndarray

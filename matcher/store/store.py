@@ -399,19 +399,6 @@ class Store(Replication, PlanRecords):
         )
         return {(str(a), str(b)) for a, b in rows}
 
-    def activity(self, since: dt.date, until: dt.date | None = None) -> dict[str, int]:
-        """Collaborations per organisation dated in [since, until]."""
-        end = (until or dt.date.max).isoformat()
-        rows = self._db.execute(
-            "SELECT org, COUNT(*) FROM ("
-            "SELECT organisation_a AS org FROM collaborations WHERE date >= ? AND date <= ? "
-            "UNION ALL "
-            "SELECT organisation_b FROM collaborations WHERE date >= ? AND date <= ?"
-            ") GROUP BY org",
-            (since.isoformat(), end, since.isoformat(), end),
-        )
-        return {str(org): int(n) for org, n in rows}
-
     def latest_collaboration(self) -> dt.date | None:
         """The date of the most recent collaboration."""
         value = self._db.execute("SELECT MAX(date) FROM collaborations").fetchone()[0]
