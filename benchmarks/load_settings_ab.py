@@ -4,12 +4,13 @@ Usage:
     python benchmarks/load_settings_ab.py --home DIR --a MATCHER_WRITE_NICE=0 \\
         --b MATCHER_WRITE_NICE=10 [--rounds 3] [--rates 100] [--seconds 60]
 
-Each round copies ``--home`` afresh for each side (the load test writes to its home) and
-runs ``benchmarks/load.py`` (two workers, the open loop at ``--rates``) with ``--a``'s
-settings, then with ``--b``'s. Printed per round and side: the open loop's line for all
-requests (p50, p99, share over 50 ms), the reads' and the profile writes' lines, and the
-server's CPU per request. The host's speed drifts between runs by more than some of the
-differences this is for: compare the two sides of a round, and the rounds' medians.
+Each round copies ``--home`` (side b: ``--b-home`` when given) afresh for each side (the
+load test writes to its home) and runs ``benchmarks/load.py`` (two workers, the open
+loop at ``--rates``) with ``--a``'s settings, then with ``--b``'s. Printed per round and
+side: the open loop's line for all requests (p50, p99, share over 50 ms), the reads' and
+the profile writes' lines, and the server's CPU per request. The host's speed drifts
+between runs by more than some of the differences this is for: compare the two sides of
+a round, and the rounds' medians.
 """
 
 from __future__ import annotations
@@ -63,17 +64,22 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--a", nargs="+", required=True, help="NAME=VALUE settings of side a")
     parser.add_argument("--b", nargs="+", required=True, help="NAME=VALUE settings of side b")
+    parser.add_argument("--b-home", type=Path, default=None, help="side b's home (default: --home)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rates", default="100", help="one open-loop rate")
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
     print(f"machine: {describe()} (the load client runs on the same cores)")
-    print(f"home: {args.home}; open loop at {args.rates} req/s offered, {args.seconds:.0f} s")
+    homes = {"a": args.home, "b": args.b_home or args.home}
+    print(
+        f"home: a {homes['a']}, b {homes['b']}; open loop at {args.rates} req/s offered, "
+        f"{args.seconds:.0f} s"
+    )
     sides = {"a": args.a, "b": args.b}
     results: dict[str, list[dict[str, float]]] = {"a": [], "b": []}
     for n in range(1, args.rounds + 1):
         for side, settings in sides.items():
-            figures = run(args.home, settings, args.rates, args.seconds)
+            figures = run(homes[side], settings, args.rates, args.seconds)
             results[side].append(figures)
             shown = ", ".join(f"{k} {v:g}" for k, v in figures.items())
             print(f"round {n} {side} ({' '.join(settings)}): {shown}", flush=True)

@@ -19,8 +19,9 @@ import numpy.typing as npt
 
 if TYPE_CHECKING:
     from embeddings.ann import ApproximateIndex
+    from embeddings.prefilter import Prefilter
 
-__all__ = ["FEW_QUERIES", "SKIP_LIMIT", "nearest"]
+__all__ = ["FEW_QUERIES", "PREFILTER_SHARE", "SKIP_LIMIT", "nearest"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -30,6 +31,10 @@ alone. OpenMP's thread count is set per thread, so the service's one-thread limi
 not reach its request threads; there a second FAISS thread added CPU and no speed: a
 profile write at 100k took 111 ms of CPU on one thread against 187 ms on two
 (``benchmarks/writes.py``, ``benchmarks/results/writes-100k-2026-12-05-one-faiss-thread.txt``)."""
+
+PREFILTER_SHARE = 1 / 8
+"""A subset of fewer rows than this share is copied and searched (cheaper than reading
+every row's codes); a larger one goes through the prefilter."""
 
 SKIP_LIMIT = 4096
 """A subset that leaves out at most this many rows (and under half) is searched in place:
@@ -43,10 +48,14 @@ def nearest(
     *,
     rows: IntArray | None = None,
     index: ApproximateIndex | None = None,
+    prefilter: Prefilter | None = None,
 ) -> tuple[npt.NDArray[np.float32], IntArray]:
     """Inner-product neighbours of each query among ``base``, best first.
 
-    Exact without ``index``; with it, approximate (IVF-PQ), but exactly scored.
+    Exact without ``index``; with it, approximate (IVF-PQ), but exactly scored. Fewer than
+    :data:`FEW_QUERIES` queries over ``base``, or over at least :data:`PREFILTER_SHARE` of
+    its rows, are searched through ``prefilter`` when given (exact too, reading a quarter
+    of the bytes).
 
     Args:
         base: (n, d) vectors (may be memory-mapped).
@@ -55,11 +64,20 @@ def nearest(
         rows: the rows of ``base`` to search (default: all); results are rows of ``base``.
         index: an approximate index over the first rows of ``base`` (rows after them are
             searched exactly and merged).
+        prefilter: one-byte codes of ``base``'s rows.
 
     Returns:
         Scores and rows, (q, min(k, searched)) each.
     """
     if len(queries) < FEW_QUERIES:
+        if (
+            index is None
+            and prefilter is not None
+            and (rows is None or len(rows) >= PREFILTER_SHARE * len(base))
+        ):
+            found = prefilter.search(base, queries, k, rows=rows)
+            if found is not None:
+                return found
         with _one_thread():
             return _nearest(base, queries, k, rows, index)
     return _nearest(base, queries, k, rows, index)

@@ -138,6 +138,8 @@ def test_a_snapshot_above_the_threshold_is_searched_approximately(
         assert set(manifest["extra"]["ann"]) == set(SEARCHED)
         snapshot = load_snapshot(folder, model=m.settings.model)
         assert set(snapshot.context.profiles.ann) == set(SEARCHED)
+        assert not snapshot.context.profiles.prefilters  # the index, not the codes
+        assert manifest["extra"]["prefilter"] == []
         ids = m.store.organisation_ids()
         assert len(m.recommend(ids[0])) > 0  # ranked from the lists built with it
         # a profile written after the snapshot lies outside the index: still found
@@ -156,3 +158,18 @@ def test_below_the_threshold_a_snapshot_stays_exact(examples_home: Path) -> None
     folder = current_folder(examples_home)
     assert folder is not None
     assert not list(folder.glob("ann_*"))
+    # a write's queries are searched exactly through each searched array's codes
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["extra"]["prefilter"] == sorted(SEARCHED)
+    snapshot = load_snapshot(folder, model="all-MiniLM-L6-v2")
+    assert set(snapshot.context.profiles.prefilters) == set(SEARCHED)
+    (folder / "prefilter_tags.json").write_text(
+        (folder / "prefilter_tags.json").read_text().replace('"count": ', '"count": 1')
+    )
+    try:
+        with pytest.raises(StateError, match=r"prefilter_tags\.npy does not match its array"):
+            load_snapshot(folder, model="all-MiniLM-L6-v2")
+    finally:
+        (folder / "prefilter_tags.json").write_text(
+            (folder / "prefilter_tags.json").read_text().replace('"count": 1', '"count": ')
+        )

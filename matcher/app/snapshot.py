@@ -349,6 +349,7 @@ def build_snapshot(
                 name: {"factory": index.params.factory(), **dataclasses.asdict(index.params)}
                 for name, index in ctx.profiles.ann.items()
             },
+            "prefilter": sorted(ctx.profiles.prefilters),
         },
     )
     misses = cache.misses

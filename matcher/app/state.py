@@ -22,6 +22,7 @@ import numpy as np
 
 from embeddings import Encoder
 from embeddings.artefact import current_folder
+from embeddings.prefilter import compile_prefilter
 from matcher.app.assemble import ACTIVITY_DAYS, MAX_CONSORTIUM
 from matcher.app.organisations import OrganisationCache
 from matcher.app.snapshot import Snapshot, load_snapshot
@@ -135,6 +136,7 @@ class LiveState:
             snapshot = load_snapshot(folder, model=self.model)
             compile_kernels(snapshot.context.graph)  # here, not in the first request
             compile_medians()
+            compile_prefilter()
             fresh = LiveState(self.home, self.model, self.store, self.encoder)
             fresh.snapshot, fresh.seq = snapshot, snapshot.seq
             fresh._catch_up()

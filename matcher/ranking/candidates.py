@@ -3,7 +3,8 @@
 At build time every organisation gets a stored list (:func:`build_lists`): its nearest
 profile texts, nearest tag lists, the offers nearest to what it seeks, and the nearest
 texts in each country it wants to enter, found with FAISS over the snapshot's vectors
-(exactly, or with a large snapshot's approximate indexes).
+(exactly, or with a large snapshot's approximate indexes). A write's few queries are
+searched exactly through the arrays' one-byte codes (:mod:`embeddings.prefilter`).
 At request time the pool is that list, plus the rows two hops away in the live graph (best
 by resource allocation), plus the rows written since the snapshot that are near the query
 (:func:`pool`). A written organisation gets its own list, computed the same way
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from embeddings import nearest
 from embeddings.ann import ApproximateIndex
+from embeddings.prefilter import Prefilter
 from matcher.graph.rows import RowSets
 from matcher.ranking.profiles import Profiles
 
@@ -65,16 +67,23 @@ def _neighbours(
     k: int,
     rows: IntArray,
     index: ApproximateIndex | None = None,
+    prefilter: Prefilter | None = None,
 ) -> list[IntArray]:
     """Per query, the rows of its ``k`` nearest among ``rows`` (none for a zero query).
 
-    With ``index`` (a large snapshot's array), approximately.
+    With ``index`` (a large snapshot's array), approximately; with ``prefilter`` (the
+    array's codes), exactly, reading the codes first. A zero query is not searched.
     """
-    if len(rows) == 0 or k == 0:
-        return [np.zeros(0, np.int64) for _ in range(len(queries))]
-    _, found = nearest(base, queries, k, rows=rows, index=index)
-    empty = np.abs(queries).max(axis=1) == 0 if len(queries) else np.zeros(0, np.bool_)
-    return [np.zeros(0, np.int64) if empty[i] else f[f >= 0] for i, f in enumerate(found)]
+    out = [np.zeros(0, np.int64) for _ in range(len(queries))]
+    if len(rows) == 0 or k == 0 or not len(queries):
+        return out
+    asked = np.flatnonzero(np.abs(queries).max(axis=1) > 0)
+    if not len(asked):
+        return out
+    _, found = nearest(base, queries[asked], k, rows=rows, index=index, prefilter=prefilter)
+    for i, f in zip(asked.tolist(), found, strict=True):
+        out[i] = f[f >= 0]
+    return out
 
 
 SOURCES = ("text", "tags", "offers", "targets")
@@ -117,7 +126,12 @@ def search(
             new = profiles.written(rows)
             inside = rows[(rows < profiles.base_count) & ~new]
             found = _neighbours(
-                base, queries[asking], sizes.per_target, inside, profiles.ann.get("text")
+                base,
+                queries[asking],
+                sizes.per_target,
+                inside,
+                profiles.ann.get("text"),
+                profiles.prefilters.get("text"),
             )
             written = rows[new]
             for i, close in zip(asking, found, strict=True):
@@ -130,7 +144,9 @@ def search(
     rows = rows[profiles.alive[rows]]
     if len(changed):
         rows = rows[~profiles.written(rows)]
-    found = _neighbours(base, queries, k + 1, rows, profiles.ann.get(field))
+    found = _neighbours(
+        base, queries, k + 1, rows, profiles.ann.get(field), profiles.prefilters.get(field)
+    )
     if len(changed):
         extra = profiles.vectors(field, changed)
         near = _neighbours(extra, queries, k + 1, np.arange(len(changed)))

@@ -5,9 +5,10 @@ seeks; a zero row where a text is absent), the codes of country and kind, bit ma
 ecosystems and value-chain stages, sparse rows of keywords, target countries and
 languages, and the recent activity. A snapshot saves them as ``.npy`` files that every
 process memory-maps, with an approximate index per searched field when the snapshot is
-large (:meth:`Profiles.build_indexes`); the rows written since (new organisations,
-changed profiles) live in an overlay of the process (:meth:`Profiles.set_rows`), so reads
-stay O(rows asked for).
+large, one-byte codes of each searched field otherwise (:meth:`Profiles.build_indexes`,
+:mod:`embeddings.prefilter`: exact search of a write's few queries); the rows written
+since (new organisations, changed profiles) live in an overlay of the process
+(:meth:`Profiles.set_rows`), so reads stay O(rows asked for).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy.typing as npt
 
 from embeddings.ann import ApproximateIndex
 from embeddings.artefact import map_array
+from embeddings.prefilter import Prefilter
 from matcher.domain.schema import Organisation
 from matcher.domain.vocab import COUNTRIES, STAGE_ORDER, Ecosystem, OrganisationKind
 from matcher.graph.rows import RowSets
@@ -162,6 +164,8 @@ class Profiles:
         self._written: IntArray | None = None
         self.ann: dict[str, ApproximateIndex] = {}
         """Approximate indexes over the snapshot's arrays, by field (large snapshots only)."""
+        self.prefilters: dict[str, Prefilter] = {}
+        """One-byte codes of the snapshot's arrays, by field (where no approximate index)."""
 
     # -- construction and persistence ------------------------------------------------------
 
@@ -224,13 +228,15 @@ class Profiles:
             np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         for name, index in self.ann.items():
             index.save(folder, name)
+        for name, codes in self.prefilters.items():
+            codes.save(folder, name)
 
     @classmethod
     def load(cls, folder: Path) -> Profiles:
         """Memory-map a snapshot's arrays (read-only, shared by every process).
 
         Raises:
-            AnnMismatchError: an approximate index that does not match its array.
+            AnnMismatchError: an approximate index or codes that do not match their array.
         """
 
         def read(name: str) -> npt.NDArray[Any]:
@@ -250,18 +256,22 @@ class Profiles:
         for name in SEARCHED:
             if ApproximateIndex.exists(folder, name):
                 profiles.ann[name] = ApproximateIndex.load(folder, name, profiles._base[name])
+            elif Prefilter.exists(folder, name):
+                profiles.prefilters[name] = Prefilter.load(folder, name, profiles._base[name])
         return profiles
 
     def build_indexes(self, min_rows: int) -> None:
-        """Build an approximate index per searched field when there are ``min_rows`` rows.
+        """An approximate index per searched field when there are ``min_rows`` rows, else codes.
 
         Args:
-            min_rows: the threshold (``MATCHER_ANN_MIN_ROWS``); 0: never.
+            min_rows: the threshold (``MATCHER_ANN_MIN_ROWS``); 0: never (codes always).
         """
-        if min_rows <= 0 or self.base_count < min_rows:
-            return
+        large = min_rows > 0 and self.base_count >= min_rows
         for name in SEARCHED:
             started = time.perf_counter()
+            if not large:
+                self.prefilters[name] = Prefilter.build(self._base[name])
+                continue
             self.ann[name] = ApproximateIndex.train(
                 self._base[name], sample_from=self.present(name)
             )
