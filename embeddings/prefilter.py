@@ -205,13 +205,14 @@ class Prefilter:
         """The query as integer weights of the codes, their unit, and the error bound.
 
         ``query * scale`` is rounded to int16 steps of ``unit`` (the largest weight to
-        32,767: a row's sum stays within int32). The bound adds both roundings: half a
-        code step per value, ``½ Σ |q_i| scale_i``, and each weight's rounding times the
-        largest code, 127.
+        32,767, fewer above 516 columns: a row's sum stays within int32). The bound adds
+        both roundings: half a code step per value, ``½ Σ |q_i| scale_i``, and each
+        weight's rounding times the largest code, 127.
         """
         wanted = query.astype(np.float64) * self.scale
         top = float(np.abs(wanted).max()) if len(wanted) else 0.0
-        unit = top / 32_767 if top > 0 else 1.0
+        steps = min(32_767, (2**31 - 1) // (127 * max(1, len(wanted))))  # sums fit int32
+        unit = top / steps if top > 0 else 1.0
         weights = np.rint(wanted / unit)
         error = 0.5 * float(np.abs(query.astype(np.float64)) @ self.scale)
         error += 127 * float(np.abs(wanted - weights * unit).sum())
@@ -240,16 +241,17 @@ class Prefilter:
         """
         if base.shape != self.codes.shape:
             return None
-        searched = len(base) if rows is None else len(rows)
+        allowed = None
+        searched = len(base)
+        if rows is not None:
+            allowed = np.zeros(len(base), np.bool_)
+            allowed[rows] = True
+            searched = int(allowed.sum())
         k = min(k, searched)
         out_scores = np.full((len(queries), k), -np.inf, np.float32)
         out_rows = np.full((len(queries), k), -1, np.int64)
         if k == 0:
             return out_scores, out_rows
-        allowed = None
-        if rows is not None:
-            allowed = np.zeros(len(base), np.bool_)
-            allowed[rows] = True
         for i, query in enumerate(np.asarray(queries, np.float32)):
             scores, found = self._one(base, query, k, allowed)
             out_scores[i, : len(found)], out_rows[i, : len(found)] = scores, found

@@ -76,6 +76,25 @@ def test_ties_come_in_row_order() -> None:
     assert found[0].tolist() == [2, 6, 10]
 
 
+def test_a_row_asked_twice_counts_once() -> None:
+    base = _clustered(200, 8, seed=9)
+    codes = Prefilter.build(base)
+    rows = np.array([3, 3, 7, 7, 11])
+    scores, found = codes.search(base, base[3][None], 5, rows=rows)  # type: ignore[misc]
+    assert sorted(found[0].tolist()) == [3, 7, 11]
+    assert np.isfinite(scores).all()
+
+
+def test_wide_vectors_do_not_overflow() -> None:
+    """Above 516 columns the weights get fewer steps, so a row's sum fits int32."""
+    rng = np.random.default_rng(11)
+    base = _unit(rng.choice([-1.0, 1.0], size=(600, 1024)))  # every value at full scale
+    codes = Prefilter.build(base)
+    approx, error = codes.approximate(base[4])
+    assert np.all(np.abs(approx - base.astype(np.float64) @ base[4]) <= error)
+    _check(base, codes, base[4], 25, None)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     n=st.integers(1, 40),
