@@ -264,6 +264,44 @@ def test_a_new_description_encodes_the_description_alone(
     assert np.array_equal(p.keys(p.index["CL-DRONE-PL"]), fresh.keys[0])
 
 
+def test_a_write_does_not_wait_for_the_ranking_running(
+    two: tuple[Matcher, Matcher, CountingEncoder],
+) -> None:
+    """Acknowledged while a ranking holds the state; the next ranking applies it first."""
+    _, b, _ = two
+    b.upsert_organisations([drone_cluster()])
+    live = b.live()
+    before = live.context.profiles.vector("text", live.context.profiles.index["CL-DRONE-PL"])
+    before = before.copy()
+    held, release, written = threading.Event(), threading.Event(), threading.Event()
+
+    def ranking() -> None:
+        with live.lock:  # what a ranking holds while it runs
+            held.set()
+            release.wait(60)
+
+    def write() -> None:
+        b.upsert_organisations([drone_cluster(description="Drones for mountain rescue.")])
+        written.set()
+
+    holder = threading.Thread(target=ranking)
+    holder.start()
+    assert held.wait(10)
+    writer = threading.Thread(target=write)
+    try:
+        writer.start()
+        assert written.wait(10), "the write waited for the ranking"
+        assert live.seq < b.store.sequence()  # stored, not applied yet in this process
+    finally:
+        release.set()
+        holder.join()
+        writer.join()
+    b.recommend("CL-DRONE-PL", k=3)  # applies what was logged first
+    assert live.seq == b.store.sequence()
+    p = live.context.profiles
+    assert not np.array_equal(p.vector("text", p.index["CL-DRONE-PL"]), before)
+
+
 def test_a_write_leaves_its_candidate_list_and_the_other_process_takes_it(
     two: tuple[Matcher, Matcher, CountingEncoder],
 ) -> None:

@@ -91,8 +91,13 @@ class LiveState:
             return None
         return (st.st_ino, st.st_mtime_ns)
 
-    def refresh(self, *, wait_for_snapshot: bool = False) -> None:
+    def refresh(self, *, wait_for_snapshot: bool = False, wait: bool = True) -> None:
         """Follow a newer snapshot (in the background) and apply the changes logged since.
+
+        Args:
+            wait_for_snapshot: load the newest snapshot now, not in the background.
+            wait: wait for the rankings running to apply the changes; without, leave them
+                to the next one when one runs (it applies them before it ranks).
 
         Raises:
             StateError: no snapshot has been built yet.
@@ -108,8 +113,30 @@ class LiveState:
             self._loading.start()
         if self.store.sequence() > self.seq:
             self._prepare_shift()
-            with self.lock:
+            if not self.lock.acquire(blocking=wait):
+                return
+            try:
                 self._catch_up()
+            finally:
+                self.lock.release()
+
+    def known_vectors(
+        self, organisation_ids: Sequence[str]
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The vectors and text keys this state holds for the ids it knows.
+
+        Read beside running rankings (they do not change the profiles), not while changes
+        are applied.
+        """
+        with self._applying.reading():
+            if self.snapshot is None:
+                return {}
+            p = self.snapshot.context.profiles
+            return {
+                i: (np.stack([p.vector(f, p.index[i]) for f in FIELDS]), p.keys(p.index[i]))
+                for i in organisation_ids
+                if i in p.index
+            }
 
     def _prepare_shift(self) -> None:
         """Read how the activity window moves before taking the lock rankings wait for.

@@ -190,9 +190,12 @@ class Writer:
         return prepared, lists
 
     def _after(self) -> None:
+        # Apply the write to this process's state now if no ranking holds it; otherwise the
+        # next ranking applies it first (every read catches up with the store): the write
+        # is acknowledged without waiting for the rankings running.
         state = self.state()
         if state is not None and state.snapshot is not None:
-            state.refresh()
+            state.refresh(wait=False)
 
     def upsert_organisations(self, organisations: Sequence[Organisation]) -> list[str]:
         """Insert or replace organisations, all or none; the next query sees them.
@@ -212,17 +215,7 @@ class Writer:
         state = self.state()
         known = None
         if state is not None and state.snapshot is not None:
-            with state.lock:
-                p = state.context.profiles
-                current = {
-                    o.id: (
-                        np.stack([p.vector(f, p.index[o.id]) for f in FIELDS]),
-                        p.keys(p.index[o.id]),
-                    )
-                    for o in orgs
-                    if o.id in p.index
-                }
-            known = current.get
+            known = state.known_vectors(ids).get
         prepared, lists = self._prepare(orgs, state, known)
         model_id = self.encoder().model_id
         with self.store.transaction():
