@@ -35,6 +35,7 @@ __all__ = [
     "AnnMismatchError",
     "AnnParams",
     "ApproximateIndex",
+    "mismatches",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -114,6 +115,30 @@ def fingerprint(base: npt.NDArray[np.float32]) -> str:
     for row in np.unique(np.linspace(0, n - 1, min(n, FINGERPRINT_ROWS)).astype(np.int64)):
         digest.update(np.ascontiguousarray(base[row], np.float32).tobytes())
     return digest.hexdigest()[:32]
+
+
+def mismatches(
+    base: npt.NDArray[np.float32],
+    count: int,
+    dimension: int,
+    digest: str,
+    more: tuple[tuple[str, object, object], ...] = (),
+) -> list[str]:
+    """How a file made from an array differs from ``base``: shape, then fingerprint.
+
+    Args:
+        base: the array now.
+        count: rows the file says.
+        dimension: columns the file says.
+        digest: the :func:`fingerprint` the file says.
+        more: further (what, the file's, the array's) to compare.
+    """
+    n, d = base.shape
+    checks = (("row count", count, n), ("dimension", dimension, d), *more)
+    wrong = [f"{what} is {got}, the array has {have}" for what, got, have in checks if got != have]
+    if not wrong and digest != fingerprint(base):
+        wrong.append("its fingerprint differs from the array's (other vectors)")
+    return wrong
 
 
 def _paths(folder: Path, name: str) -> tuple[Path, Path]:
@@ -221,14 +246,7 @@ class ApproximateIndex:
             raise AnnMismatchError(
                 f"{meta_path}: cannot read the index parameters ({exc})"
             ) from exc
-        n, d = base.shape
-        wrong = [
-            f"{what} is {got}, the array has {have}"
-            for what, got, have in (("row count", count, n), ("dimension", dimension, d))
-            if got != have
-        ]
-        if not wrong and digest != fingerprint(base):
-            wrong.append("its fingerprint differs from the array's (other vectors)")
+        wrong = mismatches(base, count, dimension, digest)
         if wrong:
             raise AnnMismatchError(
                 f"{index_path.name} does not match its array: {'; '.join(wrong)}; rebuild "

@@ -30,7 +30,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from embeddings.ann import AnnMismatchError, fingerprint
+from embeddings.ann import AnnMismatchError, fingerprint, mismatches
 
 __all__ = ["SLACK", "Prefilter", "PrefilterMismatchError", "compile_prefilter"]
 
@@ -177,20 +177,10 @@ class Prefilter:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise PrefilterMismatchError(f"{meta_path}: cannot read the codes ({exc})") from exc
         n, d = base.shape
-        wrong = [
-            f"{what} is {got}, the array has {have}"
-            for what, got, have in (
-                ("row count", count, n),
-                ("dimension", dimension, d),
-                ("codes' shape", codes.shape, (n, d)),
-                ("scales", scale.shape, (d,)),
-            )
-            if got != have
-        ]
+        more = (("codes' shape", codes.shape, (n, d)), ("scales", scale.shape, (d,)))
+        wrong = mismatches(base, count, dimension, digest, more)
         if codes.dtype != np.int8:
             wrong.append(f"the codes are {codes.dtype}, not int8")
-        if not wrong and digest != fingerprint(base):
-            wrong.append("its fingerprint differs from the array's (other vectors)")
         if wrong:
             raise PrefilterMismatchError(
                 f"{codes_path.name} does not match its array: {'; '.join(wrong)}; rebuild "
