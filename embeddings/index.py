@@ -52,10 +52,10 @@ def nearest(
 ) -> tuple[npt.NDArray[np.float32], IntArray]:
     """Inner-product neighbours of each query among ``base``, best first.
 
-    Exact without ``index``; with it, approximate (IVF-PQ), but exactly scored. Fewer than
-    :data:`FEW_QUERIES` queries over ``base``, or over at least :data:`PREFILTER_SHARE` of
-    its rows, are searched through ``prefilter`` when given (exact too, reading a quarter
-    of the bytes).
+    Exact without ``index``; with it, approximate (IVF-PQ), but exactly scored. Given
+    ``prefilter`` (and no ``index``), fewer than :data:`FEW_QUERIES` queries over all of
+    ``base``, or over at least :data:`PREFILTER_SHARE` of its rows, are searched through
+    it: exact too, reading a quarter of the bytes.
 
     Args:
         base: (n, d) vectors (may be memory-mapped).
