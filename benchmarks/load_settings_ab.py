@@ -8,9 +8,10 @@ Each round copies ``--home`` (side b: ``--b-home`` when given) afresh for each s
 load test writes to its home) and runs ``benchmarks/load.py`` (two workers, the open
 loop at ``--rates``) with ``--a``'s settings, then with ``--b``'s. Printed per round and
 side: the open loop's line for all requests (p50, p99, share over 50 ms), the reads' and
-the profile writes' lines, and the server's CPU per request. The host's speed drifts
-between runs by more than some of the differences this is for: compare the two sides of
-a round, and the rounds' medians.
+the profile writes' lines, and the server's CPU per request, and the requests answered
+per second, failed and refused. The host's speed drifts between runs by more than some
+of the differences this is for: compare the two sides of a round, and the rounds'
+medians.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ HERE = Path(__file__).resolve().parent
 _ALL = re.compile(r"^\s+all\s+p50\s+([0-9.]+) ms\s+p99\s+([0-9.]+) ms\s+over 50 ms: ([0-9.]+)%")
 _KIND = re.compile(r"^\s+(read|organisations)\s+n=\d+\s+p50\s+([0-9.]+) ms\s+p99\s+([0-9.]+) ms")
 _CPU = re.compile(r"CPU per answered request: server ([0-9.]+) ms")
+_OPEN = re.compile(
+    r"^open loop, .* = ([0-9.]+) req/s, errors: (\d+)(?:, refused 503 overloaded: (\d+))?"
+)
 
 
 def run(home: Path, settings: list[str], rates: str, seconds: float) -> dict[str, float]:
@@ -49,7 +53,10 @@ def run(home: Path, settings: list[str], rates: str, seconds: float) -> dict[str
         )  # fmt: skip
         figures: dict[str, float] = {}
         for line in out.read_text().splitlines():
-            if m := _ALL.match(line):
+            if m := _OPEN.match(line):
+                figures |= {"answered req/s": float(m[1]), "errors": float(m[2])}
+                figures["refused"] = float(m[3] or 0)
+            elif m := _ALL.match(line):
                 figures |= {"all p50": float(m[1]), "all p99": float(m[2])}
                 figures["over 50 ms %"] = float(m[3])
             elif m := _KIND.match(line):
