@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         "worker runs at once; the others wait in line",
     )
     queue_budget: float = Field(
-        default=0.05,
+        default=0.02,
         ge=0,
         le=60,
         description="seconds a ranking may expect to wait in line; a request expecting more "
