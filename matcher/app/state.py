@@ -132,11 +132,7 @@ class LiveState:
             if self.snapshot is None:
                 return {}
             p = self.snapshot.context.profiles
-            return {
-                i: (np.stack([p.vector(f, p.index[i]) for f in FIELDS]), p.keys(p.index[i]))
-                for i in organisation_ids
-                if i in p.index
-            }
+            return {i: p.row_vectors(p.index[i]) for i in organisation_ids if i in p.index}
 
     def _prepare_shift(self) -> None:
         """Read how the activity window moves before taking the lock rankings wait for.
@@ -276,7 +272,7 @@ class LiveState:
             row = p.index.get(org_id)
             if row is None:
                 return None
-            return np.stack([p.vector(f, row) for f in FIELDS]), p.keys(row)
+            return p.row_vectors(row)
 
         prepared = prepare_vectors(orgs, self.store, self.encoder, known=known)
         new = [o.id for o in orgs if o.id not in p.index]

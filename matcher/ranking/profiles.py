@@ -322,6 +322,10 @@ class Profiles:
         out: FloatArray = self.vectors(field, np.array([row], np.int64))[0]
         return out
 
+    def row_vectors(self, row: int) -> tuple[FloatArray, npt.NDArray[np.uint8]]:
+        """One row's vectors of every field, (fields, d), and its text keys."""
+        return np.stack([self.vector(f, row) for f in FIELDS]), self.keys(row)
+
     def all_vectors(self, field: str) -> tuple[npt.NDArray[np.float32], IntArray]:
         """The snapshot's ``field`` array (memory-mapped) and the rows overridden since.
 
