@@ -223,6 +223,8 @@ class Tally:
     """The same at the end (a refused connection is closed, and may come back elsewhere)."""
     writes: dict[str, list[float]] = field(default_factory=dict)
     """Latencies (ms) of the writes by endpoint (a profile write encodes a text)."""
+    shed_why: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Refusals by cause (:func:`refusal_cause` of the 503's message)."""
 
     def add(self, kind: str, ms: float, path: str = "") -> None:
         self.latencies.setdefault(kind, []).append(ms)
@@ -274,6 +276,26 @@ class Mix:
         return "write", "POST", "/collaborations", json.dumps({"collaborations": [tie]}).encode()
 
 
+_CAUSES = (
+    ("would wait about", "a ranking's expected wait above the budget"),
+    ("no ranking slot within", "a ranking still waiting at twice the budget"),
+    ("requests already", "MATCHER_MAX_IN_FLIGHT requests in hand"),
+    ("profile writes are being prepared", "too many profile writes waiting"),
+)
+
+
+def refusal_cause(body: bytes) -> str:
+    """Why a 503 ``overloaded`` refused: a short name from its message."""
+    try:
+        message = str(json.loads(body)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return "unreadable answer"
+    for words, cause in _CAUSES:
+        if words in message:
+            return cause
+    return message[:60]
+
+
 async def _one(conn: Connection, mix: Mix, tally: Tally, started: float | None = None) -> None:
     kind, method, path, body = mix.next()
     t0 = time.perf_counter() if started is None else started
@@ -285,6 +307,7 @@ async def _one(conn: Connection, mix: Mix, tally: Tally, started: float | None =
     if status == 503:  # overloaded: refused, not an answer
         tally.shed += 1
         tally.shed_writes += kind == "write"
+        tally.shed_why[refusal_cause(conn.body)] += 1
         return
     if not 200 <= status < 300:
         tally.errors.append(f"{method} {path}: {status}")
@@ -379,6 +402,9 @@ def report(name: str, tally: Tally, seconds: float) -> list[str]:
         )
         + (f", unanswered when the drain ended: {tally.unanswered}" if tally.unanswered else "")
     ]
+    if tally.shed:
+        causes = "; ".join(f"{cause} {n}" for cause, n in tally.shed_why.most_common())
+        lines.append(f"  refused because: {causes}")
     for kind, values in sorted(tally.latencies.items()):
         lines.append(
             f"  {kind:<6} n={len(values):<6} p50 {statistics.median(values):7.1f} ms   "

@@ -32,6 +32,10 @@ HERE = Path(__file__).resolve().parent
 _ALL = re.compile(r"^\s+all\s+p50\s+([0-9.]+) ms\s+p99\s+([0-9.]+) ms\s+over 50 ms: ([0-9.]+)%")
 _KIND = re.compile(r"^\s+(read|organisations)\s+n=\d+\s+p50\s+([0-9.]+) ms\s+p99\s+([0-9.]+) ms")
 _CPU = re.compile(r"CPU per answered request: server ([0-9.]+) ms")
+_WHY = {
+    "a ranking's expected wait above the budget": "refused at once",
+    "a ranking still waiting at twice the budget": "refused after waiting",
+}
 _OPEN = re.compile(
     r"^open loop, .* = ([0-9.]+) req/s, errors: (\d+)(?:, refused 503 overloaded: (\d+))?"
 )
@@ -61,6 +65,10 @@ def run(home: Path, settings: list[str], rates: str, seconds: float) -> dict[str
                 figures["over 50 ms %"] = float(m[3])
             elif m := _KIND.match(line):
                 figures |= {f"{m[1]} p50": float(m[2]), f"{m[1]} p99": float(m[3])}
+            elif line.strip().startswith("refused because:"):
+                for cause, short in _WHY.items():
+                    if m := re.search(re.escape(cause) + r" (\d+)", line):
+                        figures[short] = float(m[1])
             elif m := _CPU.search(line):
                 figures["server CPU ms"] = float(m[1])
         return figures
