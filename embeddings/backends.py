@@ -370,6 +370,12 @@ class _Runtime:
     run: Runner
     threads: int
     """Intra-op threads the runtime reports it uses (0: its default)."""
+    spinning: bool | None = None
+    """Whether the runtime's threads wait for work by spinning between calls (None: the
+    runtime does not say; OpenVINO)."""
+
+
+_SPINNING = "session.intra_op.allow_spinning"
 
 
 def _onnx_runner(folder: Path, threads: int) -> _Runtime:
@@ -378,6 +384,9 @@ def _onnx_runner(folder: Path, threads: int) -> _Runtime:
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+        # A set number of threads is for a process that shares its cores (the service's
+        # workers): they sleep between calls instead of spinning, ONNX Runtime's default.
+        options.add_session_config_entry(_SPINNING, "0")
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(
@@ -388,7 +397,12 @@ def _onnx_runner(folder: Path, threads: int) -> _Runtime:
         out = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return np.asarray(out, dtype=np.float32)
 
-    return _Runtime(run, int(session.get_session_options().intra_op_num_threads))
+    used = session.get_session_options()
+    try:
+        spinning = used.get_session_config_entry(_SPINNING) != "0"
+    except RuntimeError:  # not set: ONNX Runtime's default, spinning
+        spinning = True
+    return _Runtime(run, int(used.intra_op_num_threads), spinning=spinning)
 
 
 def _openvino_runner(folder: Path, threads: int) -> _Runtime:
@@ -426,7 +440,9 @@ class OnnxEncoder:
         model: a packaged model's name or a local folder.
         backend: see :func:`parse_backend`.
         batch_size: windows per forward pass.
-        threads: intra-op threads of the runtime (0 leaves its default: all cores).
+        threads: intra-op threads of the runtime (0 leaves its default: all cores, spinning
+            between calls); a set number sleep between calls (ONNX Runtime), for processes
+            that share their cores.
         cache_dir: parent of the export folders (default: :func:`default_cache_dir`).
 
     """
@@ -533,6 +549,11 @@ class OnnxEncoder:
     def threads(self) -> int:
         """Intra-op threads the loaded runtime uses (0: its default)."""
         return self.runtime.threads
+
+    @property
+    def spinning(self) -> bool | None:
+        """Whether the loaded runtime's threads spin between calls (None: not known)."""
+        return self.runtime.spinning
 
     def load(self) -> None:
         """Export (once) and load the model now rather than on the first ``encode``."""

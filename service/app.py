@@ -65,7 +65,7 @@ from service.schemas import Following, Health, Ready
 from service.security import auth_refusal, require_read_key
 from service.workpool import WorkPool
 
-__all__ = ["RETRY_FIRST", "RETRY_SECONDS", "create_app"]
+__all__ = ["RETRY_FIRST", "RETRY_SECONDS", "SERVICE_THREADS", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,10 @@ RETRY_SECONDS = 30.0
 
 COMPACTION_CHECK_SECONDS = 30.0
 """How often a worker checks whether the change log calls for a new snapshot."""
+
+SERVICE_THREADS = min(2, os.cpu_count() or 1)
+"""Encoder threads of each worker unless ``MATCHER_THREADS`` is set (they sleep between
+calls; a lone write's text is encoded on two cores when they are free)."""
 
 _DESCRIPTION = """
 Partner suggestions for the European Cluster Collaboration Platform, with the reasons
@@ -130,15 +134,19 @@ class _Loader:
         return why
 
     def _serving_settings(self) -> Settings:
-        """The settings, with one encoder thread unless set: the workers share the cores.
+        """The settings, with two encoder threads unless set: the workers share the cores.
 
         An encoder on every core in every worker ran its thread team (and its spinning
         between calls) against the other workers' requests (``benchmarks/load.py`` at 100k
-        with 5 % writes: ``benchmarks/results/load-2026-12-05*.txt``).
+        with 5 % writes: ``benchmarks/results/load-2026-12-05*.txt``). Two threads that
+        sleep between calls (a set number does) encode a profile write's text on both
+        cores when they are free: at 100 req/s offered, profile writes' median 39.8 ms
+        against 46.4 on one thread, no change at 250
+        (``benchmarks/results/load-encoder-threads-ab-*-2026-12-05.txt``).
         """
         if self.settings.threads:
             return self.settings
-        return self.settings.model_copy(update={"threads": 1})
+        return self.settings.model_copy(update={"threads": SERVICE_THREADS})
 
     def _run(self) -> None:
         wait, last = RETRY_FIRST, ""

@@ -129,8 +129,14 @@ def test_cache_key_and_export_reuse(
     ]
 
 
-def test_threads_reach_onnx_runtime(onnx_fp32: OnnxEncoder) -> None:
+def test_threads_reach_onnx_runtime(onnx_fp32: OnnxEncoder, onnx_cache: Path) -> None:
     assert onnx_fp32.threads == 1
+    # A set number of threads sleep between calls (the service's workers share the cores);
+    # the runtime's default team spins. Both encode the same.
+    two = OnnxEncoder(backend="onnx", threads=2, cache_dir=onnx_cache)
+    default = OnnxEncoder(backend="onnx", cache_dir=onnx_cache)
+    assert (two.threads, two.spinning, default.spinning) == (2, False, True)
+    np.testing.assert_allclose(two.encode(TEXTS), onnx_fp32.encode(TEXTS), atol=1e-5)
 
 
 # --------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description="encoder threads; 0: the backend's default (every core) for the CLI, "
-        "one per request in the service (its workers share the cores)",
+        "two per worker in the service (its workers share the cores); a set number sleep "
+        "between calls instead of spinning (ONNX Runtime)",
     )
     write_nice: int = Field(
         default=10,
