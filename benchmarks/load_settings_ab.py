@@ -2,12 +2,13 @@
 
 Usage:
     python benchmarks/load_settings_ab.py --home DIR --a MATCHER_WRITE_NICE=0 \\
-        --b MATCHER_WRITE_NICE=10 [--rounds 3] [--rates 100] [--seconds 60]
+        --b MATCHER_WRITE_NICE=10 [--rounds 3] [--rates 100 | --closed 8] [--seconds 60]
 
 Each round copies ``--home`` (side b: ``--b-home`` when given) afresh for each side (the
 load test writes to its home) and runs ``benchmarks/load.py`` (two workers, the open
 loop at ``--rates``) with ``--a``'s settings, then with ``--b``'s. Printed per round and
-side: the open loop's line for all requests (p50, p99, share over 50 ms), the reads' and
+side (the open loop at ``--rates``, or with ``--closed N`` the closed loop of N
+connections instead): the line for all requests (p50, p99, share over 50 ms), the reads' and
 the profile writes' lines, and the server's CPU per request, and the requests answered
 per second, failed and refused. The host's speed drifts between runs by more than some
 of the differences this is for: compare the two sides of a round, and the rounds'
@@ -37,12 +38,17 @@ _WHY = {
     "a ranking still waiting at twice the budget": "refused after waiting",
 }
 _OPEN = re.compile(
-    r"^open loop, .* = ([0-9.]+) req/s, errors: (\d+)(?:, refused 503 overloaded: (\d+))?"
+    r"^(?:open|closed) loop, .* = ([0-9.]+) req/s, errors: (\d+)"
+    r"(?:, refused 503 overloaded: (\d+))?"
 )
 
 
-def run(home: Path, settings: list[str], rates: str, seconds: float) -> dict[str, float]:
-    """One load test on a fresh copy of ``home``: its figures by name."""
+def run(home: Path, settings: list[str], loop: list[str], seconds: float) -> dict[str, float]:
+    """One load test on a fresh copy of ``home``: its figures by name.
+
+    ``loop``: the load test's arguments naming the loop (``--only open --rates R`` or
+    ``--only closed --concurrency N``).
+    """
     env = os.environ | dict(s.split("=", 1) for s in settings)
     with tempfile.TemporaryDirectory(dir=home.parent) as tmp:
         copy = Path(tmp) / "home"
@@ -51,7 +57,7 @@ def run(home: Path, settings: list[str], rates: str, seconds: float) -> dict[str
         subprocess.run(
             [
                 sys.executable, str(HERE / "load.py"), "--home", str(copy), "--workers", "2",
-                "--only", "open", "--rates", rates, "--seconds", str(seconds), "--out", str(out),
+                *loop, "--seconds", str(seconds), "--out", str(out),
             ],
             env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -82,19 +88,23 @@ def main() -> None:
     parser.add_argument("--b-home", type=Path, default=None, help="side b's home (default: --home)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rates", default="100", help="one open-loop rate")
+    parser.add_argument("--closed", type=int, default=0, help="closed loop of N connections")
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
     print(f"machine: {describe()} (the load client runs on the same cores)")
     homes = {"a": args.home, "b": args.b_home or args.home}
-    print(
-        f"home: a {homes['a']}, b {homes['b']}; open loop at {args.rates} req/s offered, "
-        f"{args.seconds:.0f} s"
-    )
+    if args.closed:
+        loop = ["--only", "closed", "--concurrency", str(args.closed)]
+        what = f"closed loop of {args.closed} connections"
+    else:
+        loop = ["--only", "open", "--rates", args.rates]
+        what = f"open loop at {args.rates} req/s offered"
+    print(f"home: a {homes['a']}, b {homes['b']}; {what}, {args.seconds:.0f} s")
     sides = {"a": args.a, "b": args.b}
     results: dict[str, list[dict[str, float]]] = {"a": [], "b": []}
     for n in range(1, args.rounds + 1):
         for side, settings in sides.items():
-            figures = run(homes[side], settings, args.rates, args.seconds)
+            figures = run(homes[side], settings, loop, args.seconds)
             results[side].append(figures)
             shown = ", ".join(f"{k} {v:g}" for k, v in figures.items())
             print(f"round {n} {side} ({' '.join(settings)}): {shown}", flush=True)
