@@ -393,6 +393,54 @@ def test_activity_follows_its_window_exactly_as_a_recount(
     assert served() == recount()
 
 
+def test_requests_arriving_together_read_the_window_move_once(
+    two: tuple[Matcher, Matcher, CountingEncoder],
+) -> None:
+    """Every request after a write catches up; the window's move is read by one of them."""
+    a, b, _ = two
+    live = b.live()
+    graph = live.context.graph
+    ids_ = sorted(a.store.organisation_ids())
+    real = b.store.activity_shift
+    calls: list[int] = []
+
+    def slow(*args: Any) -> dict[str, int]:  # long enough for the others to arrive
+        calls.append(threading.get_ident())
+        time.sleep(0.2)
+        return real(*args)
+
+    b.store.activity_shift = slow  # type: ignore[method-assign]
+    later = graph.as_of + dt.timedelta(days=150)
+    a.add_collaborations(
+        [Collaboration(organisation_a=ids_[1], organisation_b=ids_[2], date=later)]
+    )
+    together = threading.Barrier(4)
+    failed: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            together.wait()
+            with live.reading():
+                pass
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed
+    assert len(calls) == 1
+    assert graph.as_of == later
+    since = later - dt.timedelta(days=ACTIVITY_DAYS)
+    counts = a.store.activity_of(ids_, since, later)
+    p = live.context.profiles
+    assert {o: float(p.activity[p.index[o]]) for o in ids_} == {
+        o: float(counts.get(o, 0)) for o in ids_
+    }
+
+
 def test_collaborations_deletes_and_feedback_reach_the_other_process(
     two: tuple[Matcher, Matcher, CountingEncoder],
 ) -> None:

@@ -71,6 +71,8 @@ class LiveState:
         self._loading: threading.Thread | None = None
         self._shift: tuple[dt.date, dt.date, dict[str, int]] | None = None
         """How the activity window moves (from, to, change per organisation), read ahead."""
+        self._shifting = threading.Lock()
+        """Held by the one thread reading :attr:`_shift`; the others wait for its answer."""
         self._pointer: tuple[int, int] | None = None
 
     @property
@@ -142,13 +144,18 @@ class LiveState:
         """
         if self.snapshot is None:
             return
-        before = self.snapshot.context.graph.as_of
-        latest = self.store.latest_collaboration()
-        if latest is None or latest <= before:
-            return
-        shift = self._shift
-        if shift is None or shift[:2] != (before, latest):
-            self._shift = (before, latest, self.store.activity_shift(before, latest, ACTIVITY_DAYS))
+        # Every request arriving after the write gets here; one reads the move (tens of
+        # milliseconds for months of collaborations), the others wait for it rather than
+        # each reading it again at once on the same cores (and find it read, or applied).
+        with self._shifting:
+            before = self.snapshot.context.graph.as_of
+            latest = self.store.latest_collaboration()
+            if latest is None or latest <= before:
+                return
+            shift = self._shift
+            if shift is None or shift[:2] != (before, latest):
+                moved = self.store.activity_shift(before, latest, ACTIVITY_DAYS)
+                self._shift = (before, latest, moved)
 
     def _switch(self, stamp: tuple[int, int]) -> None:
         """Load the current snapshot, bring it up to the store, swap it in."""
