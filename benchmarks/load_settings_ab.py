@@ -77,6 +77,8 @@ def run(home: Path, settings: list[str], loop: list[str], seconds: float) -> dic
                         figures[short] = float(m[1])
             elif m := _CPU.search(line):
                 figures["server CPU ms"] = float(m[1])
+        for short in _WHY.values():  # a cause no request was refused for: none
+            figures.setdefault(short, 0.0)
         return figures
 
 
